@@ -1,0 +1,11 @@
+/**
+ * The signaling server: `PeerPigeonServer` for plain users, the Effect program and its
+ * services for Effect users.
+ *
+ * @since 2.0.0
+ */
+export { PeerPigeonServer, type PeerInfo, type PeerPigeonServerEvents, type PeerPigeonServerOptions } from "./PeerPigeonServer.ts"
+export { type ConnectionRecord, type Counts, type PeerRecord, type PeerSink, Registry, RegistryError } from "./Registry.ts"
+export { defaults as serverDefaults, resolveOptions, ServerConfig, type ServerOptions } from "./ServerConfig.ts"
+export { ServerHooks, type ServerHooksShape, ServerStats, type StatsCounters } from "./ServerEvents.ts"
+export { boundPort, layer as SignalingServerLayer, LiveSockets, SignalingApp, statsSnapshot } from "./SignalingServer.ts"
