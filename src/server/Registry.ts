@@ -139,11 +139,11 @@ const makeMemory = () => {
           index = new XorIndex<PeerId>()
           networks.set(record.networkName, index)
         }
+        index.add(record.peerId)
         const chosen = new Set(index.closest(record.peerId, k))
-        chosen.add(record.peerId)
+        chosen.add(record.peerId) // excluded from the random picks
         for (const id of pickRandom(index, chosen, random)) chosen.add(id)
         chosen.delete(record.peerId)
-        index.add(record.peerId)
         entry.announced = record
         const out: Array<PeerRecord> = []
         for (const id of chosen) {
