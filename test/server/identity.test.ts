@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest"
 import { announceChallenge, peerIdFromPublicKey, toBase64Url } from "../../src/internal/identityProof.ts"
 import { withServer } from "../support/server.ts"
-import { connect, hexId, join, ofType } from "../support/wsClient.ts"
+import { connect, type Frame, hexId, join, ofType } from "../support/wsClient.ts"
 
 const makeIdentity = async () => {
-  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])
+  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as import("node:crypto").webcrypto.CryptoKeyPair
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))
   const peerId = await peerIdFromPublicKey(raw)
   const sign = async (networkName: string, nonce: string) =>
@@ -12,7 +12,7 @@ const makeIdentity = async () => {
   return { peerId, publicKey: toBase64Url(raw), sign }
 }
 
-const nonceOf = (f: { data?: unknown }) => (f.data as { nonce: string }).nonce
+const nonceOf = (f: Frame) => (f["data"] as { nonce: string }).nonce
 
 describe("identity extension", () => {
   it("marks a peer with a valid proof as verified", () =>

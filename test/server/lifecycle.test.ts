@@ -90,7 +90,7 @@ describe("HTTP endpoints", () => {
       a.send({ type: "ping" })
       await a.next(ofType("pong"))
       const base = `http://127.0.0.1:${server.port}`
-      const health = await (await fetch(`${base}/health`)).json()
+      const health = (await (await fetch(`${base}/health`)).json()) as { uptime: number; memory: { rss: number } }
       expect(health).toMatchObject({ status: "healthy", connections: 1, peers: 1, networks: 1 })
       expect(health.uptime).toBeGreaterThanOrEqual(0)
       expect(health.memory.rss).toBeGreaterThan(0)
