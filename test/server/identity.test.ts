@@ -4,7 +4,7 @@ import { withServer } from "../support/server.ts"
 import { connect, type Frame, hexId, join, ofType } from "../support/wsClient.ts"
 
 const makeIdentity = async () => {
-  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as import("node:crypto").webcrypto.CryptoKeyPair
+  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as unknown as import("node:crypto").webcrypto.CryptoKeyPair
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))
   const peerId = await peerIdFromPublicKey(raw)
   const sign = async (networkName: string, nonce: string) =>
