@@ -1,0 +1,79 @@
+/**
+ * Mesh configuration: one documented `defaults` object and a service holding the resolved
+ * values. Names follow the PeerPigeon documentation.
+ *
+ * @since 2.0.0
+ */
+import { Context, Layer } from "effect"
+
+/** An ICE server as RTCPeerConnection takes it (STUN, or TURN with credentials). */
+export interface IceServer {
+  readonly urls: string | ReadonlyArray<string>
+  readonly username?: string
+  readonly credential?: string
+}
+
+export interface MeshOptions {
+  /** A custom 40-hex peer id; by default the id derives from a fresh Ed25519 key (verified). */
+  readonly peerId: string | undefined
+  /** The network (namespace) to join. Default `"global"`. */
+  readonly networkName: string
+  /** Most direct links kept, 1-50. Default 3. */
+  readonly maxPeers: number
+  /** Fewest direct links the optimizer works to keep, 0-49 (below maxPeers). Default 2. */
+  readonly minPeers: number
+  /** Connect to discovered peers by itself. Default true. */
+  readonly autoDiscovery: boolean
+  /** At maxPeers, replace the farthest link with a closer peer. Default true. */
+  readonly evictionStrategy: boolean
+  /** Route direct messages greedily by XOR distance (else flood them). Default true. */
+  readonly xorRouting: boolean
+  /** Enables the DHT. Default true. */
+  readonly enableWebDHT: boolean
+  /** STUN/TURN servers for WebRTC. Default: none (host candidates only). */
+  readonly iceServers: ReadonlyArray<IceServer>
+  /** Time allowed to set up one link (signaling, ICE, DTLS, handshake). Default 15000 ms. */
+  readonly connectionTimeout: number
+  /** Hops a broadcast may travel. Default 16. */
+  readonly gossipTtl: number
+  /** Message ids remembered for de-duplication. Default 20000 ids for 120000 ms. */
+  readonly seenCacheSize: number
+  readonly seenCacheTtl: number
+  /** How often the optimizer checks degree and connectivity. Default 2000 ms. */
+  readonly optimizeInterval: number
+  /** Largest message content, in bytes of JSON. Default 256 KiB. */
+  readonly maxMessageSize: number
+}
+
+export const defaults: MeshOptions = {
+  peerId: undefined,
+  networkName: "global",
+  maxPeers: 3,
+  minPeers: 2,
+  autoDiscovery: true,
+  evictionStrategy: true,
+  xorRouting: true,
+  enableWebDHT: true,
+  iceServers: [],
+  connectionTimeout: 15_000,
+  gossipTtl: 16,
+  seenCacheSize: 20_000,
+  seenCacheTtl: 120_000,
+  optimizeInterval: 2_000,
+  maxMessageSize: 256 * 1024
+}
+
+const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)))
+
+/** Fills defaults and clamps peers counts as PeerPigeon does (maxPeers 1-50, minPeers 0-49 and < maxPeers). */
+export const resolveMeshOptions = (partial: Partial<MeshOptions> = {}): MeshOptions => {
+  const o = { ...defaults }
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (o as Record<string, unknown>)[k] = v
+  const maxPeers = clamp(o.maxPeers, 1, 50)
+  const minPeers = Math.min(clamp(o.minPeers, 0, 49), maxPeers - 1 < 0 ? 0 : Math.max(0, maxPeers - 1))
+  return { ...o, maxPeers, minPeers: o.minPeers === 0 ? 0 : Math.max(minPeers, 0) }
+}
+
+export class MeshConfig extends Context.Service<MeshConfig, MeshOptions>()("peerpigeon/MeshConfig") {
+  static readonly layer = (partial: Partial<MeshOptions> = {}) => Layer.sync(MeshConfig, () => resolveMeshOptions(partial))
+}
