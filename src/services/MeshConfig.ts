@@ -68,10 +68,9 @@ const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, M
 /** Fills defaults and clamps peers counts as PeerPigeon does (maxPeers 1-50, minPeers 0-49 and < maxPeers). */
 export const resolveMeshOptions = (partial: Partial<MeshOptions> = {}): MeshOptions => {
   const o = { ...defaults }
-  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (o as Record<string, unknown>)[k] = v
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) Object.assign(o, { [k]: v })
   const maxPeers = clamp(o.maxPeers, 1, 50)
-  const minPeers = Math.min(clamp(o.minPeers, 0, 49), maxPeers - 1 < 0 ? 0 : Math.max(0, maxPeers - 1))
-  return { ...o, maxPeers, minPeers: o.minPeers === 0 ? 0 : Math.max(minPeers, 0) }
+  return { ...o, maxPeers, minPeers: Math.min(clamp(o.minPeers, 0, 49), maxPeers) }
 }
 
 export class MeshConfig extends Context.Service<MeshConfig, MeshOptions>()("peerpigeon/MeshConfig") {
