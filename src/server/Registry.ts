@@ -68,7 +68,7 @@ export class Registry extends Context.Service<Registry, {
   readonly counts: Effect.Effect<Counts>
 }>()("peerpigeon/server/Registry") {
   /** The embedded default: everything in this process's memory. */
-  static readonly layerMemory: Layer.Layer<Registry> = Layer.sync(Registry, () => makeMemory())
+  static readonly layerMemory: Layer.Layer<Registry> = Layer.sync(Registry, () => makeMemoryRegistry())
 }
 
 interface Entry {
@@ -80,7 +80,8 @@ interface Entry {
   knows: Set<PeerId>
 }
 
-const makeMemory = () => {
+/** An in-memory registry, also used by `MemoryNetwork` as its signaling hub. */
+export const makeMemoryRegistry = () => {
   const entries = new Map<PeerId, Entry>()
   const networks = new Map<string, XorIndex<PeerId>>()
 

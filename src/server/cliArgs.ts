@@ -69,9 +69,12 @@ export const parseCli = (argv: ReadonlyArray<string>, env: Readonly<Record<strin
     const flag = raw.startsWith("--") && eq !== -1 ? raw.slice(0, eq) : raw
     const inline = raw.startsWith("--") && eq !== -1 ? raw.slice(eq + 1) : undefined
     const value = (): string | undefined => inline ?? argv[++i]
-    if (flag === "-h" || flag === "--help") return { _tag: "Help" }
+    if ((flag === "-h" || flag === "--help") && inline === undefined) return { _tag: "Help" }
     if (flag === "--require-identity") {
-      options.requireIdentity = true
+      if (inline !== undefined && inline !== "true" && inline !== "false") {
+        return { _tag: "Invalid", message: `--require-identity takes true or false, got "${inline}"` }
+      }
+      options.requireIdentity = inline !== "false"
       continue
     }
     const numeric = numericFlags[flag]

@@ -1,0 +1,323 @@
+/**
+ * The `Connections` layer: the lifecycle of every direct link.
+ *
+ * A link is one fiber in a `FiberMap` keyed by peer id: it opens the transport (offer/answer
+ * through signaling), runs the identity handshake (each side signs the other's nonce; the
+ * id must derive from the key unless the peer uses a custom, unverified id), then reads
+ * frames until the link closes. Glare (both sides offering at once) is settled by the
+ * PeerPigeon rule: the greater id's offer wins. A full node takes a closer peer by evicting
+ * its farthest one, with an `evict` notice first.
+ *
+ * @since 2.0.0
+ */
+import { Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random } from "effect"
+import { backoffDelay } from "../internal/backoff.ts"
+import { chooseEviction } from "../internal/eviction.ts"
+import { makeNonce } from "../internal/identityProof.ts"
+import { decodePeerFrame, type Hello, linkChallenge, PROTOCOL_VERSION } from "../schema/PeerFrames.ts"
+import { distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
+import { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
+import { Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
+import { MeshConfig } from "../services/MeshConfig.ts"
+import { MeshEvents } from "../services/MeshEvents.ts"
+import { type Link, LinkError, PeerTransport, type Signal } from "../services/PeerTransport.ts"
+import { Signaling } from "../services/Signaling.ts"
+
+interface Entry {
+  readonly peerId: PeerId
+  readonly initiator: boolean
+  readonly signals: Queue.Queue<Signal>
+  readonly since: number
+  status: "connecting" | "connected"
+  verified: boolean
+  link: Link | undefined
+  /** Set when the peer refused our offer. */
+  readonly refused: Deferred.Deferred<string>
+}
+
+interface Cooldown {
+  until: number
+  attempts: number
+}
+
+type HelloFrame = typeof Hello.Type
+
+export const layer = Layer.effect(
+  Connections,
+  Effect.gen(function*() {
+    const config = yield* MeshConfig
+    const identity = yield* Identity
+    const transport = yield* PeerTransport
+    const signaling = yield* Signaling
+    const events = yield* MeshEvents
+    const fibers = yield* FiberMap.make<PeerId, void, never>()
+    const inbound = yield* Effect.acquireRelease(PubSub.unbounded<Inbound>(), PubSub.shutdown)
+    const entries = new Map<PeerId, Entry>()
+    const cooldowns = new Map<PeerId, Cooldown>()
+    const signalingVerified = new Map<PeerId, boolean>()
+    const self = identity.peerId
+
+    const connectedIds = () => [...entries.values()].filter((e) => e.status === "connected").map((e) => e.peerId)
+
+    const coolDown = Effect.fnUntraced(function*(peerId: PeerId) {
+      const now = yield* Clock.currentTimeMillis
+      const r = yield* Random.next
+      const previous = cooldowns.get(peerId)
+      const attempts = (previous?.attempts ?? 0) + 1
+      cooldowns.set(peerId, { attempts, until: now + backoffDelay(attempts - 1, { baseMs: 1000, maxMs: 30_000 }, () => r) })
+    })
+
+    const fail = (peerId: PeerId, message: string) =>
+      new LinkError({ peerId, reason: "setup-failed", message })
+
+    const takeFrame = <T extends "hello" | "proof">(link: Link, t: T) =>
+      Effect.gen(function*() {
+        while (true) {
+          const text = yield* Queue.take(link.messages)
+          const frame = decodePeerFrame(text)
+          if (frame?.t === t) return frame as Extract<NonNullable<typeof frame>, { t: T }>
+        }
+      }).pipe(Effect.mapError(() => fail(link.remote, `link closed during the handshake (waiting for ${t})`)))
+
+    /** Proves both identities on a fresh link; returns whether the peer's id derives from its key. */
+    const handshake = Effect.fnUntraced(function*(entry: Entry, link: Link) {
+      const nonce = makeNonce()
+      const hello: HelloFrame = {
+        t: "hello",
+        v: PROTOCOL_VERSION,
+        peerId: self,
+        publicKey: identity.publicKey,
+        nonce,
+        networkName: config.networkName
+      }
+      yield* link.send(JSON.stringify(hello))
+      const theirs = yield* takeFrame(link, "hello")
+      if (theirs.peerId !== entry.peerId) return yield* fail(entry.peerId, `handshake: peer claims ${theirs.peerId}`)
+      if (theirs.networkName !== config.networkName) {
+        return yield* fail(entry.peerId, `handshake: peer is in network ${theirs.networkName}`)
+      }
+      const signature = yield* identity.sign(linkChallenge(theirs.nonce, self, entry.peerId))
+      yield* link.send(JSON.stringify({ t: "proof", signature }))
+      const proof = yield* takeFrame(link, "proof")
+      const valid = yield* verifySignature(theirs.publicKey, proof.signature, linkChallenge(nonce, entry.peerId, self))
+      if (!valid) return yield* fail(entry.peerId, "handshake: invalid signature")
+      const derived = yield* peerIdMatchesKey(entry.peerId, theirs.publicKey)
+      // a peer the server saw prove its id must prove it here too: nobody else may pose as it
+      if (!derived && signalingVerified.get(entry.peerId) === true) {
+        return yield* fail(entry.peerId, "handshake: peer id does not derive from its key")
+      }
+      return derived
+    })
+
+    const readLoop = (entry: Entry, link: Link) =>
+      Effect.gen(function*() {
+        while (true) {
+          const text = yield* Queue.take(link.messages)
+          const frame = decodePeerFrame(text)
+          if (frame === undefined) {
+            yield* Effect.logDebug(`dropped an invalid frame from ${entry.peerId}`)
+            continue
+          }
+          switch (frame.t) {
+            case "gossip":
+            case "direct":
+              yield* PubSub.publish(inbound, { from: entry.peerId, frame })
+              break
+            case "evict":
+              yield* coolDown(entry.peerId)
+              yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId: self, by: entry.peerId, reason: frame.reason })
+              return `evicted: ${frame.reason}`
+            default:
+              break
+          }
+        }
+      }).pipe(Effect.catchTag("Done", () => Effect.succeed("closed")))
+
+    const lifecycle = (entry: Entry) =>
+      Effect.gen(function*() {
+        let reason = "closed"
+        const signals = {
+          send: (signal: Signal) => signaling.send(entry.peerId, signal).pipe(Effect.ignore),
+          incoming: entry.signals
+        }
+        const setup = Effect.gen(function*() {
+          const link = yield* transport.open(entry.peerId, {
+            initiator: entry.initiator,
+            signals,
+            timeoutMs: config.connectionTimeout
+          })
+          const verified = yield* handshake(entry, link)
+          return { link, verified }
+        }).pipe(
+          Effect.timeoutOrElse({
+            duration: config.connectionTimeout,
+            orElse: () => Effect.fail(new LinkError({ peerId: entry.peerId, reason: "timeout", message: "link setup timed out" }))
+          }),
+          Effect.raceFirst(
+            Effect.flatMap(Deferred.await(entry.refused), (why) =>
+              Effect.fail(new LinkError({ peerId: entry.peerId, reason: "refused", message: why })))
+          )
+        )
+        const opened = yield* Effect.exit(setup)
+        if (Exit.isFailure(opened)) {
+          yield* coolDown(entry.peerId)
+          const error = opened.cause.reasons[0]
+          yield* Effect.logDebug(`link to ${entry.peerId} failed`, error?._tag === "Fail" ? error.error.message : opened.cause)
+          return
+        }
+        const { link, verified } = opened.value
+        entry.link = link
+        entry.verified = verified
+        entry.status = "connected"
+        cooldowns.delete(entry.peerId)
+        yield* PubSub.publish(events, { _tag: "PeerConnected", peerId: entry.peerId, verified })
+        yield* enforceCapacityFor(entry.peerId)
+        reason = yield* Effect.raceFirst(readLoop(entry, link), link.closed)
+        yield* link.close(reason)
+        yield* PubSub.publish(events, { _tag: "PeerDisconnected", peerId: entry.peerId, reason })
+      }).pipe(
+        Effect.scoped,
+        Effect.onInterrupt(() =>
+          entry.status === "connected"
+            ? PubSub.publish(events, { _tag: "PeerDisconnected", peerId: entry.peerId, reason: "closed" })
+            : Effect.void
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          if (entries.get(entry.peerId) === entry) entries.delete(entry.peerId)
+        }))
+      )
+
+    const start = Effect.fnUntraced(function*(peerId: PeerId, initiator: boolean) {
+      const entry: Entry = {
+        peerId,
+        initiator,
+        signals: yield* Queue.unbounded<Signal>(),
+        since: yield* Clock.currentTimeMillis,
+        status: "connecting",
+        verified: false,
+        link: undefined,
+        refused: yield* Deferred.make<string>()
+      }
+      entries.set(peerId, entry)
+      yield* FiberMap.run(fibers, peerId, lifecycle(entry))
+      return entry
+    })
+
+    /** Stops a link's fiber (its scope closes the link). */
+    const stop = (peerId: PeerId) => FiberMap.remove(fibers, peerId)
+
+    /** After `added` connected: if over maxPeers, make room by evicting the farthest peer, or drop `added`. */
+    const enforceCapacityFor = Effect.fnUntraced(function*(added: PeerId) {
+      const connected = connectedIds()
+      if (connected.length <= config.maxPeers) return
+      const others = connected.filter((id) => id !== added)
+      const victim = config.evictionStrategy
+        ? chooseEviction(self, others, added, { maxPeers: config.maxPeers, minPeers: config.minPeers })
+        : undefined
+      if (victim !== undefined) yield* evict(victim, "closer-peer")
+      else yield* evict(added, "full")
+    })
+
+    const evict = Effect.fnUntraced(function*(peerId: PeerId, reason: string) {
+      const entry = entries.get(peerId)
+      if (entry?.link !== undefined) {
+        yield* entry.link.send(JSON.stringify({ t: "evict", reason })).pipe(Effect.ignore)
+        yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId, by: self, reason })
+        // let the notice reach the wire before the link closes
+        yield* Effect.sleep(50)
+      }
+      yield* coolDown(peerId)
+      yield* stop(peerId)
+    })
+
+    const enforceCapacity = Effect.gen(function*() {
+      let connected = connectedIds()
+      while (connected.length > config.maxPeers) {
+        const farthest = connected.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
+        yield* evict(farthest, "over-capacity")
+        connected = connectedIds()
+      }
+    })
+
+    const refuse = (to: PeerId, why: string) => signaling.send(to, { kind: "answer", data: { refused: why } }).pipe(Effect.ignore)
+
+    const handleSignal = Effect.fnUntraced(function*(from: PeerId, signal: Signal) {
+      if (from === self) return
+      const entry = entries.get(from)
+      if (signal.kind === "answer" && signal.data !== null && typeof signal.data["refused"] === "string") {
+        if (entry !== undefined && entry.status === "connecting") yield* Deferred.succeed(entry.refused, signal.data["refused"])
+        return
+      }
+      if (signal.kind !== "offer") {
+        if (entry !== undefined) yield* Queue.offer(entry.signals, signal)
+        return
+      }
+      // an offer
+      if (entry !== undefined) {
+        if (entry.status === "connecting" && entry.initiator) {
+          // glare: the greater id's offer wins
+          if (isInitiator(self, from)) return
+          yield* stop(from)
+        } else if (entry.status === "connecting") {
+          yield* Queue.offer(entry.signals, signal)
+          return
+        } else {
+          // the peer restarts a link we still hold: it lost it, so replace ours
+          yield* stop(from)
+        }
+      }
+      const busy = [...entries.values()]
+      if (busy.length >= config.maxPeers) {
+        const connected = connectedIds()
+        const room = config.evictionStrategy &&
+          chooseEviction(self, connected, from, { maxPeers: config.maxPeers, minPeers: config.minPeers }) !== undefined
+        if (!room) return yield* refuse(from, "full")
+      }
+      const responder = yield* start(from, false)
+      yield* Queue.offer(responder.signals, signal)
+    })
+
+    const connect = Effect.fnUntraced(function*(peerId: PeerId) {
+      if (peerId === self) return yield* new ConnectError({ peerId, reason: "self", message: "cannot connect to self" })
+      if (entries.has(peerId)) return
+      yield* start(peerId, true)
+    })
+
+    yield* Effect.addFinalizer(() => FiberMap.clear(fibers))
+
+    return Connections.of({
+      connect,
+      disconnect: (peerId, reason) =>
+        Effect.gen(function*() {
+          const entry = entries.get(peerId)
+          if (entry?.link !== undefined) yield* entry.link.close(reason)
+          yield* stop(peerId)
+        }),
+      handleSignal,
+      send: (peerId, frame) => {
+        const link = entries.get(peerId)?.link
+        if (link === undefined || entries.get(peerId)?.status !== "connected") return Effect.succeed(false)
+        return link.send(frame).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+      },
+      connected: Effect.sync(connectedIds),
+      links: Effect.sync(() =>
+        [...entries.values()].map((e): PeerLinkInfo => ({
+          peerId: e.peerId,
+          status: e.status,
+          initiator: e.initiator,
+          verified: e.verified,
+          since: e.since
+        }))
+      ),
+      noteVerified: (peerId, verified) => {
+        signalingVerified.set(peerId, verified)
+      },
+      inbound: PubSub.subscribe(inbound),
+      enforceCapacity,
+      cooldownUntil: (peerId) => {
+        const c = cooldowns.get(peerId)
+        return c === undefined ? undefined : c.until
+      }
+    })
+  })
+)

@@ -1,0 +1,56 @@
+/**
+ * Direct links to other peers: setting them up through signaling and a transport, proving
+ * both identities with a handshake, keeping them within bounds (eviction), and handing the
+ * gossip and direct frames that arrive on them to whoever subscribes.
+ *
+ * @since 2.0.0
+ */
+import { Context, type Effect, type PubSub, Schema, type Scope } from "effect"
+import type { PeerId } from "../schema/PeerId.ts"
+import type { DirectFrame, GossipFrame } from "../schema/PeerFrames.ts"
+import type { Signal } from "./PeerTransport.ts"
+
+export type LinkStatus = "connecting" | "connected"
+
+export interface PeerLinkInfo {
+  readonly peerId: PeerId
+  readonly status: LinkStatus
+  readonly initiator: boolean
+  readonly verified: boolean
+  readonly since: number
+}
+
+/** A gossip or direct frame that arrived on the link from `from`. */
+export interface Inbound {
+  readonly from: PeerId
+  readonly frame: GossipFrame | DirectFrame
+}
+
+export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", {
+  peerId: Schema.String,
+  reason: Schema.Literals(["self", "already-connected", "full", "invalid-peer-id"]),
+  message: Schema.String
+}) {}
+
+export class Connections extends Context.Service<Connections, {
+  /** Starts connecting to a peer (as initiator); returns once the attempt is under way. */
+  connect(peerId: PeerId): Effect.Effect<void, ConnectError>
+  /** Closes the link to a peer (no-op when there is none). */
+  disconnect(peerId: PeerId, reason: string): Effect.Effect<void>
+  /** Handles a signal relayed by the signaling server from `from`. */
+  handleSignal(from: PeerId, signal: Signal): Effect.Effect<void>
+  /** Sends a frame to a connected peer; false when there is no open link. */
+  send(peerId: PeerId, frame: string): Effect.Effect<boolean>
+  /** Connected (handshaken) peers. */
+  readonly connected: Effect.Effect<ReadonlyArray<PeerId>>
+  /** Every link, connecting or connected. */
+  readonly links: Effect.Effect<ReadonlyArray<PeerLinkInfo>>
+  /** Marks whether signaling said a peer proved its identity (then an unproven handshake for it is refused). */
+  noteVerified(peerId: PeerId, verified: boolean): void
+  /** Frames arriving on links, for the lifetime of the caller's Scope. */
+  readonly inbound: Effect.Effect<PubSub.Subscription<Inbound>, never, Scope.Scope>
+  /** Closes links over maxPeers, farthest first (keeps at least minPeers). */
+  readonly enforceCapacity: Effect.Effect<void>
+  /** When a peer may be tried again after a failure, refusal or eviction (epoch ms), if cooling down. */
+  cooldownUntil(peerId: PeerId): number | undefined
+}>()("peerpigeon/Connections") {}

@@ -1,0 +1,48 @@
+/**
+ * Broadcast to every peer of the network: signed by its origin, flooded over the links with
+ * a TTL, de-duplicated with a bounded seen-cache, delivered once per peer.
+ *
+ * @since 2.0.0
+ */
+import { Context, type Effect, type PubSub, Schema, type Scope } from "effect"
+import type { PeerId } from "../schema/PeerId.ts"
+
+export class MessageTooLarge extends Schema.TaggedError<MessageTooLarge>()("MessageTooLarge", {
+  size: Schema.Number,
+  limit: Schema.Number
+}) {
+  override get message() {
+    return `message of ${this.size} bytes exceeds the limit of ${this.limit}`
+  }
+}
+
+export class InvalidMessage extends Schema.TaggedError<InvalidMessage>()("InvalidMessage", {
+  message: Schema.String
+}) {}
+
+/** A broadcast delivered to this peer. */
+export interface Delivered {
+  readonly id: string
+  readonly kind: string
+  readonly origin: PeerId
+  readonly content: Schema.Json
+  readonly hops: number
+  readonly timestamp: number
+  readonly verified: boolean
+}
+
+export interface GossipStats {
+  readonly published: number
+  readonly delivered: number
+  readonly duplicates: number
+  readonly forwarded: number
+  readonly dropped: number
+}
+
+export class Gossip extends Context.Service<Gossip, {
+  /** Broadcasts `content` (JSON) under `kind` (default "message"); returns the message id. */
+  publish(content: Schema.Json, kind?: string): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /** Broadcasts delivered to this peer (not its own), for the caller's Scope. */
+  readonly subscribe: Effect.Effect<PubSub.Subscription<Delivered>, never, Scope.Scope>
+  readonly stats: Effect.Effect<GossipStats>
+}>()("peerpigeon/Gossip") {}

@@ -1,0 +1,39 @@
+/**
+ * Everything a mesh reports, as one event union on a PubSub. The Promise facade turns these
+ * into the `addEventListener` events of the PeerPigeon documentation.
+ *
+ * @since 2.0.0
+ */
+import { Context, Effect, Layer, PubSub, type Schema } from "effect"
+import type { PeerId } from "../schema/PeerId.ts"
+
+export type MeshEvent =
+  | { readonly _tag: "SignalingConnected" }
+  | { readonly _tag: "SignalingDisconnected"; readonly reason: string; readonly willReconnect: boolean }
+  | { readonly _tag: "PeerDiscovered"; readonly peerId: PeerId }
+  | { readonly _tag: "PeerConnected"; readonly peerId: PeerId; readonly verified: boolean }
+  | { readonly _tag: "PeerDisconnected"; readonly peerId: PeerId; readonly reason: string }
+  /** `by` evicted `peerId`: either we made room (`by` is us) or a peer dropped us. */
+  | { readonly _tag: "PeerEvicted"; readonly peerId: PeerId; readonly by: PeerId; readonly reason: string }
+  | {
+    readonly _tag: "MessageReceived"
+    readonly from: PeerId
+    readonly content: Schema.Json
+    readonly direct: boolean
+    readonly hops: number
+    readonly messageId: string
+    readonly timestamp: number
+    /** True when `from` derives from the key that signed the message. */
+    readonly verified: boolean
+  }
+  | { readonly _tag: "StatusChanged"; readonly type: string; readonly message: string }
+
+export class MeshEvents extends Context.Service<MeshEvents, PubSub.PubSub<MeshEvent>>()("peerpigeon/MeshEvents") {
+  static readonly layer = Layer.effect(
+    MeshEvents,
+    Effect.acquireRelease(PubSub.unbounded<MeshEvent>(), (pubsub) => PubSub.shutdown(pubsub))
+  )
+}
+
+/** Publishes one event (never blocks: the PubSub is unbounded). */
+export const emit = (event: MeshEvent) => MeshEvents.use((pubsub) => PubSub.publish(pubsub, event))

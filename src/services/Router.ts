@@ -1,0 +1,29 @@
+/**
+ * Direct messages to any peer of the network: over the link when the target is a
+ * neighbour, otherwise hop by hop, greedily to the neighbour XOR-closest to the target while
+ * that makes progress, and flooded (like gossip, delivered only by the target) when not.
+ *
+ * @since 2.0.0
+ */
+import { Context, type Effect, type PubSub, type Schema, type Scope } from "effect"
+import type { PeerId } from "../schema/PeerId.ts"
+import type { Delivered, InvalidMessage, MessageTooLarge } from "./Gossip.ts"
+
+export interface RouterStats {
+  readonly sent: number
+  readonly delivered: number
+  readonly forwarded: number
+  readonly flooded: number
+  readonly duplicates: number
+  readonly dropped: number
+}
+
+export class Router extends Context.Service<Router, {
+  /** Sends `content` to `to`; returns the message id. */
+  send(to: PeerId, content: Schema.Json, kind?: string): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /** Direct messages delivered to this peer, for the caller's Scope. */
+  readonly subscribe: Effect.Effect<PubSub.Subscription<Delivered>, never, Scope.Scope>
+  /** Greedy routing on (default) or plain flooding. */
+  setXorRouting(enabled: boolean): void
+  readonly stats: Effect.Effect<RouterStats>
+}>()("peerpigeon/Router") {}
