@@ -31,6 +31,7 @@ interface Entry {
   status: "connecting" | "connected"
   verified: boolean
   link: Link | undefined
+  readonly bridge: boolean
   /** Set when the peer refused our offer. */
   readonly refused: Deferred.Deferred<string>
 }
@@ -137,7 +138,14 @@ export const layer = Layer.effect(
       Effect.gen(function*() {
         let reason = "closed"
         const signals = {
-          send: (signal: Signal) => signaling.send(entry.peerId, signal).pipe(Effect.ignore),
+          send: (signal: Signal) =>
+            signaling.send(
+              entry.peerId,
+              // a bridge offer says so, so a full responder makes room instead of refusing
+              entry.bridge && signal.kind === "offer" && signal.data !== null
+                ? { ...signal, data: { ...signal.data, bridge: true } }
+                : signal
+            ).pipe(Effect.ignore),
           incoming: entry.signals
         }
         const setup = Effect.gen(function*() {
@@ -187,10 +195,11 @@ export const layer = Layer.effect(
         }))
       )
 
-    const start = Effect.fnUntraced(function*(peerId: PeerId, initiator: boolean) {
+    const start = Effect.fnUntraced(function*(peerId: PeerId, initiator: boolean, bridge = false) {
       const entry: Entry = {
         peerId,
         initiator,
+        bridge,
         signals: yield* Queue.unbounded<Signal>(),
         since: yield* Clock.currentTimeMillis,
         status: "connecting",
@@ -211,7 +220,9 @@ export const layer = Layer.effect(
       const connected = connectedIds()
       if (connected.length <= config.maxPeers) return
       const others = connected.filter((id) => id !== added)
-      const victim = config.evictionStrategy
+      const victim = entries.get(added)?.bridge === true
+        ? farthestOf(others)
+        : config.evictionStrategy
         ? chooseEviction(self, others, added, { maxPeers: config.maxPeers, minPeers: config.minPeers })
         : undefined
       if (victim !== undefined) yield* evict(victim, "closer-peer")
@@ -230,11 +241,13 @@ export const layer = Layer.effect(
       yield* stop(peerId)
     })
 
+    const farthestOf = (ids: ReadonlyArray<PeerId>): PeerId | undefined =>
+      ids.length === 0 ? undefined : ids.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
+
     const enforceCapacity = Effect.gen(function*() {
       let connected = connectedIds()
       while (connected.length > config.maxPeers) {
-        const farthest = connected.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
-        yield* evict(farthest, "over-capacity")
+        yield* evict(farthestOf(connected)!, "over-capacity")
         connected = connectedIds()
       }
     })
@@ -266,21 +279,22 @@ export const layer = Layer.effect(
           yield* stop(from)
         }
       }
+      const bridge = signal.data !== null && signal.data["bridge"] === true
       const busy = [...entries.values()]
-      if (busy.length >= config.maxPeers) {
+      if (busy.length >= config.maxPeers && !bridge) {
         const connected = connectedIds()
         const room = config.evictionStrategy &&
           chooseEviction(self, connected, from, { maxPeers: config.maxPeers, minPeers: config.minPeers }) !== undefined
         if (!room) return yield* refuse(from, "full")
       }
-      const responder = yield* start(from, false)
+      const responder = yield* start(from, false, bridge)
       yield* Queue.offer(responder.signals, signal)
     })
 
-    const connect = Effect.fnUntraced(function*(peerId: PeerId) {
+    const connect = Effect.fnUntraced(function*(peerId: PeerId, options?: { readonly bridge?: boolean }) {
       if (peerId === self) return yield* new ConnectError({ peerId, reason: "self", message: "cannot connect to self" })
       if (entries.has(peerId)) return
-      yield* start(peerId, true)
+      yield* start(peerId, true, options?.bridge === true)
     })
 
     yield* Effect.addFinalizer(() => FiberMap.clear(fibers))

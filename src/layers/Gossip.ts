@@ -12,7 +12,7 @@ import { SeenCache } from "../internal/seenCache.ts"
 import type { GossipFrame } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
-import { Discovery } from "../services/Discovery.ts"
+import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, Gossip, type GossipStats } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
@@ -24,7 +24,7 @@ export const layer = Layer.effect(
     const config = yield* MeshConfig
     const identity = yield* Identity
     const connections = yield* Connections
-    const discovery = yield* Discovery
+    const keys = yield* PeerKeys
     const delivered = yield* Effect.acquireRelease(PubSub.unbounded<Delivered>(), PubSub.shutdown)
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
     const stats = { published: 0, delivered: 0, duplicates: 0, forwarded: 0, dropped: 0 }
@@ -44,7 +44,7 @@ export const layer = Layer.effect(
         stats.duplicates++
         return
       }
-      const check = yield* checkOrigin(discovery, frame)
+      const check = yield* checkOrigin(keys, frame)
       if (check === "forged" || frame.ttl < 1) {
         stats.dropped++
         return

@@ -13,7 +13,7 @@ import { SeenCache } from "../internal/seenCache.ts"
 import type { DirectFrame } from "../schema/PeerFrames.ts"
 import { distance, type PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
-import { Discovery } from "../services/Discovery.ts"
+import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, InvalidMessage } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
@@ -26,12 +26,11 @@ export const layer = Layer.effect(
     const config = yield* MeshConfig
     const identity = yield* Identity
     const connections = yield* Connections
-    const discovery = yield* Discovery
+    const keys = yield* PeerKeys
     const self = identity.peerId
     const delivered = yield* Effect.acquireRelease(PubSub.unbounded<Delivered>(), PubSub.shutdown)
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
     const stats = { sent: 0, delivered: 0, forwarded: 0, flooded: 0, duplicates: 0, dropped: 0 }
-    let xorRouting = config.xorRouting
 
     /** Passes a frame on from this hop (`from` is the neighbour it came from, if any). */
     const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined) {
@@ -42,7 +41,7 @@ export const layer = Layer.effect(
           return
         }
       }
-      if (!frame.flood && xorRouting) {
+      if (!frame.flood && config.xorRouting) {
         const own = distance(self, frame.to)
         let best: PeerId | undefined
         let bestDistance = own
@@ -79,7 +78,7 @@ export const layer = Layer.effect(
           stats.duplicates++
           return
         }
-        const check = yield* checkOrigin(discovery, frame)
+        const check = yield* checkOrigin(keys, frame)
         if (check === "forged") {
           stats.dropped++
           return
@@ -124,9 +123,6 @@ export const layer = Layer.effect(
           return frame.id
         }),
       subscribe: PubSub.subscribe(delivered),
-      setXorRouting: (enabled) => {
-        xorRouting = enabled
-      },
       stats: Effect.sync((): RouterStats => ({ ...stats }))
     })
   })

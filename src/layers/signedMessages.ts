@@ -10,7 +10,7 @@ import { Clock, Effect, type Schema } from "effect"
 import { makeNonce } from "../internal/identityProof.ts"
 import { signedBytes } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
-import type { Discovery } from "../services/Discovery.ts"
+import type { PeerKeys } from "../services/PeerKeys.ts"
 import { InvalidMessage, MessageTooLarge } from "../services/Gossip.ts"
 import { type Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
 
@@ -46,7 +46,7 @@ export type OriginCheck = "verified" | "unverified" | "forged"
 
 /** Checks a received message's origin signature against what this peer knows. */
 export const checkOrigin = Effect.fnUntraced(function*(
-  discovery: Discovery["Service"],
+  keys: PeerKeys["Service"],
   m: {
     readonly t: string
     readonly kind?: string
@@ -62,9 +62,9 @@ export const checkOrigin = Effect.fnUntraced(function*(
   const valid = yield* verifySignature(m.key, m.sig, signedBytes(m))
   if (!valid) return "forged" as OriginCheck
   if (yield* peerIdMatchesKey(m.origin, m.key)) {
-    discovery.pin(m.origin, m.key)
+    keys.pin(m.origin, m.key)
     return "verified" as OriginCheck
   }
   // a custom id: trust the first key seen for it, and only that one
-  return (discovery.pin(m.origin, m.key) ? "unverified" : "forged") as OriginCheck
+  return (keys.pin(m.origin, m.key) ? "unverified" : "forged") as OriginCheck
 })

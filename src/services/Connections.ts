@@ -33,8 +33,12 @@ export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectErr
 }) {}
 
 export class Connections extends Context.Service<Connections, {
-  /** Starts connecting to a peer (as initiator); returns once the attempt is under way. */
-  connect(peerId: PeerId): Effect.Effect<void, ConnectError>
+  /**
+   * Starts connecting to a peer (as initiator); returns once the attempt is under way. A
+   * `bridge` link joins two components of the mesh: at capacity, it displaces the farthest
+   * other link instead of being refused.
+   */
+  connect(peerId: PeerId, options?: { readonly bridge?: boolean }): Effect.Effect<void, ConnectError>
   /** Closes the link to a peer (no-op when there is none). */
   disconnect(peerId: PeerId, reason: string): Effect.Effect<void>
   /** Handles a signal relayed by the signaling server from `from`. */

@@ -41,6 +41,8 @@ export interface MeshOptions {
   readonly seenCacheTtl: number
   /** How often the optimizer checks degree and connectivity. Default 2000 ms. */
   readonly optimizeInterval: number
+  /** How often each peer broadcasts its presence (for connectivity repair); 0 turns it off. Default 5000 ms. */
+  readonly presenceInterval: number
   /** Largest message content, in bytes of JSON. Default 256 KiB. */
   readonly maxMessageSize: number
 }
@@ -60,6 +62,7 @@ export const defaults: MeshOptions = {
   seenCacheSize: 20_000,
   seenCacheTtl: 120_000,
   optimizeInterval: 2_000,
+  presenceInterval: 5_000,
   maxMessageSize: 256 * 1024
 }
 

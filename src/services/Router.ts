@@ -23,7 +23,5 @@ export class Router extends Context.Service<Router, {
   send(to: PeerId, content: Schema.Json, kind?: string): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   /** Direct messages delivered to this peer, for the caller's Scope. */
   readonly subscribe: Effect.Effect<PubSub.Subscription<Delivered>, never, Scope.Scope>
-  /** Greedy routing on (default) or plain flooding. */
-  setXorRouting(enabled: boolean): void
   readonly stats: Effect.Effect<RouterStats>
 }>()("peerpigeon/Router") {}

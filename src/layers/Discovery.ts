@@ -1,0 +1,150 @@
+/**
+ * The `Discovery` layer: turns signaling events into knowledge and links, and runs the
+ * optimizer.
+ *
+ * - Signals from other peers go to `Connections`; discovered peers are remembered (their
+ *   announced keys pinned).
+ * - The optimizer, on every change and every `optimizeInterval`, connects towards
+ *   `maxPeers` following the PeerPigeon initiation rule (the greater id dials), with the
+ *   isolation override: a peer below `minPeers` dials even peers that would normally dial
+ *   it, natural targets first, then the XOR-closest.
+ * - Presence: every peer broadcasts a small signed `presence` gossip now and then, so each
+ *   peer knows who it can reach over the mesh. A discovered peer that is still announced but
+ *   unheard is in another component (after a partition, say); the natural initiator of such
+ *   a pair dials it as a bridge, which joins the components again.
+ *
+ * @since 2.0.0
+ */
+import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
+import { chooseTargets } from "../internal/isolation.ts"
+import { isInitiator, type PeerId, sortByDistance } from "../schema/PeerId.ts"
+import { Connections } from "../services/Connections.ts"
+import { type DiscoveredPeer, Discovery } from "../services/Discovery.ts"
+import { Gossip } from "../services/Gossip.ts"
+import { Identity } from "../services/Identity.ts"
+import { MeshConfig } from "../services/MeshConfig.ts"
+import { MeshEvents } from "../services/MeshEvents.ts"
+import { PeerKeys } from "../services/PeerKeys.ts"
+import { Signaling } from "../services/Signaling.ts"
+
+export const layer = Layer.effect(
+  Discovery,
+  Effect.gen(function*() {
+    const config = yield* MeshConfig
+    const identity = yield* Identity
+    const signaling = yield* Signaling
+    const connections = yield* Connections
+    const gossip = yield* Gossip
+    const keys = yield* PeerKeys
+    const events = yield* MeshEvents
+    const self = identity.peerId
+    const discovered = new Map<PeerId, DiscoveredPeer>()
+    const heard = new Map<PeerId, number>()
+    const presenceEvery = config.presenceInterval
+    const unheardAfter = presenceEvery * 3
+
+    const optimize = Effect.gen(function*() {
+      if (!config.autoDiscovery) return
+      const now = yield* Clock.currentTimeMillis
+      const links = yield* connections.links
+      const linked = new Set(links.map((l) => l.peerId))
+      const connected = links.filter((l) => l.status === "connected").map((l) => l.peerId)
+      const attempting = links.filter((l) => l.status === "connecting").map((l) => l.peerId)
+      const candidates = [...discovered.keys()].filter((id) => {
+        if (linked.has(id)) return false
+        const until = connections.cooldownUntil(id)
+        return until === undefined || until <= now
+      })
+      let targets = chooseTargets(self, candidates, connected, { maxPeers: config.maxPeers, attempting })
+      const deficit = config.minPeers - connected.length - attempting.length - targets.length
+      if (deficit > 0) {
+        // below minPeers with no natural targets left: dial the closest of the others too
+        const rest = sortByDistance(self, candidates.filter((id) => !targets.includes(id)))
+        targets = [...targets, ...rest.slice(0, deficit)]
+      }
+      for (const id of targets) yield* connections.connect(id).pipe(Effect.ignore)
+
+      // connectivity: a discovered peer unheard over the mesh is in another component
+      if (presenceEvery > 0 && connected.length > 0 && attempting.length === 0) {
+        const cut = candidates.filter((id) => {
+          const d = discovered.get(id)!
+          return now - d.discoveredAt > unheardAfter && now - (heard.get(id) ?? 0) > unheardAfter && isInitiator(self, id)
+        })
+        const bridge = sortByDistance(self, cut)[0]
+        if (bridge !== undefined) yield* connections.connect(bridge, { bridge: true }).pipe(Effect.ignore)
+      }
+      yield* connections.enforceCapacity
+    })
+
+    const signalingEvents = yield* signaling.subscribe
+    yield* Effect.gen(function*() {
+      while (true) {
+        const event = yield* PubSub.take(signalingEvents)
+        switch (event._tag) {
+          case "Signal":
+            yield* connections.handleSignal(event.from, event.signal)
+            break
+          case "PeerDiscovered": {
+            if (event.peerId === self) break
+            const key = event.data["publicKey"]
+            if (event.verified && typeof key === "string") keys.pin(event.peerId, key)
+            connections.noteVerified(event.peerId, event.verified)
+            const known = discovered.has(event.peerId)
+            discovered.set(event.peerId, { peerId: event.peerId, verified: event.verified, discoveredAt: yield* Clock.currentTimeMillis })
+            if (!known) yield* PubSub.publish(events, { _tag: "PeerDiscovered", peerId: event.peerId })
+            yield* optimize
+            break
+          }
+          case "PeerLeft":
+            discovered.delete(event.peerId)
+            heard.delete(event.peerId)
+            break
+          case "Connected":
+            yield* PubSub.publish(events, { _tag: "SignalingConnected" })
+            break
+          case "Disconnected":
+            yield* PubSub.publish(events, { _tag: "SignalingDisconnected", reason: event.reason, willReconnect: event.willReconnect })
+            break
+          case "ServerError":
+            yield* PubSub.publish(events, { _tag: "StatusChanged", type: "warning", message: `signaling: ${event.message}` })
+            break
+        }
+      }
+    }).pipe(Effect.forkScoped)
+
+    // links that drop or get refused leave room: look again
+    const meshEvents = yield* PubSub.subscribe(events)
+    yield* Effect.gen(function*() {
+      while (true) {
+        const event = yield* PubSub.take(meshEvents)
+        if (event._tag === "PeerDisconnected" || event._tag === "PeerEvicted") yield* optimize
+      }
+    }).pipe(Effect.forkScoped)
+
+    // whatever arrives over the mesh proves its origin reachable
+    const delivered = yield* gossip.subscribe
+    yield* Effect.gen(function*() {
+      while (true) {
+        const m = yield* PubSub.take(delivered)
+        heard.set(m.origin, yield* Clock.currentTimeMillis)
+      }
+    }).pipe(Effect.forkScoped)
+
+    yield* optimize.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("optimizer pass failed", cause)),
+      Effect.repeat(Schedule.spaced(config.optimizeInterval)),
+      Effect.forkScoped
+    )
+    if (presenceEvery > 0) {
+      yield* Effect.gen(function*() {
+        if ((yield* connections.connected).length > 0) yield* gossip.publish(null, "presence").pipe(Effect.ignore)
+      }).pipe(Effect.repeat(Schedule.spaced(presenceEvery)), Effect.forkScoped)
+    }
+
+    return Discovery.of({
+      discovered: Effect.sync(() => [...discovered.values()]),
+      reachable: Effect.sync(() => new Map(heard)),
+      optimize
+    })
+  })
+)

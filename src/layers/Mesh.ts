@@ -1,0 +1,128 @@
+/**
+ * The composition root: `makeMeshLayer(options, platform)` builds every service of a mesh
+ * node over a platform (a `PeerTransport` and a `Signaling`): WebRTC and WebSocket in Node
+ * or browsers, or a `MemoryNetwork` in tests and simulations.
+ *
+ * @since 2.0.0
+ */
+import { Clock, Effect, Layer, PubSub } from "effect"
+import { Connections } from "../services/Connections.ts"
+import { Discovery } from "../services/Discovery.ts"
+import { type Delivered, Gossip } from "../services/Gossip.ts"
+import { Identity } from "../services/Identity.ts"
+import { Mesh } from "../services/Mesh.ts"
+import { MeshConfig, type MeshOptions, resolveMeshOptions } from "../services/MeshConfig.ts"
+import { MeshEvents } from "../services/MeshEvents.ts"
+import { PeerKeys } from "../services/PeerKeys.ts"
+import { PeerTransport } from "../services/PeerTransport.ts"
+import { Router } from "../services/Router.ts"
+import { Signaling } from "../services/Signaling.ts"
+import * as ConnectionsLayer from "./Connections.ts"
+import * as DiscoveryLayer from "./Discovery.ts"
+import * as GossipLayer from "./Gossip.ts"
+import * as RouterLayer from "./Router.ts"
+
+/** What a platform provides to a mesh node. */
+export type Platform<E = never, R = never> = Layer.Layer<PeerTransport | Signaling, E, Identity | MeshConfig | R>
+
+const meshService = Layer.effect(
+  Mesh,
+  Effect.gen(function*() {
+    const config = yield* MeshConfig
+    const identity = yield* Identity
+    const signaling = yield* Signaling
+    const connections = yield* Connections
+    const discovery = yield* Discovery
+    const gossip = yield* Gossip
+    const router = yield* Router
+    const events = yield* MeshEvents
+    const transport = yield* PeerTransport
+    const startedAt = yield* Clock.currentTimeMillis
+    let signalingUrl: string | undefined
+
+    // user messages from gossip and routing become MessageReceived events
+    const forward = (direct: boolean) => (subscription: PubSub.Subscription<Delivered>) =>
+      Effect.gen(function*() {
+        while (true) {
+          const m = yield* PubSub.take(subscription)
+          if (m.kind !== "message") continue
+          yield* PubSub.publish(events, {
+            _tag: "MessageReceived",
+            from: m.origin,
+            content: m.content,
+            direct,
+            hops: m.hops,
+            messageId: m.id,
+            timestamp: m.timestamp,
+            verified: m.verified
+          })
+        }
+      }).pipe(Effect.forkScoped)
+    yield* forward(false)(yield* gossip.subscribe)
+    yield* forward(true)(yield* router.subscribe)
+
+    const disconnect = Effect.gen(function*() {
+      yield* signaling.disconnect
+      for (const peer of yield* connections.links) yield* connections.disconnect(peer.peerId, "disconnect")
+    })
+
+    return Mesh.of({
+      peerId: identity.peerId,
+      connect: (url) =>
+        Effect.tap(signaling.connect(url), () =>
+          Effect.sync(() => {
+            signalingUrl = url
+          })),
+      disconnect,
+      sendMessage: (content) => gossip.publish(content),
+      sendDirectMessage: (to, content) => router.send(to, content),
+      connectToPeer: (peerId) => connections.connect(peerId),
+      disconnectPeer: (peerId) => connections.disconnect(peerId, "manual"),
+      configure: (patch) =>
+        Effect.gen(function*() {
+          // the services read these settings live, so the next optimizer pass applies them
+          Object.assign(config, resolveMeshOptions({ ...config, ...patch }))
+          yield* discovery.optimize
+        }),
+      status: Effect.gen(function*() {
+        const links = yield* connections.links
+        const now = yield* Clock.currentTimeMillis
+        return {
+          peerId: identity.peerId,
+          verified: identity.verified,
+          networkName: config.networkName,
+          connected: yield* signaling.isConnected,
+          signalingUrl,
+          connectedCount: links.filter((l) => l.status === "connected").length,
+          connectingCount: links.filter((l) => l.status === "connecting").length,
+          discoveredCount: (yield* discovery.discovered).length,
+          maxPeers: config.maxPeers,
+          minPeers: config.minPeers,
+          autoDiscovery: config.autoDiscovery,
+          evictionStrategy: config.evictionStrategy,
+          xorRouting: config.xorRouting,
+          connectionType: "websocket",
+          transport: transport.kind,
+          uptime: now - startedAt
+        }
+      })
+    })
+  })
+)
+
+/** Every service of a mesh node over `platform`, configured by `options`. */
+export const makeMeshLayer = <E, R>(options: Partial<MeshOptions>, platform: Platform<E, R>) => {
+  const foundation = Layer.mergeAll(
+    MeshConfig.layer(options),
+    Identity.layer(options.peerId),
+    MeshEvents.layer,
+    PeerKeys.layer
+  )
+  return meshService.pipe(
+    Layer.provideMerge(DiscoveryLayer.layer),
+    Layer.provideMerge(Layer.mergeAll(GossipLayer.layer, RouterLayer.layer)),
+    Layer.provideMerge(ConnectionsLayer.layer),
+    Layer.provideMerge(platform),
+    Layer.provideMerge(foundation)
+  )
+}

@@ -1,0 +1,51 @@
+/**
+ * The mesh as one service for Effect programs: join a network, broadcast, send direct
+ * messages, read the status. The finer services (`Gossip`, `Router`, `Connections`,
+ * `Discovery`) stay available beside it in `MeshLayer`.
+ *
+ * @since 2.0.0
+ */
+import { Context, type Effect, type Schema } from "effect"
+import type { PeerId } from "../schema/PeerId.ts"
+import type { ConnectError } from "./Connections.ts"
+import type { InvalidMessage, MessageTooLarge } from "./Gossip.ts"
+import type { MeshOptions } from "./MeshConfig.ts"
+import type { SignalingError } from "./Signaling.ts"
+
+/** The status object of the PeerPigeon documentation, plus a few of ours. */
+export interface MeshStatus {
+  readonly peerId: PeerId
+  readonly verified: boolean
+  readonly networkName: string
+  /** Connected to the signaling server. */
+  readonly connected: boolean
+  readonly signalingUrl: string | undefined
+  readonly connectedCount: number
+  readonly connectingCount: number
+  readonly discoveredCount: number
+  readonly maxPeers: number
+  readonly minPeers: number
+  readonly autoDiscovery: boolean
+  readonly evictionStrategy: boolean
+  readonly xorRouting: boolean
+  readonly connectionType: "websocket"
+  readonly transport: string
+  readonly uptime: number
+}
+
+export class Mesh extends Context.Service<Mesh, {
+  readonly peerId: PeerId
+  /** Connects to the signaling server at `url` and joins the network. */
+  connect(url: string): Effect.Effect<void, SignalingError>
+  /** Says goodbye to the server and closes every link. */
+  readonly disconnect: Effect.Effect<void>
+  /** Broadcasts to every peer of the network; returns the message id. */
+  sendMessage(content: Schema.Json): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /** Sends to one peer, over several hops if needed; returns the message id. */
+  sendDirectMessage(to: PeerId, content: Schema.Json): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  connectToPeer(peerId: PeerId): Effect.Effect<void, ConnectError>
+  disconnectPeer(peerId: PeerId): Effect.Effect<void>
+  /** Changes settings at run time (clamped as at start); the optimizer applies them now. */
+  configure(patch: Partial<Pick<MeshOptions, "maxPeers" | "minPeers" | "autoDiscovery" | "evictionStrategy" | "xorRouting">>): Effect.Effect<void>
+  readonly status: Effect.Effect<MeshStatus>
+}>()("peerpigeon/Mesh") {}
