@@ -9,7 +9,7 @@
  *   isolation override: a peer below `minPeers` dials even peers that would normally dial
  *   it, natural targets first, then the XOR-closest.
  * - Presence: every peer broadcasts a small signed `presence` gossip now and then, so each
- *   peer knows who it can reach over the mesh. A discovered peer that is still announced but
+ *   peer knows who it can reach over the mesh (and may dial them: peer exchange). A discovered peer that is still announced but
  *   unheard is in another component (after a partition, say); the natural initiator of such
  *   a pair dials it as a bridge, which joins the components again.
  *
@@ -50,7 +50,11 @@ export const layer = Layer.effect(
       const linked = new Set(links.map((l) => l.peerId))
       const connected = links.filter((l) => l.status === "connected").map((l) => l.peerId)
       const attempting = links.filter((l) => l.status === "connecting").map((l) => l.peerId)
-      const candidates = [...discovered.keys()].filter((id) => {
+      // peers heard over the mesh recently are candidates too: signaling relays to anyone in
+      // the network, and they are reachable by definition (peer exchange through presence)
+      const known = new Set(discovered.keys())
+      for (const [id, at] of heard) if (now - at <= unheardAfter) known.add(id)
+      const candidates = [...known].filter((id) => {
         if (linked.has(id)) return false
         const until = connections.cooldownUntil(id)
         return until === undefined || until <= now
@@ -67,8 +71,8 @@ export const layer = Layer.effect(
       // connectivity: a discovered peer unheard over the mesh is in another component
       if (presenceEvery > 0 && connected.length > 0 && attempting.length === 0) {
         const cut = candidates.filter((id) => {
-          const d = discovered.get(id)!
-          return now - d.discoveredAt > unheardAfter && now - (heard.get(id) ?? 0) > unheardAfter && isInitiator(self, id)
+          const d = discovered.get(id)
+          return d !== undefined && now - d.discoveredAt > unheardAfter && now - (heard.get(id) ?? 0) > unheardAfter && isInitiator(self, id)
         })
         const bridge = sortByDistance(self, cut)[0]
         if (bridge !== undefined) yield* connections.connect(bridge, { bridge: true }).pipe(Effect.ignore)

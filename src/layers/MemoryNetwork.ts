@@ -247,15 +247,17 @@ export class MemoryNetwork {
               }))
               session = scope
               const now = yield* Clock.currentTimeMillis
+              // like the real server: the announce carries the public key of a verified peer
+              const data = identity.verified ? { publicKey: identity.publicKey } : {}
               const chosen = yield* registry.announce(
-                { peerId: self, networkName: config.networkName, verified: identity.verified, data: {}, announcedAt: now },
+                { peerId: self, networkName: config.networkName, verified: identity.verified, data, announcedAt: now },
                 options.discoveryK,
                 options.discoveryRandom
               )
               publish({ _tag: "Connected" })
               for (const other of chosen) {
-                publish({ _tag: "PeerDiscovered", peerId: other.peerId, verified: other.verified, data: {} })
-                yield* deliver(other.peerId, { _tag: "PeerDiscovered", peerId: self, verified: identity.verified, data: {} })
+                publish({ _tag: "PeerDiscovered", peerId: other.peerId, verified: other.verified, data: other.data })
+                yield* deliver(other.peerId, { _tag: "PeerDiscovered", peerId: self, verified: identity.verified, data })
               }
             }),
           disconnect,
