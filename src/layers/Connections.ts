@@ -333,5 +333,5 @@ export const layer = Layer.effect(
         return c === undefined ? undefined : c.until
       }
     })
-  })
+  }).pipe(Effect.annotateLogs("module", "Connections"))
 )

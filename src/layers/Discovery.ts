@@ -150,5 +150,5 @@ export const layer = Layer.effect(
       reachable: Effect.sync(() => new Map(heard)),
       optimize
     })
-  })
+  }).pipe(Effect.annotateLogs("module", "Discovery"))
 )

@@ -84,5 +84,5 @@ export const layer = Layer.effect(
       subscribe: PubSub.subscribe(delivered),
       stats: Effect.sync((): GossipStats => ({ ...stats }))
     })
-  })
+  }).pipe(Effect.annotateLogs("module", "Gossip"))
 )

@@ -9,7 +9,7 @@ import { Clock, Effect, Layer, PubSub } from "effect"
 import { Connections } from "../services/Connections.ts"
 import { Discovery } from "../services/Discovery.ts"
 import { type Delivered, Gossip } from "../services/Gossip.ts"
-import { Identity } from "../services/Identity.ts"
+import { Identity, type IdentityError } from "../services/Identity.ts"
 import { Mesh } from "../services/Mesh.ts"
 import { MeshConfig, type MeshOptions, resolveMeshOptions } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
@@ -110,11 +110,18 @@ const meshService = Layer.effect(
   })
 )
 
-/** Every service of a mesh node over `platform`, configured by `options`. */
-export const makeMeshLayer = <E, R>(options: Partial<MeshOptions>, platform: Platform<E, R>) => {
+/**
+ * Every service of a mesh node over `platform`, configured by `options`. `identity` keeps a
+ * peer's key pair across restarts (by default a fresh one is made).
+ */
+export const makeMeshLayer = <E, R, IE = IdentityError>(
+  options: Partial<MeshOptions>,
+  platform: Platform<E, R>,
+  identity: Layer.Layer<Identity, IE> = Identity.layer(options.peerId) as Layer.Layer<Identity, IE>
+) => {
   const foundation = Layer.mergeAll(
     MeshConfig.layer(options),
-    Identity.layer(options.peerId),
+    identity,
     MeshEvents.layer,
     PeerKeys.layer
   )

@@ -125,5 +125,5 @@ export const layer = Layer.effect(
       subscribe: PubSub.subscribe(delivered),
       stats: Effect.sync((): RouterStats => ({ ...stats }))
     })
-  })
+  }).pipe(Effect.annotateLogs("module", "Router"))
 )

@@ -514,7 +514,7 @@ export const make = (
   })
 
 export const layer = (options: Partial<WebRtcTransportOptions> = {}): Layer.Layer<PeerTransport, never, RtcPeerConnectionCtor> =>
-  Layer.effect(PeerTransport, make(options))
+  Layer.effect(PeerTransport, make(options).pipe(Effect.annotateLogs("module", "WebRtcTransport")))
 
 /** Like `layer`, with `iceServers` taken from `MeshConfig`. */
 export const layerConfig = (
@@ -524,6 +524,6 @@ export const layerConfig = (
     PeerTransport,
     Effect.gen(function*() {
       const config = yield* MeshConfig
-      return yield* make({ ...options, iceServers: config.iceServers })
+      return yield* make({ ...options, iceServers: config.iceServers }).pipe(Effect.annotateLogs("module", "WebRtcTransport"))
     })
   )

@@ -346,7 +346,7 @@ export const layer: Layer.Layer<Signaling, never, Identity | MeshConfig | Socket
       isConnected: Effect.sync(() => current !== undefined),
       subscribe: PubSub.subscribe(events)
     })
-  })
+  }).pipe(Effect.annotateLogs("module", "Signaling"))
 )
 
 const notConnected = Effect.fail(new SignalingError({ reason: "not-connected", message: "Not connected to a signaling server" }))

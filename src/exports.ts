@@ -1,0 +1,32 @@
+/**
+ * Everything both entry points export: the Effect API (services, layers, errors, schemas)
+ * and the pieces of the Promise API that do not depend on the platform.
+ *
+ * @since 2.0.0
+ */
+export { DebugLogger } from "./DebugLogger.ts"
+export * as DebugLoggerLayer from "./DebugLogger.ts"
+export { makeMeshLayer, type Platform } from "./layers/Mesh.ts"
+export { MemoryNetwork, type MemoryNetworkOptions } from "./layers/MemoryNetwork.ts"
+export * as WebRtcTransport from "./layers/WebRtcTransport.ts"
+export * as WsSignaling from "./layers/WsSignaling.ts"
+export * as RtcPeerConnection from "./layers/RtcPeerConnection.ts"
+export {
+  type PeerPigeonMeshEvent,
+  type PeerPigeonMeshEvents,
+  type PeerPigeonMeshOptions
+} from "./PeerPigeonMesh.ts"
+export * as PeerId from "./schema/PeerId.ts"
+export * as PeerFrames from "./schema/PeerFrames.ts"
+export * as SignalingProtocol from "./schema/Signaling.ts"
+export { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "./services/Connections.ts"
+export { type DiscoveredPeer, Discovery } from "./services/Discovery.ts"
+export { type Delivered, Gossip, InvalidMessage, MessageTooLarge } from "./services/Gossip.ts"
+export { Identity, IdentityError } from "./services/Identity.ts"
+export { Mesh, type MeshStatus } from "./services/Mesh.ts"
+export { defaults as meshDefaults, type IceServer, MeshConfig, type MeshOptions } from "./services/MeshConfig.ts"
+export { type MeshEvent, MeshEvents } from "./services/MeshEvents.ts"
+export { PeerKeys } from "./services/PeerKeys.ts"
+export { type Link, LinkError, PeerTransport, type Signal, type SignalChannel } from "./services/PeerTransport.ts"
+export { Router } from "./services/Router.ts"
+export { Signaling, SignalingError, type SignalingEvent } from "./services/Signaling.ts"

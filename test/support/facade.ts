@@ -1,0 +1,33 @@
+import { PeerPigeonMesh, type PeerPigeonMeshOptions } from "../../src/index.ts"
+
+/** Resolves once `check` holds (polled every 25 ms); rejects after `timeoutMs`. */
+export const until = async (what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export const connectedIds = (mesh: PeerPigeonMesh) =>
+  mesh.getPeers().filter((p) => p.status === "connected").map((p): string => p.peerId)
+
+export const meshIsConnected = (meshes: ReadonlyArray<PeerPigeonMesh>): boolean => {
+  const adjacency = new Map(meshes.map((m) => [m.peerId, new Set<string>()]))
+  for (const m of meshes) {
+    for (const p of connectedIds(m)) {
+      adjacency.get(m.peerId)?.add(p)
+      adjacency.get(p)?.add(m.peerId)
+    }
+  }
+  const seen = new Set([meshes[0]!.peerId])
+  const stack = [meshes[0]!.peerId]
+  while (stack.length > 0) {
+    for (const n of adjacency.get(stack.pop()!) ?? []) if (!seen.has(n)) (seen.add(n), stack.push(n))
+  }
+  return meshes.every((m) => seen.has(m.peerId))
+}
+
+export const fastMesh: PeerPigeonMeshOptions = { optimizeInterval: 300, presenceInterval: 500, connectionTimeout: 8000 }
+
+export { PeerPigeonMesh }
