@@ -103,12 +103,25 @@ export const makeMemoryRegistry = () => {
     return told
   }
 
+  /** Up to `n` uniformly random members not in `exclude` (which it extends). */
   const pickRandom = (index: XorIndex<PeerId>, exclude: Set<PeerId>, n: number): Array<PeerId> => {
     const out: Array<PeerId> = []
     const free = index.size - exclude.size
-    for (let tries = 0; out.length < Math.min(n, free) && tries < n * 8; tries++) {
-      const id = index.at(Math.floor(Math.random() * index.size))
-      if (id !== undefined && !exclude.has(id)) {
+    if (n <= 0 || free <= 0) return out
+    if (free <= n * 8) {
+      // few left to choose from: sample the complement exactly
+      const rest = index.values().filter((id) => !exclude.has(id))
+      while (out.length < n && rest.length > 0) {
+        const [id] = rest.splice(Math.floor(Math.random() * rest.length), 1)
+        exclude.add(id!)
+        out.push(id!)
+      }
+      return out
+    }
+    // many free members: rejection sampling (expected tries per pick: size / free)
+    while (out.length < n) {
+      const id = index.at(Math.floor(Math.random() * index.size))!
+      if (!exclude.has(id)) {
         exclude.add(id)
         out.push(id)
       }
