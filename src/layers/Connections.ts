@@ -122,6 +122,8 @@ export const layer = Layer.effect(
           switch (frame.t) {
             case "gossip":
             case "direct":
+            case "ihave":
+            case "iwant":
               yield* PubSub.publish(inbound, { from: entry.peerId, frame })
               break
             case "evict":

@@ -66,7 +66,10 @@ export const layer = Layer.effect(
         const rest = sortByDistance(self, candidates.filter((id) => !targets.includes(id)))
         targets = [...targets, ...rest.slice(0, deficit)]
       }
-      for (const id of targets) yield* connections.connect(id).pipe(Effect.ignore)
+      // below minPeers, offers carry priority: a full peer makes room instead of refusing,
+      // so a peer that every neighbour finds "too far" is never left stranded
+      const needy = connected.length < config.minPeers
+      for (const id of targets) yield* connections.connect(id, { bridge: needy }).pipe(Effect.ignore)
 
       // connectivity: a discovered peer unheard over the mesh is in another component
       if (presenceEvery > 0 && connected.length > 0 && attempting.length === 0) {

@@ -5,9 +5,15 @@
  * forged origin is dropped and not forwarded, and a valid one is delivered and forwarded to
  * every other link. Only a hop counter travels, never a path list.
  *
+ * Anti-entropy repairs what flooding loses (a link closing with frames in flight, a lossy
+ * network, a link formed after the flood passed): every `repairInterval` each peer tells each
+ * neighbour the ids of recent broadcasts that neighbour is not known to hold (`ihave`); the
+ * neighbour asks for the ones it lacks (`iwant`) and gets the frames, which then flow on as
+ * usual.
+ *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub } from "effect"
+import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
 import { SeenCache } from "../internal/seenCache.ts"
 import type { GossipFrame } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
@@ -27,11 +33,36 @@ export const layer = Layer.effect(
     const keys = yield* PeerKeys
     const delivered = yield* Effect.acquireRelease(PubSub.unbounded<Delivered>(), PubSub.shutdown)
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
-    const stats = { published: 0, delivered: 0, duplicates: 0, forwarded: 0, dropped: 0 }
+    const stats = { published: 0, delivered: 0, duplicates: 0, forwarded: 0, dropped: 0, repaired: 0 }
+    /** Recent broadcasts held for repair: id -> the frame as we forwarded it, and when. */
+    const recent = new Map<string, { readonly text: string; readonly at: number }>()
+    /**
+     * Per neighbour and id: how many times we advertised it there, or `HOLDS` once the
+     * neighbour sent or advertised it itself. An id is advertised at most twice per neighbour
+     * (the second time covers a lost `ihave` or `iwant`).
+     */
+    const knownBy = new Map<PeerId, Map<string, number>>()
+    const HOLDS = Number.POSITIVE_INFINITY
+    const ADVERTISE_AT_MOST = 2
+    const RECENT_LIMIT = 2048
+
+    const remember = (id: string, text: string, at: number) => {
+      recent.set(id, { text, at })
+      if (recent.size > RECENT_LIMIT) recent.delete(recent.keys().next().value!)
+    }
+    const knownAt = (peer: PeerId) => {
+      let map = knownBy.get(peer)
+      if (map === undefined) knownBy.set(peer, map = new Map())
+      return map
+    }
+    const knows = (peer: PeerId, id: string) => {
+      knownAt(peer).set(id, HOLDS)
+    }
 
     /** Sends a frame to every connected peer except `except`. */
     const flood = Effect.fnUntraced(function*(frame: GossipFrame, except: PeerId | undefined) {
       const text = JSON.stringify(frame)
+      remember(frame.id, text, yield* Clock.currentTimeMillis)
       for (const peer of yield* connections.connected) {
         if (peer === except || peer === frame.origin) continue
         if (yield* connections.send(peer, text)) stats.forwarded++
@@ -40,6 +71,7 @@ export const layer = Layer.effect(
 
     const receive = Effect.fnUntraced(function*(from: PeerId, frame: GossipFrame) {
       const now = yield* Clock.currentTimeMillis
+      knows(from, frame.id)
       if (frame.origin === identity.peerId || !seen.add(frame.id, now)) {
         stats.duplicates++
         return
@@ -62,11 +94,60 @@ export const layer = Layer.effect(
       if (frame.ttl > 1) yield* flood({ ...frame, ttl: frame.ttl - 1, hops: frame.hops + 1 }, from)
     })
 
+    const onIHave = Effect.fnUntraced(function*(from: PeerId, ids: ReadonlyArray<string>) {
+      const now = yield* Clock.currentTimeMillis
+      const missing: Array<string> = []
+      for (const id of ids) {
+        knows(from, id)
+        if (!seen.has(id, now)) missing.push(id)
+      }
+      if (missing.length > 0) yield* connections.send(from, JSON.stringify({ t: "iwant", ids: missing }))
+    })
+
+    const onIWant = Effect.fnUntraced(function*(from: PeerId, ids: ReadonlyArray<string>) {
+      for (const id of ids) {
+        const held = recent.get(id)
+        if (held === undefined) continue
+        stats.repaired++
+        knows(from, id)
+        yield* connections.send(from, held.text)
+      }
+    })
+
+    /** One repair round: advertise to each neighbour the recent ids it is not known to hold. */
+    const advertise = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const [id, held] of recent) {
+        if (now - held.at <= config.repairWindow) break
+        recent.delete(id)
+      }
+      const neighbours = new Set(yield* connections.connected)
+      for (const peer of knownBy.keys()) if (!neighbours.has(peer)) knownBy.delete(peer)
+      for (const peer of neighbours) {
+        const known = knownAt(peer)
+        for (const id of known.keys()) if (!recent.has(id)) known.delete(id)
+        const ids: Array<string> = []
+        for (const id of recent.keys()) {
+          const times = known.get(id) ?? 0
+          if (times >= ADVERTISE_AT_MOST) continue
+          known.set(id, times + 1)
+          ids.push(id)
+          if (ids.length === 1024) break
+        }
+        if (ids.length > 0) yield* connections.send(peer, JSON.stringify({ t: "ihave", ids }))
+      }
+    })
+    if (config.repairInterval > 0) {
+      yield* advertise.pipe(Effect.repeat(Schedule.spaced(config.repairInterval)), Effect.forkScoped)
+    }
+
     const inbound = yield* connections.inbound
     yield* Effect.gen(function*() {
       while (true) {
         const { from, frame } = yield* PubSub.take(inbound)
         if (frame.t === "gossip") yield* receive(from, frame)
+        else if (frame.t === "ihave") yield* onIHave(from, frame.ids)
+        else if (frame.t === "iwant") yield* onIWant(from, frame.ids)
       }
     }).pipe(Effect.forkScoped)
 

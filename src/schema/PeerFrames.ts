@@ -67,10 +67,26 @@ export const Evict = Schema.Struct({
   reason: Schema.String
 })
 
-export const PeerFrame = Schema.Union([Hello, Proof, Gossip, Direct, Evict]).pipe(Schema.toTaggedUnion("t"))
+const MessageIds = Schema.Array(Schema.String.check(Schema.isBetweenLength(1, 64))).check(Schema.isMaxLength(1024))
+
+/** Anti-entropy: ids of recent broadcasts the sender holds (and thinks we may lack). */
+export const IHave = Schema.Struct({
+  t: Schema.tag("ihave"),
+  ids: MessageIds
+})
+
+/** Anti-entropy: ids of broadcasts the sender lacks; answered with the gossip frames. */
+export const IWant = Schema.Struct({
+  t: Schema.tag("iwant"),
+  ids: MessageIds
+})
+
+export const PeerFrame = Schema.Union([Hello, Proof, Gossip, Direct, Evict, IHave, IWant]).pipe(Schema.toTaggedUnion("t"))
 export type PeerFrame = typeof PeerFrame.Type
 export type GossipFrame = typeof Gossip.Type
 export type DirectFrame = typeof Direct.Type
+export type IHaveFrame = typeof IHave.Type
+export type IWantFrame = typeof IWant.Type
 
 const decodeFrame = Schema.decodeUnknownExit(PeerFrame)
 

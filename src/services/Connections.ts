@@ -7,7 +7,7 @@
  */
 import { Context, type Effect, type PubSub, Schema, type Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
-import type { DirectFrame, GossipFrame } from "../schema/PeerFrames.ts"
+import type { DirectFrame, GossipFrame, IHaveFrame, IWantFrame } from "../schema/PeerFrames.ts"
 import type { Signal } from "./PeerTransport.ts"
 
 export type LinkStatus = "connecting" | "connected"
@@ -20,10 +20,10 @@ export interface PeerLinkInfo {
   readonly since: number
 }
 
-/** A gossip or direct frame that arrived on the link from `from`. */
+/** A gossip, repair or direct frame that arrived on the link from `from`. */
 export interface Inbound {
   readonly from: PeerId
-  readonly frame: GossipFrame | DirectFrame
+  readonly frame: GossipFrame | DirectFrame | IHaveFrame | IWantFrame
 }
 
 export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", {
@@ -35,8 +35,8 @@ export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectErr
 export class Connections extends Context.Service<Connections, {
   /**
    * Starts connecting to a peer (as initiator); returns once the attempt is under way. A
-   * `bridge` link joins two components of the mesh: at capacity, it displaces the farthest
-   * other link instead of being refused.
+   * `bridge` link has priority (it joins two components of the mesh, or rescues a peer below
+   * minPeers): at capacity, it displaces the farthest other link instead of being refused.
    */
   connect(peerId: PeerId, options?: { readonly bridge?: boolean }): Effect.Effect<void, ConnectError>
   /** Closes the link to a peer (no-op when there is none). */

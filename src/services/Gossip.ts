@@ -37,6 +37,8 @@ export interface GossipStats {
   readonly duplicates: number
   readonly forwarded: number
   readonly dropped: number
+  /** Frames re-sent on a neighbour's `iwant`. */
+  readonly repaired: number
 }
 
 export class Gossip extends Context.Service<Gossip, {

@@ -43,6 +43,10 @@ export interface MeshOptions {
   readonly optimizeInterval: number
   /** How often each peer broadcasts its presence (for connectivity repair); 0 turns it off. Default 5000 ms. */
   readonly presenceInterval: number
+  /** How often neighbours compare recent broadcast ids to repair losses; 0 turns it off. Default 1000 ms. */
+  readonly repairInterval: number
+  /** How long broadcasts are kept for repair. Default 30000 ms (at most 2048 of them). */
+  readonly repairWindow: number
   /** Largest message content, in bytes of JSON. Default 256 KiB. */
   readonly maxMessageSize: number
 }
@@ -63,6 +67,8 @@ export const defaults: MeshOptions = {
   seenCacheTtl: 120_000,
   optimizeInterval: 2_000,
   presenceInterval: 5_000,
+  repairInterval: 1_000,
+  repairWindow: 30_000,
   maxMessageSize: 256 * 1024
 }
 

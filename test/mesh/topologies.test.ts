@@ -32,7 +32,14 @@ const wire = (nodes: ReadonlyArray<TestNode>, edges: ReadonlyArray<readonly [num
 const heal = (nodes: ReadonlyArray<TestNode>, min: number, max: number) =>
   Effect.gen(function*() {
     for (const node of nodes) yield* node.run(Mesh.use((m) => m.configure({ autoDiscovery: true, maxPeers: max, minPeers: min })))
-    yield* waitFor("bounds and connectivity", Effect.map(graph(nodes), (g) => withinBounds(g, min, max) && isConnectedGraph(g)))
+    let last = ""
+    yield* waitFor(
+      "bounds and connectivity",
+      Effect.map(graph(nodes), (g) => {
+        last = [...g.values()].map((p) => p.length).join(",") + (isConnectedGraph(g) ? " connected" : " split")
+        return withinBounds(g, min, max) && isConnectedGraph(g)
+      })
+    ).pipe(Effect.tapDefect(() => Effect.sync(() => console.log("degrees at timeout:", last))))
   })
 
 const everyBroadcastOnce = (nodes: ReadonlyArray<TestNode>) =>
