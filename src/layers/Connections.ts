@@ -15,7 +15,7 @@ import { backoffDelay } from "../internal/backoff.ts"
 import { chooseEviction } from "../internal/eviction.ts"
 import { makeNonce } from "../internal/identityProof.ts"
 import { decodePeerFrame, type Hello, linkChallenge, PROTOCOL_VERSION } from "../schema/PeerFrames.ts"
-import { distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
+import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
 import { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
 import { Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
@@ -32,6 +32,8 @@ interface Entry {
   verified: boolean
   link: Link | undefined
   readonly bridge: boolean
+  /** Being evicted: closing after its notice. */
+  leaving: boolean
   /** Set when the peer refused our offer. */
   readonly refused: Deferred.Deferred<string>
 }
@@ -56,9 +58,11 @@ export const layer = Layer.effect(
     const entries = new Map<PeerId, Entry>()
     const cooldowns = new Map<PeerId, Cooldown>()
     const signalingVerified = new Map<PeerId, boolean>()
+    const degrees = new Map<PeerId, number>()
     const self = identity.peerId
 
-    const connectedIds = () => [...entries.values()].filter((e) => e.status === "connected").map((e) => e.peerId)
+    // a link being evicted no longer counts: a second capacity check must not evict again
+    const connectedIds = () => [...entries.values()].filter((e) => e.status === "connected" && !e.leaving).map((e) => e.peerId)
 
     const coolDown = Effect.fnUntraced(function*(peerId: PeerId) {
       const now = yield* Clock.currentTimeMillis
@@ -202,6 +206,7 @@ export const layer = Layer.effect(
         peerId,
         initiator,
         bridge,
+        leaving: false,
         signals: yield* Queue.unbounded<Signal>(),
         since: yield* Clock.currentTimeMillis,
         status: "connecting",
@@ -223,9 +228,9 @@ export const layer = Layer.effect(
       if (connected.length <= config.maxPeers) return
       const others = connected.filter((id) => id !== added)
       const victim = entries.get(added)?.bridge === true
-        ? farthestOf(others)
+        ? spareOf(others)
         : config.evictionStrategy
-        ? chooseEviction(self, others, added, { maxPeers: config.maxPeers, minPeers: config.minPeers })
+        ? evictionFor(others, added)
         : undefined
       if (victim !== undefined) yield* evict(victim, "closer-peer")
       else yield* evict(added, "full")
@@ -233,6 +238,8 @@ export const layer = Layer.effect(
 
     const evict = Effect.fnUntraced(function*(peerId: PeerId, reason: string) {
       const entry = entries.get(peerId)
+      if (entry?.leaving === true) return
+      if (entry !== undefined) entry.leaving = true
       if (entry?.link !== undefined) {
         yield* entry.link.send(JSON.stringify({ t: "evict", reason })).pipe(Effect.ignore)
         yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId, by: self, reason })
@@ -242,6 +249,20 @@ export const layer = Layer.effect(
       yield* coolDown(peerId)
       yield* stop(peerId)
     })
+
+    /**
+     * The link to give up for `candidate`: the farthest one, when the candidate is closer by at
+     * least one XOR bucket (a longer common prefix with us). Merely "closer" would let every
+     * newcomer displace someone, and the displaced peer displace the next: endless churn.
+     */
+    const evictionFor = (connected: ReadonlyArray<PeerId>, candidate: PeerId): PeerId | undefined => {
+      const victim = chooseEviction(self, connected, candidate, { maxPeers: config.maxPeers, minPeers: config.minPeers })
+      return victim !== undefined && commonPrefixLength(self, candidate) > commonPrefixLength(self, victim) ? victim : undefined
+    }
+
+    /** For a priority link: the farthest neighbour known to keep at least minPeers without us. */
+    const spareOf = (ids: ReadonlyArray<PeerId>): PeerId | undefined =>
+      farthestOf(ids.filter((id) => (degrees.get(id) ?? 0) > config.minPeers))
 
     const farthestOf = (ids: ReadonlyArray<PeerId>): PeerId | undefined =>
       ids.length === 0 ? undefined : ids.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
@@ -283,10 +304,11 @@ export const layer = Layer.effect(
       }
       const bridge = signal.data !== null && signal.data["bridge"] === true
       const busy = [...entries.values()]
+      if (bridge && busy.length >= config.maxPeers && spareOf(connectedIds()) === undefined) return yield* refuse(from, "full")
       if (busy.length >= config.maxPeers && !bridge) {
         const connected = connectedIds()
         const room = config.evictionStrategy &&
-          chooseEviction(self, connected, from, { maxPeers: config.maxPeers, minPeers: config.minPeers }) !== undefined
+          evictionFor(connected, from) !== undefined
         if (!room) return yield* refuse(from, "full")
       }
       const responder = yield* start(from, false, bridge)
@@ -327,6 +349,9 @@ export const layer = Layer.effect(
       ),
       noteVerified: (peerId, verified) => {
         signalingVerified.set(peerId, verified)
+      },
+      noteDegree: (peerId, degree) => {
+        degrees.set(peerId, degree)
       },
       inbound: PubSub.subscribe(inbound),
       enforceCapacity,

@@ -40,8 +40,12 @@ export const layer = Layer.effect(
     const self = identity.peerId
     const discovered = new Map<PeerId, DiscoveredPeer>()
     const heard = new Map<PeerId, number>()
+    /** Free link slots each peer last announced in its presence. */
+    const freeSlots = new Map<PeerId, number>()
     const presenceEvery = config.presenceInterval
-    const unheardAfter = presenceEvery * 3
+    // generous: a busy peer's presence may be late, and a false "unheard" means a needless bridge
+    const unheardAfter = Math.max(presenceEvery * 4, 3000)
+    let lastBridgeAt = 0
 
     const optimize = Effect.gen(function*() {
       if (!config.autoDiscovery) return
@@ -59,17 +63,21 @@ export const layer = Layer.effect(
         const until = connections.cooldownUntil(id)
         return until === undefined || until <= now
       })
-      let targets = chooseTargets(self, candidates, connected, { maxPeers: config.maxPeers, attempting })
+      // peers whose presence says they are full would only refuse: skip them unless we need links
+      const full = (id: PeerId) => (freeSlots.get(id) ?? 1) <= 0
+      const needy = connected.length < config.minPeers
+      let targets = chooseTargets(self, candidates.filter((id) => !full(id)), connected, { maxPeers: config.maxPeers, attempting })
       const deficit = config.minPeers - connected.length - attempting.length - targets.length
       if (deficit > 0) {
-        // below minPeers with no natural targets left: dial the closest of the others too
-        const rest = sortByDistance(self, candidates.filter((id) => !targets.includes(id)))
-        targets = [...targets, ...rest.slice(0, deficit)]
+        // below minPeers with no natural targets left: dial the others too, those with free
+        // slots first (closest first); if everyone is full, ask with priority, and a full
+        // peer makes room by dropping a neighbour that has links to spare
+        const rest = candidates.filter((id) => !targets.includes(id))
+        const open = sortByDistance(self, rest.filter((id) => !full(id)))
+        const extra = open.length > 0 ? open.slice(0, deficit) : sortByDistance(self, rest).slice(0, deficit)
+        for (const id of extra) yield* connections.connect(id, { bridge: open.length === 0 && needy }).pipe(Effect.ignore)
       }
-      // below minPeers, offers carry priority: a full peer makes room instead of refusing,
-      // so a peer that every neighbour finds "too far" is never left stranded
-      const needy = connected.length < config.minPeers
-      for (const id of targets) yield* connections.connect(id, { bridge: needy }).pipe(Effect.ignore)
+      for (const id of targets) yield* connections.connect(id).pipe(Effect.ignore)
 
       // connectivity: a discovered peer unheard over the mesh is in another component
       if (presenceEvery > 0 && connected.length > 0 && attempting.length === 0) {
@@ -78,7 +86,11 @@ export const layer = Layer.effect(
           return d !== undefined && now - d.discoveredAt > unheardAfter && now - (heard.get(id) ?? 0) > unheardAfter && isInitiator(self, id)
         })
         const bridge = sortByDistance(self, cut)[0]
-        if (bridge !== undefined) yield* connections.connect(bridge, { bridge: true }).pipe(Effect.ignore)
+        // one bridge at a time: give it time to connect and the presence to flow through it
+        if (bridge !== undefined && now - lastBridgeAt > unheardAfter) {
+          lastBridgeAt = now
+          yield* connections.connect(bridge, { bridge: true }).pipe(Effect.ignore)
+        }
       }
       yield* connections.enforceCapacity
     })
@@ -105,6 +117,7 @@ export const layer = Layer.effect(
           case "PeerLeft":
             discovered.delete(event.peerId)
             heard.delete(event.peerId)
+            freeSlots.delete(event.peerId)
             break
           case "Connected":
             yield* PubSub.publish(events, { _tag: "SignalingConnected" })
@@ -134,6 +147,13 @@ export const layer = Layer.effect(
       while (true) {
         const m = yield* PubSub.take(delivered)
         heard.set(m.origin, yield* Clock.currentTimeMillis)
+        if (m.kind === "presence" && typeof m.content === "object" && m.content !== null && !Array.isArray(m.content)) {
+          const { d, m: max } = m.content as { readonly d?: unknown; readonly m?: unknown }
+          if (typeof d === "number" && typeof max === "number") {
+            freeSlots.set(m.origin, max - d)
+            connections.noteDegree(m.origin, d)
+          }
+        }
       }
     }).pipe(Effect.forkScoped)
 
@@ -144,7 +164,8 @@ export const layer = Layer.effect(
     )
     if (presenceEvery > 0) {
       yield* Effect.gen(function*() {
-        if ((yield* connections.connected).length > 0) yield* gossip.publish(null, "presence").pipe(Effect.ignore)
+        const degree = (yield* connections.connected).length
+        if (degree > 0) yield* gossip.publish({ d: degree, m: config.maxPeers }, "presence").pipe(Effect.ignore)
       }).pipe(Effect.repeat(Schedule.spaced(presenceEvery)), Effect.forkScoped)
     }
 

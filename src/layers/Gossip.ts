@@ -89,7 +89,8 @@ export const layer = Layer.effect(
         content: frame.content,
         hops: frame.hops + 1,
         timestamp: frame.ts,
-        verified: check === "verified"
+        verified: check === "verified",
+        via: from
       })
       if (frame.ttl > 1) yield* flood({ ...frame, ttl: frame.ttl - 1, hops: frame.hops + 1 }, from)
     })

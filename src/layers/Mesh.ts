@@ -7,6 +7,7 @@
  */
 import { Clock, Effect, Layer, PubSub } from "effect"
 import { Connections } from "../services/Connections.ts"
+import { DhtConfig, dhtDefaults } from "../services/Dht.ts"
 import { Discovery } from "../services/Discovery.ts"
 import { type Delivered, Gossip } from "../services/Gossip.ts"
 import { Identity, type IdentityError } from "../services/Identity.ts"
@@ -18,6 +19,7 @@ import { PeerTransport } from "../services/PeerTransport.ts"
 import { Router } from "../services/Router.ts"
 import { Signaling } from "../services/Signaling.ts"
 import * as ConnectionsLayer from "./Connections.ts"
+import * as DhtLayer from "./Dht.ts"
 import * as DiscoveryLayer from "./Discovery.ts"
 import * as GossipLayer from "./Gossip.ts"
 import * as RouterLayer from "./Router.ts"
@@ -125,9 +127,14 @@ export const makeMeshLayer = <E, R, IE = IdentityError>(
     MeshEvents.layer,
     PeerKeys.layer
   )
+  const dht = options.enableWebDHT === false
+    ? DhtLayer.layerDisabled
+    : DhtLayer.layer.pipe(Layer.provide(Layer.succeed(DhtConfig, { ...dhtDefaults, ...options.dht })))
   return meshService.pipe(
+    Layer.provideMerge(dht),
     Layer.provideMerge(DiscoveryLayer.layer),
-    Layer.provideMerge(Layer.mergeAll(GossipLayer.layer, RouterLayer.layer)),
+    Layer.provideMerge(RouterLayer.layer),
+    Layer.provideMerge(GossipLayer.layer),
     Layer.provideMerge(ConnectionsLayer.layer),
     Layer.provideMerge(platform),
     Layer.provideMerge(foundation)

@@ -1,20 +1,28 @@
 /**
  * The `Router` layer: direct messages over several hops.
  *
- * Greedy XOR routing: each hop hands the message to the neighbour XOR-closest to the target,
- * but only if that neighbour is strictly closer than the hop itself (the progress check
- * makes loops impossible). A hop that cannot make progress switches the message to flooding;
- * flooded copies are de-duplicated by every hop and delivered only by the target, once.
+ * Each hop, in order of preference:
+ * 1. the target is a neighbour: hand it over;
+ * 2. reverse-path route: the neighbour through which the target's latest broadcast (its
+ *    presence, say) first arrived is on a fast path back to it;
+ * 3. greedy XOR: the neighbour XOR-closest to the target, if strictly closer than this hop
+ *    (the progress check rules out loops);
+ * 4. flooding, de-duplicated by every hop and delivered only by the target, once.
+ * A hop that sees a routed copy twice (a route loop while links change) floods it instead.
+ *
+ * End to end, the target acknowledges each message; the sender retransmits (flooded) what
+ * is not acknowledged in time, so a link that drops mid-flight loses nothing. The target
+ * delivers each message id once.
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub } from "effect"
+import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
 import { SeenCache } from "../internal/seenCache.ts"
 import type { DirectFrame } from "../schema/PeerFrames.ts"
 import { distance, type PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
-import { type Delivered, InvalidMessage } from "../services/Gossip.ts"
+import { type Delivered, Gossip, InvalidMessage } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { Router, type RouterStats } from "../services/Router.ts"
@@ -26,11 +34,14 @@ export const layer = Layer.effect(
     const config = yield* MeshConfig
     const identity = yield* Identity
     const connections = yield* Connections
+    const gossip = yield* Gossip
     const keys = yield* PeerKeys
     const self = identity.peerId
     const delivered = yield* Effect.acquireRelease(PubSub.unbounded<Delivered>(), PubSub.shutdown)
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
     const stats = { sent: 0, delivered: 0, forwarded: 0, flooded: 0, duplicates: 0, dropped: 0 }
+    /** Reverse-path routes: origin -> the neighbour its newest broadcast came through, and when. */
+    const routes = new Map<PeerId, { readonly via: PeerId; readonly at: number }>()
 
     /** Passes a frame on from this hop (`from` is the neighbour it came from, if any). */
     const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined) {
@@ -39,6 +50,16 @@ export const layer = Layer.effect(
         if (yield* connections.send(frame.to, JSON.stringify(frame))) {
           stats.forwarded++
           return
+        }
+      }
+      if (!frame.flood) {
+        const route = routes.get(frame.to)
+        const now = yield* Clock.currentTimeMillis
+        if (route !== undefined && route.via !== from && now - route.at < config.repairWindow && neighbours.includes(route.via)) {
+          if (yield* connections.send(route.via, JSON.stringify(frame))) {
+            stats.forwarded++
+            return
+          }
         }
       }
       if (!frame.flood && config.xorRouting) {
@@ -69,11 +90,21 @@ export const layer = Layer.effect(
     const receive = Effect.fnUntraced(function*(from: PeerId, frame: DirectFrame) {
       const now = yield* Clock.currentTimeMillis
       // a flooded copy may pass hops the greedy copy already crossed: de-duplicate them apart
-      if (!seen.add(frame.flood ? `${frame.id}:flood` : frame.id, now)) {
+      const attempt = frame.attempt ?? 0
+      if (!seen.add(`${frame.id}:${attempt}${frame.flood ? ":flood" : ""}`, now)) {
+        // a routed copy back here means a route loop: flood it (once) rather than lose it
+        if (!frame.flood && frame.to !== self && seen.add(`${frame.id}:${attempt}:loop`, now)) {
+          return yield* forward({ ...frame, flood: true }, from)
+        }
         stats.duplicates++
         return
       }
       if (frame.to === self) {
+        if (frame.kind === "ack") {
+          if (typeof frame.content === "string") yield* acknowledged(frame.content)
+          return
+        }
+        if (frame.ack === true) yield* sendAck(frame.origin, frame.id)
         if (!seen.add(`${frame.id}:delivered`, now)) {
           stats.duplicates++
           return
@@ -102,6 +133,44 @@ export const layer = Layer.effect(
       yield* forward({ ...frame, ttl: frame.ttl - 1, hops: frame.hops + 1 }, from)
     })
 
+    // learn reverse-path routes from every broadcast's first arrival
+    const broadcasts = yield* gossip.subscribe
+    yield* Effect.gen(function*() {
+      while (true) {
+        const m = yield* PubSub.take(broadcasts)
+        if (m.via !== undefined) routes.set(m.origin, { via: m.via, at: yield* Clock.currentTimeMillis })
+      }
+    }).pipe(Effect.forkScoped)
+
+    /** Messages awaiting their acknowledgement: id -> the frame and its next retransmission. */
+    const unacked = new Map<string, { frame: DirectFrame; attempt: number; dueAt: number }>()
+    const RETRIES = 4
+    const retryAfter = (attempt: number) => 1000 * 2 ** attempt
+
+    const acknowledged = (id: string) => Effect.sync(() => void unacked.delete(id))
+
+    const sendAck = Effect.fnUntraced(function*(to: PeerId, id: string) {
+      const fields = yield* signFields(identity, { t: "direct", kind: "ack", to }, id, Math.max(config.gossipTtl, 32))
+      yield* forward({ t: "direct", kind: "ack", to, flood: false, ...fields }, undefined)
+    })
+
+    // retransmit, flooded, what was not acknowledged in time; give up after RETRIES
+    yield* Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const [id, pending] of unacked) {
+        if (pending.dueAt > now) continue
+        if (pending.attempt >= RETRIES) {
+          unacked.delete(id)
+          stats.dropped++
+          continue
+        }
+        pending.attempt++
+        pending.dueAt = now + retryAfter(pending.attempt)
+        stats.flooded++
+        yield* forward({ ...pending.frame, attempt: pending.attempt, flood: true }, undefined)
+      }
+    }).pipe(Effect.repeat(Schedule.spaced(250)), Effect.forkScoped)
+
     const inbound = yield* connections.inbound
     yield* Effect.gen(function*() {
       while (true) {
@@ -116,8 +185,9 @@ export const layer = Layer.effect(
           if (to === self) return yield* new InvalidMessage({ message: "cannot send a direct message to self" })
           yield* checkContent(content, config.maxMessageSize)
           const fields = yield* signFields(identity, { t: "direct", kind, to }, content, Math.max(config.gossipTtl, 32))
-          const frame: DirectFrame = { t: "direct", kind, to, flood: false, ...fields }
-          seen.add(frame.id, fields.ts)
+          const frame: DirectFrame = { t: "direct", kind, to, flood: false, ack: true, ...fields }
+          seen.add(`${frame.id}:0`, fields.ts)
+          unacked.set(frame.id, { frame, attempt: 0, dueAt: fields.ts + retryAfter(0) })
           stats.sent++
           yield* forward(frame, undefined)
           return frame.id

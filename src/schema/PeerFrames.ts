@@ -58,6 +58,10 @@ export const Direct = Schema.Struct({
   to: PeerId,
   /** True once greedy routing made no progress and the message is being flooded. */
   flood: Schema.Boolean,
+  /** Retransmission number (0 first); each attempt is de-duplicated on its own. */
+  attempt: Schema.optionalKey(Schema.Int),
+  /** The target acknowledges delivery (with a direct message of kind `"ack"`). */
+  ack: Schema.optionalKey(Schema.Boolean),
   ...signed
 })
 

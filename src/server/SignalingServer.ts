@@ -7,27 +7,15 @@
  * @since 2.0.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Clock, Context, Effect, Layer, Metric, Schedule } from "effect"
+import { Clock, Context, Effect, Layer, Metric, Schedule, Scope } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { Socket } from "effect/socket"
 import { createServer, type IncomingMessage } from "node:http"
-import { WebSocket } from "ws"
-import { type LiveConnection, runConnection } from "./Connection.ts"
+import type { Socket as NetSocket } from "node:net"
+import { type Hub, type LiveConnection, makeHub, SignalingWebSocket, takeWebSocket } from "./Connection.ts"
 import { Registry } from "./Registry.ts"
 import { ServerConfig, type ServerOptions } from "./ServerConfig.ts"
 import { ServerStats } from "./ServerEvents.ts"
-
-// platform-node hides the `ws` object behind `request.upgrade`; we need it for protocol-level
-// ping/pong and close codes. `ws` builds server sockets from this class, and `setSocket` is
-// where it meets the HTTP request's socket, so we remember the pair.
-const webSocketOf = new WeakMap<object, WebSocket>()
-class TrackedWebSocket extends WebSocket {
-  setSocket(socket: object, ...rest: Array<unknown>): void {
-    webSocketOf.set(socket, this)
-    ;(WebSocket.prototype as unknown as { setSocket: (...args: Array<unknown>) => void }).setSocket.call(this, socket, ...rest)
-  }
-}
 
 /** The server's set of live sockets, for the keepalive sweep and shutdown. */
 export class LiveSockets extends Context.Service<LiveSockets, Set<LiveConnection>>()("peerpigeon/server/LiveSockets") {
@@ -56,12 +44,45 @@ export class LiveSockets extends Context.Service<LiveSockets, Set<LiveConnection
   )
 }
 
+/** What the server's connections share (config, registry, counters, hooks, the server's context). */
+export class SignalingHub extends Context.Service<SignalingHub, Hub>()("peerpigeon/server/SignalingHub") {
+  static readonly layer = Layer.effect(
+    SignalingHub,
+    Effect.gen(function*() {
+      return yield* makeHub(yield* LiveSockets)
+    })
+  )
+}
+
 const isWebSocketUpgrade = (request: HttpServerRequest.HttpServerRequest) =>
   (request.headers["upgrade"] ?? "").toLowerCase() === "websocket"
 
 const peerIdParam = (url: string): string | null => {
   const q = url.indexOf("?")
   return q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get("peerId")
+}
+
+/**
+ * platform-node's upgrade handler puts a `close` and an `error` listener on the request's
+ * socket right after running the route (the first interrupts the route's fiber if the socket
+ * closes early). They live as long as the socket and hold the whole upgrade request: the
+ * IncomingMessage with its headers, its first bytes, the ended fiber (about 2 KB per idle
+ * connection). Once the route has ended they have nothing left to do, so they are removed on
+ * the next tick: only listeners added after this call, and only on `close` and `error` (ws's
+ * own listeners, added during the handshake, stay). If the route did not run within the
+ * handler's tick, the platform's listeners are already there and are kept.
+ */
+const releaseUpgradeRequest = (socket: NetSocket): void => {
+  process.nextTick(dropListenersSince, socket, socket.listeners("close"), socket.listeners("error"))
+}
+
+const dropListenersSince = (socket: NetSocket, close: ReadonlyArray<Function>, error: ReadonlyArray<Function>): void => {
+  for (const listener of socket.listeners("close")) {
+    if (!close.includes(listener)) socket.removeListener("close", listener as () => void)
+  }
+  for (const listener of socket.listeners("error")) {
+    if (!error.includes(listener)) socket.removeListener("error", listener as () => void)
+  }
 }
 
 /** Any path: a WebSocket upgrade joins the signaling protocol; a plain GET gets a short notice. */
@@ -76,12 +97,19 @@ const socketRoute = HttpRouter.add(
         headers: { upgrade: "websocket" }
       })
     }
-    const live = yield* LiveSockets
+    const hub = yield* SignalingHub
+    const requestedPeerId = peerIdParam(request.url)
+    const requestSocket = (request.source as IncomingMessage).socket
     const socket = yield* request.upgrade
-    const pull = yield* Socket.readerString(socket) // completes the handshake
-    const ws = webSocketOf.get((request.source as IncomingMessage).socket)
+    // Acquiring the reader completes the handshake. From then on the connection lives in the
+    // hub's ws listeners, not in this fiber: the route ends, and the request, its fiber and
+    // its context can be collected. The reader's scope only holds a close of the socket that
+    // the hub does itself, so it is left to the garbage collector.
+    yield* Scope.provide(socket.reader, Scope.makeUnsafe())
+    const ws = takeWebSocket(requestSocket)
     if (ws === undefined) return yield* Effect.die(new Error("upgraded WebSocket not found"))
-    yield* runConnection(ws, pull, peerIdParam(request.url), live)
+    hub.accept(ws, requestedPeerId)
+    releaseUpgradeRequest(requestSocket)
     return HttpServerResponse.empty()
   }).pipe(
     // every close surfaces as SocketError: the normal end of a connection
@@ -170,15 +198,8 @@ const routes = Layer.mergeAll(socketRoute, healthRoute, statsRoute, metricsRoute
 /** Closes every socket with 1001 before the HTTP server stops (built after it, so released first). */
 const closeOnShutdown = Layer.effectDiscard(
   Effect.gen(function*() {
-    const live = yield* LiveSockets
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const conn of live) {
-          conn.closing = "server-shutdown"
-          conn.ws.close(1001, "Server shutting down")
-        }
-      })
-    )
+    const hub = yield* SignalingHub
+    yield* Effect.addFinalizer(() => hub.shutdown)
   })
 )
 
@@ -196,6 +217,7 @@ export const SignalingApp = Layer.unwrap(
     })
     return closeOnShutdown.pipe(
       Layer.provideMerge(HttpRouter.serve(Layer.mergeAll(routes, cors), { disableLogger: true, disableListenLog: true })),
+      Layer.provideMerge(SignalingHub.layer),
       Layer.provideMerge(LiveSockets.layer)
     )
   })
@@ -212,7 +234,7 @@ export const layer = (options: Partial<ServerOptions> = {}) =>
             port: config.port,
             host: config.host,
             gracefulShutdownTimeout: "2 seconds",
-            websocket: { maxPayload: config.maxMessageSize, WebSocket: TrackedWebSocket }
+            websocket: { maxPayload: config.maxMessageSize, WebSocket: SignalingWebSocket }
           })
         )
       )

@@ -51,6 +51,8 @@ export class Connections extends Context.Service<Connections, {
   readonly links: Effect.Effect<ReadonlyArray<PeerLinkInfo>>
   /** Marks whether signaling said a peer proved its identity (then an unproven handshake for it is refused). */
   noteVerified(peerId: PeerId, verified: boolean): void
+  /** Remembers a peer's link count (from its presence), to pick whom to drop for a priority offer. */
+  noteDegree(peerId: PeerId, degree: number): void
   /** Frames arriving on links, for the lifetime of the caller's Scope. */
   readonly inbound: Effect.Effect<PubSub.Subscription<Inbound>, never, Scope.Scope>
   /** Closes links over maxPeers, farthest first (keeps at least minPeers). */

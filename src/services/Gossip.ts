@@ -29,6 +29,8 @@ export interface Delivered {
   readonly hops: number
   readonly timestamp: number
   readonly verified: boolean
+  /** The neighbour it arrived from (first arrival); undefined for direct messages. */
+  readonly via?: PeerId
 }
 
 export interface GossipStats {

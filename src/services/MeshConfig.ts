@@ -5,6 +5,7 @@
  * @since 2.0.0
  */
 import { Context, Layer } from "effect"
+import type { DhtOptions } from "./Dht.ts"
 
 /** An ICE server as RTCPeerConnection takes it (STUN, or TURN with credentials). */
 export interface IceServer {
@@ -30,6 +31,8 @@ export interface MeshOptions {
   readonly xorRouting: boolean
   /** Enables the DHT. Default true. */
   readonly enableWebDHT: boolean
+  /** DHT tuning (replicationFactor, ttl, ...); see `dhtDefaults`. Default {}. */
+  readonly dht: Partial<DhtOptions>
   /** STUN/TURN servers for WebRTC. Default: none (host candidates only). */
   readonly iceServers: ReadonlyArray<IceServer>
   /** Time allowed to set up one link (signaling, ICE, DTLS, handshake). Default 15000 ms. */
@@ -60,6 +63,7 @@ export const defaults: MeshOptions = {
   evictionStrategy: true,
   xorRouting: true,
   enableWebDHT: true,
+  dht: {},
   iceServers: [],
   connectionTimeout: 15_000,
   gossipTtl: 16,

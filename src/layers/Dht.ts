@@ -1,0 +1,453 @@
+/**
+ * The `Dht` layer: a Kademlia-style store over the mesh.
+ *
+ * - Ids: a key's id is the first 20 bytes of SHA-256(`networkName` + "\n" + key), in the
+ *   peer-id space; a record lives on the `replicationFactor` peers XOR-closest to it.
+ * - Lookup: iterative, `alpha` parallel `find` RPCs per round to the closest unqueried
+ *   candidates, until the `k` closest known have all answered (or time out). RPCs travel as
+ *   routed direct messages of kind "dht", so any peer of the network can be asked.
+ * - Writes are signed records with a version; holders apply `judge` (internal/dhtRecords.ts).
+ * - Subscribers `watch` a key at its holders; holders `notify` every accepted change; the
+ *   subscriber delivers versions in order.
+ * - Churn: holders re-replicate to the current closest peers every `replicateInterval`
+ *   (and drop expired records); publishers republish every `republishInterval`.
+ *
+ * @since 2.0.0
+ */
+import { Clock, Deferred, Effect, Exit, Layer, PubSub, Schedule, Schema, Stream } from "effect"
+import { type DhtRecord as Record, DhtRpc } from "../schema/DhtMessages.ts"
+import { judge, newer, recordBytes } from "../internal/dhtRecords.ts"
+import { makeNonce } from "../internal/identityProof.ts"
+import { RoutingTable } from "../internal/kbucket.ts"
+import { type PeerId, sortByDistance, toHex } from "../schema/PeerId.ts"
+import { Connections } from "../services/Connections.ts"
+import {
+  type DhtChange,
+  DhtConfig,
+  DhtDisabled,
+  Dht,
+  type DhtError,
+  type DhtStats,
+  DhtTimeout,
+  NotFound,
+  Unauthorized,
+  ValueTooLarge
+} from "../services/Dht.ts"
+import { Discovery } from "../services/Discovery.ts"
+import { Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
+import { MeshConfig } from "../services/MeshConfig.ts"
+import { PeerKeys } from "../services/PeerKeys.ts"
+import { Router } from "../services/Router.ts"
+
+const encoder = new TextEncoder()
+const decodeRpc = Schema.decodeUnknownExit(DhtRpc)
+
+/** The DHT id of a key in a network. */
+export const keyId = (networkName: string, key: string): Effect.Effect<PeerId> =>
+  Effect.promise(() => crypto.subtle.digest("SHA-256", encoder.encode(`${networkName}\n${key}`))).pipe(
+    Effect.map((digest) => toHex(new Uint8Array(digest).subarray(0, 20)) as PeerId)
+  )
+
+interface Subscription {
+  lastVersion: number
+  /** The value the subscriber last saw: the old value of the next change. */
+  lastValue: Schema.Json | null
+  /** Out-of-order notifications waiting for the versions before them, with arrival time. */
+  readonly waiting: Map<number, { readonly change: DhtChange; readonly at: number }>
+}
+
+/** A Dht that refuses every call: for `enableWebDHT: false`. */
+export const layerDisabled = Layer.succeed(Dht, Dht.of({
+  put: () => Effect.fail(new DhtDisabled()),
+  get: () => Effect.fail(new DhtDisabled()),
+  update: () => Effect.fail(new DhtDisabled()),
+  delete: () => Effect.fail(new DhtDisabled()),
+  subscribe: () => Effect.fail(new DhtDisabled()),
+  unsubscribe: () => Effect.fail(new DhtDisabled()),
+  changes: Stream.empty,
+  holders: () => Effect.fail(new DhtDisabled()),
+  stats: Effect.succeed({ records: 0, lookups: 0, lookupHops: 0, rpcsSent: 0, rpcTimeouts: 0, replications: 0 })
+}))
+
+export const layer = Layer.effect(
+  Dht,
+  Effect.gen(function*() {
+    const options = yield* DhtConfig
+    const mesh = yield* MeshConfig
+    const identity = yield* Identity
+    const router = yield* Router
+    const connections = yield* Connections
+    const discovery = yield* Discovery
+    const keys = yield* PeerKeys
+    const self = identity.peerId
+    const table = new RoutingTable<PeerId>(self, { k: 20 })
+    const store = new Map<string, Record>()
+    const watchers = new Map<string, Set<PeerId>>()
+    const mine = new Map<string, Subscription>()
+    const published = new Set<string>()
+    const pending = new Map<string, Deferred.Deferred<DhtRpc>>()
+    const changes = yield* Effect.acquireRelease(PubSub.unbounded<DhtChange>(), PubSub.shutdown)
+    const stats = { lookups: 0, lookupHops: 0, rpcsSent: 0, rpcTimeouts: 0, replications: 0 }
+    const republishEvery = options.republishInterval ?? Math.max(1, Math.floor(options.ttl / 2))
+
+    const learn = (id: PeerId) => {
+      if (id !== self && !table.has(id)) table.add(id)
+    }
+    /** Peers known from the mesh (links, discovery, presence) go into the routing table. */
+    const refreshTable = Effect.gen(function*() {
+      for (const id of yield* connections.connected) learn(id)
+      for (const d of yield* discovery.discovered) learn(d.peerId)
+      for (const id of (yield* discovery.reachable).keys()) learn(id)
+    })
+
+    const sizeOf = (value: Schema.Json) => encoder.encode(JSON.stringify(value)).length
+
+    /** Checks a record's signature and that its publisher id matches its key (or is pinned to it). */
+    const validRecord = Effect.fnUntraced(function*(r: Record) {
+      if (sizeOf(r.value) > options.maxValueSize) return false
+      if (!(yield* verifySignature(r.publisherKey, r.sig, recordBytes(r)))) return false
+      if (yield* peerIdMatchesKey(r.publisher, r.publisherKey)) return true
+      return keys.pin(r.publisher, r.publisherKey)
+    })
+
+    const alive = (r: Record | undefined, now: number) => (r !== undefined && r.expiresAt > now ? r : undefined)
+
+    // ---- RPC plumbing -------------------------------------------------------------------
+
+    const reply = (to: PeerId, message: DhtRpc) => router.send(to, message, "dht").pipe(Effect.ignore)
+
+    /** Handles an RPC from `from`; returns the answer for requests. */
+    const handle = Effect.fnUntraced(function*(from: PeerId, message: DhtRpc): Effect.fn.Return<DhtRpc | undefined> {
+      const now = yield* Clock.currentTimeMillis
+      switch (message.op) {
+        case "find": {
+          const nodes = table.closest(message.target, options.k)
+          const record = message.key === undefined ? undefined : alive(store.get(message.key), now)
+          return { op: "found", rid: message.rid, nodes, ...(record ? { record } : {}) }
+        }
+        case "store": {
+          const r = message.record
+          if (sizeOf(r.value) > options.maxValueSize) return { op: "stored", rid: message.rid, ok: false, reason: "too-large" }
+          if (!(yield* validRecord(r)) || r.expiresAt <= now) return { op: "stored", rid: message.rid, ok: false, reason: "invalid" }
+          const held = alive(store.get(r.key), now)
+          const verdict = judge(held, r)
+          if (verdict === "stale" || verdict === "unauthorized") return { op: "stored", rid: message.rid, ok: false, reason: verdict }
+          if (verdict === "accept" || verdict === "refresh") store.set(r.key, r)
+          if (verdict === "accept") {
+            for (const watcher of watchers.get(r.key) ?? []) {
+              const notice: DhtRpc = { op: "notify", record: r, oldValue: held === undefined || held.deleted ? null : held.value }
+              if (watcher === self) yield* onNotify(notice.record, notice.oldValue)
+              else yield* reply(watcher, notice)
+            }
+          }
+          return { op: "stored", rid: message.rid, ok: true }
+        }
+        case "watch": {
+          let set = watchers.get(message.key)
+          if (message.on) {
+            if (set === undefined) watchers.set(message.key, set = new Set())
+            set.add(from)
+          } else {
+            set?.delete(from)
+          }
+          return { op: "watched", rid: message.rid }
+        }
+        case "notify":
+          if (yield* validRecord(message.record)) yield* onNotify(message.record, message.oldValue)
+          return undefined
+        case "found":
+        case "stored":
+        case "watched": {
+          const waiter = pending.get(message.rid)
+          if (waiter !== undefined) yield* Deferred.succeed(waiter, message)
+          return undefined
+        }
+      }
+    })
+
+    /** Sends a request and waits for its answer; `undefined` on timeout. */
+    const rpc = Effect.fnUntraced(function*(to: PeerId, message: DhtRpc) {
+      if (to === self) return yield* handle(self, message)
+      const rid = "rid" in message ? message.rid : makeNonce()
+      const waiter = yield* Deferred.make<DhtRpc>()
+      pending.set(rid, waiter)
+      stats.rpcsSent++
+      const sent = yield* Effect.exit(router.send(to, message, "dht"))
+      if (Exit.isFailure(sent)) {
+        pending.delete(rid)
+        return undefined
+      }
+      const answer = yield* Deferred.await(waiter).pipe(
+        Effect.timeoutOrElse({ duration: options.rpcTimeout, orElse: () => Effect.succeed(undefined) }),
+        Effect.ensuring(Effect.sync(() => pending.delete(rid)))
+      )
+      if (answer === undefined) stats.rpcTimeouts++
+      else learn(to)
+      return answer
+    })
+
+    // incoming DHT messages
+    const inbox = yield* router.subscribe
+    yield* Effect.gen(function*() {
+      while (true) {
+        const m = yield* PubSub.take(inbox)
+        if (m.kind !== "dht") continue
+        const decoded = decodeRpc(m.content)
+        if (Exit.isFailure(decoded)) continue
+        learn(m.origin)
+        yield* Effect.gen(function*() {
+          const answer = yield* handle(m.origin, decoded.value)
+          if (answer !== undefined) yield* reply(m.origin, answer)
+        }).pipe(Effect.forkScoped)
+      }
+    }).pipe(Effect.forkScoped)
+
+    // ---- lookup -------------------------------------------------------------------------
+
+    /** Finds the `k` peers closest to `target` (self included), and the newest record of `key`. */
+    const lookup = Effect.fnUntraced(function*(target: PeerId, key?: string) {
+      yield* refreshTable
+      stats.lookups++
+      const now = yield* Clock.currentTimeMillis
+      const queried = new Set<PeerId>()
+      const answered = new Set<PeerId>([self])
+      const known = new Set<PeerId>(table.closest(target, options.k * 2))
+      let record = key === undefined ? undefined : alive(store.get(key), now)
+      for (let round = 0; round < 20; round++) {
+        const closest = sortByDistance(target, [...known, self]).slice(0, options.k)
+        let next = closest.filter((id) => id !== self && !queried.has(id)).slice(0, options.alpha)
+        if (next.length === 0 && key !== undefined && record === undefined && queried.size < options.k * 3) {
+          // converged without finding the key: widen to the next-closest known peers, in case
+          // the writer's view of "closest" differed from ours (sparse tables after joining)
+          next = sortByDistance(target, [...known].filter((id) => !queried.has(id))).slice(0, options.alpha)
+        }
+        if (next.length === 0) break
+        stats.lookupHops++
+        for (const id of next) queried.add(id)
+        const answers = yield* Effect.forEach(
+          next,
+          (id) => Effect.map(rpc(id, { op: "find", rid: makeNonce(), target, ...(key === undefined ? {} : { key }) }), (a) => [id, a] as const),
+          { concurrency: "unbounded" }
+        )
+        for (const [id, answer] of answers) {
+          if (answer?.op !== "found") {
+            known.delete(id)
+            continue
+          }
+          answered.add(id)
+          for (const node of answer.nodes) if (node !== self) (known.add(node), learn(node))
+          if (answer.record !== undefined && answer.record.key === key && (yield* validRecord(answer.record))) {
+            record = newer(record, answer.record)
+          }
+        }
+      }
+      const closest = sortByDistance(target, answered).slice(0, options.k)
+      return { closest, record, answered: answered.size - 1 }
+    })
+
+    // ---- writes -------------------------------------------------------------------------
+
+    const sign = Effect.fnUntraced(function*(
+      key: string,
+      value: Schema.Json,
+      version: number,
+      writable: boolean,
+      deleted: boolean,
+      ttl: number
+    ) {
+      const ts = yield* Clock.currentTimeMillis
+      const header = { key, value, publisher: self, publisherKey: identity.publicKey, version, ts, expiresAt: ts + ttl, writable, deleted }
+      const sig = yield* identity.sign(recordBytes(header))
+      return { ...header, sig } satisfies Record
+    })
+
+    /** Stores a record on the closest holders; succeeds when at least one accepts. */
+    const storeOn = Effect.fnUntraced(function*(record: Record, closest: ReadonlyArray<PeerId>): Effect.fn.Return<void, DhtError> {
+      const holders = closest.slice(0, options.replicationFactor)
+      const answers = yield* Effect.forEach(holders, (id) => rpc(id, { op: "store", rid: makeNonce(), record }), { concurrency: "unbounded" })
+      const results = answers.filter((a) => a?.op === "stored")
+      if (results.some((a) => a.ok)) return
+      if (results.some((a) => a.reason === "unauthorized")) {
+        return yield* new Unauthorized({ key: record.key, owner: "", reason: "not-owner" })
+      }
+      if (results.some((a) => a.reason === "stale")) return yield* new Unauthorized({ key: record.key, owner: "", reason: "stale" })
+      if (results.some((a) => a.reason === "too-large")) {
+        return yield* new ValueTooLarge({ key: record.key, size: sizeOf(record.value), limit: options.maxValueSize })
+      }
+      return yield* new DhtTimeout({ key: record.key, operation: "store" })
+    })
+
+    const checkSize = (key: string, value: Schema.Json) => {
+      const size = sizeOf(value)
+      return size > options.maxValueSize ? Effect.fail(new ValueTooLarge({ key, size, limit: options.maxValueSize })) : Effect.void
+    }
+
+    const write = Effect.fnUntraced(function*(
+      key: string,
+      value: Schema.Json,
+      mode: "put" | "update" | "delete",
+      putOptions: { readonly ttl?: number; readonly writable?: boolean } = {}
+    ): Effect.fn.Return<number, DhtError> {
+      yield* checkSize(key, value)
+      const id = yield* keyId(mesh.networkName, key)
+      const { closest, record: existing } = yield* lookup(id, key)
+      const present = existing !== undefined && !existing.deleted
+      if (mode !== "put" && !present) return yield* new NotFound({ key })
+      if (existing !== undefined && existing.publisher !== self && !existing.writable) {
+        return yield* new Unauthorized({ key, owner: existing.publisher, reason: "not-owner" })
+      }
+      const writable = mode === "put" ? putOptions.writable ?? false : existing?.writable ?? false
+      const ttl = putOptions.ttl ?? options.ttl
+      const record = yield* sign(key, mode === "delete" ? null : value, (existing?.version ?? 0) + 1, writable, mode === "delete", ttl)
+      yield* storeOn(record, closest)
+      if (mode === "delete") published.delete(key)
+      else published.add(key)
+      return record.version
+    })
+
+    // ---- subscriptions ------------------------------------------------------------------
+
+    const deliver = (sub: Subscription, change: DhtChange) => {
+      const complete = { ...change, oldValue: sub.lastValue }
+      sub.lastValue = change.newValue
+      return PubSub.publish(changes, complete)
+    }
+
+    /** Delivers notifications per key in version order; a gap older than 2 s is skipped. */
+    const flush = Effect.fnUntraced(function*(sub: Subscription, now: number, force: boolean) {
+      while (sub.waiting.size > 0) {
+        const next = sub.waiting.get(sub.lastVersion + 1)
+        if (next !== undefined) {
+          sub.waiting.delete(sub.lastVersion + 1)
+          sub.lastVersion++
+          yield* deliver(sub, next.change)
+          continue
+        }
+        const lowest = Math.min(...sub.waiting.keys())
+        const entry = sub.waiting.get(lowest)!
+        if (!force && now - entry.at < 2000) return
+        sub.waiting.delete(lowest)
+        sub.lastVersion = lowest
+        yield* deliver(sub, entry.change)
+      }
+    })
+
+    const onNotify = Effect.fnUntraced(function*(record: Record, oldValue: Schema.Json | null) {
+      const sub = mine.get(record.key)
+      if (sub === undefined || record.version <= sub.lastVersion) return
+      const now = yield* Clock.currentTimeMillis
+      sub.waiting.set(record.version, {
+        at: now,
+        change: {
+          key: record.key,
+          newValue: record.deleted ? null : record.value,
+          oldValue,
+          publisher: record.publisher,
+          version: record.version,
+          deleted: record.deleted
+        }
+      })
+      yield* flush(sub, now, false)
+    })
+
+    const watchAtHolders = Effect.fnUntraced(function*(key: string, on: boolean) {
+      const id = yield* keyId(mesh.networkName, key)
+      const { closest, record } = yield* lookup(id, key)
+      yield* Effect.forEach(
+        closest.slice(0, options.replicationFactor),
+        (holder) => rpc(holder, { op: "watch", rid: makeNonce(), key, on }),
+        { concurrency: "unbounded", discard: true }
+      )
+      return record
+    })
+
+    // ---- maintenance --------------------------------------------------------------------
+
+    const replicate = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const [key, r] of store) if (r.expiresAt <= now) store.delete(key)
+      for (const r of [...store.values()]) {
+        const id = yield* keyId(mesh.networkName, r.key)
+        const { closest } = yield* lookup(id)
+        for (const holder of closest.slice(0, options.replicationFactor)) {
+          if (holder === self) continue
+          stats.replications++
+          yield* rpc(holder, { op: "store", rid: makeNonce(), record: r })
+        }
+      }
+      for (const [key, sub] of mine) {
+        yield* watchAtHolders(key, true).pipe(Effect.ignore)
+        yield* flush(sub, now, false)
+      }
+    })
+    yield* replicate.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("DHT replication pass failed", cause)),
+      Effect.repeat(Schedule.spaced(options.replicateInterval)),
+      Effect.forkScoped
+    )
+
+    const republish = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const key of [...published]) {
+        const held = alive(store.get(key), now)
+        const id = yield* keyId(mesh.networkName, key)
+        const { closest, record } = yield* lookup(id, key)
+        const current = newer(held, record)
+        if (current === undefined || current.publisher !== self || current.deleted) {
+          published.delete(key)
+          continue
+        }
+        const ttl = current.expiresAt - current.ts
+        const fresh = yield* sign(key, current.value, current.version, current.writable, false, ttl)
+        yield* storeOn(fresh, closest).pipe(Effect.ignore)
+      }
+    })
+    yield* republish.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("DHT republish failed", cause)),
+      Effect.repeat(Schedule.spaced(republishEvery)),
+      Effect.forkScoped
+    )
+
+    return Dht.of({
+      put: (key, value, putOptions) => write(key, value, "put", putOptions ?? {}),
+      update: (key, value) => write(key, value, "update"),
+      delete: (key) => Effect.asVoid(write(key, null, "delete")),
+      get: (key) =>
+        Effect.gen(function*() {
+          const id = yield* keyId(mesh.networkName, key)
+          const { record, answered } = yield* lookup(id, key)
+          if (record === undefined || record.deleted) {
+            if (answered === 0 && table.size > 0) return yield* new DhtTimeout({ key, operation: "get" })
+            return yield* new NotFound({ key })
+          }
+          return record.value
+        }),
+      subscribe: (key) =>
+        Effect.gen(function*() {
+          const record = yield* watchAtHolders(key, true)
+          const current = record === undefined || record.deleted ? null : record.value
+          if (!mine.has(key)) mine.set(key, { lastVersion: record?.version ?? 0, lastValue: current, waiting: new Map() })
+          return current
+        }),
+      unsubscribe: (key) =>
+        Effect.gen(function*() {
+          if (!mine.delete(key)) return
+          yield* watchAtHolders(key, false)
+        }),
+      changes: Stream.fromPubSub(changes),
+      holders: (key) =>
+        Effect.gen(function*() {
+          const id = yield* keyId(mesh.networkName, key)
+          const { closest } = yield* lookup(id, key)
+          const now = yield* Clock.currentTimeMillis
+          const answers = yield* Effect.forEach(
+            closest,
+            (peer) => Effect.map(rpc(peer, { op: "find", rid: makeNonce(), target: id, key }), (answer) => [peer, answer] as const),
+            { concurrency: "unbounded" }
+          )
+          return answers.filter(([, a]) => a?.op === "found" && alive(a.record, now) !== undefined).map(([peer]) => peer)
+        }),
+      stats: Effect.sync((): DhtStats => ({ records: store.size, ...stats }))
+    })
+  }).pipe(Effect.annotateLogs("module", "Dht"))
+)
