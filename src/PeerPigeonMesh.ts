@@ -6,11 +6,12 @@
  *
  * @since 2.0.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, PubSub, type Schema } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime, PubSub, type Schema, Stream } from "effect"
 import { layer as debugLoggerLayer } from "./DebugLogger.ts"
 import { makeMeshLayer, type Platform } from "./layers/Mesh.ts"
 import { isPeerIdString, type PeerId } from "./schema/PeerId.ts"
 import { Connections, type PeerLinkInfo } from "./services/Connections.ts"
+import { Dht, type DhtPutOptions } from "./services/Dht.ts"
 import { type DiscoveredPeer, Discovery } from "./services/Discovery.ts"
 import { Identity, make as makeIdentity } from "./services/Identity.ts"
 import { Mesh, type MeshStatus } from "./services/Mesh.ts"
@@ -38,6 +39,14 @@ export interface PeerPigeonMeshEvents {
   }
   statusChanged: { readonly type: string; readonly message: string }
   peersUpdated: { readonly connectedCount: number }
+  dhtValueChanged: {
+    readonly key: string
+    readonly newValue: Schema.Json | null
+    readonly oldValue: Schema.Json | null
+    readonly publisher: string
+    readonly version: number
+    readonly deleted: boolean
+  }
 }
 export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
 type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void
@@ -116,6 +125,34 @@ export class PeerPigeonMeshBase {
   disconnectPeer(peerId: string): Promise<void> {
     if (!isPeerIdString(peerId)) return Promise.reject(new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`))
     return this.#run(Mesh.use((m) => m.disconnectPeer(peerId.toLowerCase() as PeerId)))
+  }
+
+  /** Stores `value` (JSON) under `key` in the DHT; resolves to the record's version. */
+  dhtPut(key: string, value: Schema.Json, options?: DhtPutOptions): Promise<number> {
+    return this.#run(Dht.use((d) => d.put(key, value, options)))
+  }
+
+  /** Reads `key` from the DHT; rejects with `NotFound` when absent. */
+  dhtGet(key: string): Promise<Schema.Json> {
+    return this.#run(Dht.use((d) => d.get(key)))
+  }
+
+  /** Changes an existing key (only its publisher may, unless it was put `writable`). */
+  dhtUpdate(key: string, value: Schema.Json): Promise<number> {
+    return this.#run(Dht.use((d) => d.update(key, value)))
+  }
+
+  dhtDelete(key: string): Promise<void> {
+    return this.#run(Dht.use((d) => d.delete(key)))
+  }
+
+  /** Receives `dhtValueChanged` events for `key` from now on; resolves to its current value (null when absent). */
+  dhtSubscribe(key: string): Promise<Schema.Json | null> {
+    return this.#run(Dht.use((d) => d.subscribe(key)))
+  }
+
+  dhtUnsubscribe(key: string): Promise<void> {
+    return this.#run(Dht.use((d) => d.unsubscribe(key)))
   }
 
   /** The status object of the PeerPigeon documentation. */
@@ -295,6 +332,9 @@ export class PeerPigeonMeshBase {
         Effect.gen({ self: this }, function*() {
           const subscription = yield* MeshEvents.use((pubsub) => PubSub.subscribe(pubsub))
           subscribed.resolve()
+          yield* Dht.use((d) =>
+            d.changes.pipe(Stream.runForEach((change) => Effect.sync(() => this.#emit("dhtValueChanged", change))))
+          ).pipe(Effect.forkScoped)
           while (true) this.#dispatch(yield* PubSub.take(subscription))
         }).pipe(Effect.scoped)
       ).addObserver((exit) => {

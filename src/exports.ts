@@ -20,6 +20,20 @@ export * as PeerId from "./schema/PeerId.ts"
 export * as PeerFrames from "./schema/PeerFrames.ts"
 export * as SignalingProtocol from "./schema/Signaling.ts"
 export { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "./services/Connections.ts"
+export {
+  Dht,
+  type DhtChange,
+  DhtConfig,
+  dhtDefaults,
+  DhtDisabled,
+  type DhtError,
+  type DhtOptions,
+  type DhtPutOptions,
+  DhtTimeout,
+  NotFound,
+  Unauthorized,
+  ValueTooLarge
+} from "./services/Dht.ts"
 export { type DiscoveredPeer, Discovery } from "./services/Discovery.ts"
 export { type Delivered, Gossip, InvalidMessage, MessageTooLarge } from "./services/Gossip.ts"
 export { Identity, IdentityError } from "./services/Identity.ts"

@@ -307,7 +307,7 @@ const finalize = (c: Connection): Effect.Effect<void> =>
 
 /** One frame as it arrives: liveness, counters and the rate limit, then in order. */
 const receive = (c: Connection, text: string): void => {
-  if (c.done) return
+  if (c.done || c.ws.readyState !== OPEN) return
   const stats = c.hub.stats
   const ts = Date.now()
   c.lastSeen = ts

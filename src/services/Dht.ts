@@ -6,7 +6,7 @@
  *
  * @since 2.0.0
  */
-import { Context, type Effect, Schema, type Stream } from "effect"
+import { Context, Effect, Schema, type Stream } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 
 export class DhtDisabled extends Schema.TaggedError<DhtDisabled>()("DhtDisabled", {}) {
@@ -119,3 +119,18 @@ export const dhtDefaults: DhtOptions = {
 }
 
 export const DhtConfig = Context.Reference<DhtOptions>("peerpigeon/DhtConfig", { defaultValue: () => dhtDefaults })
+
+/**
+ * Typed values: the DHT stores JSON; `typed(schema)` encodes on the way in and decodes (and
+ * validates) on the way out.
+ */
+export const typed = <A, I extends Schema.Json>(schema: Schema.Codec<A, I>) => {
+  const encode = Schema.encodeEffect(schema)
+  const decode = Schema.decodeUnknownEffect(schema)
+  return {
+    put: (key: string, value: A, options?: DhtPutOptions) =>
+      Effect.flatMap(encode(value), (json) => Dht.use((d) => d.put(key, json, options))),
+    update: (key: string, value: A) => Effect.flatMap(encode(value), (json) => Dht.use((d) => d.update(key, json))),
+    get: (key: string) => Effect.flatMap(Dht.use((d) => d.get(key)), (json) => decode(json))
+  }
+}

@@ -72,6 +72,27 @@ describe("real WebRTC (werift) with the real signaling server", () => {
     for (const m of meshes) if (m !== to) expect(inbox.get(m.peerId)!.some((x) => x.messageId === id)).toBe(false)
   })
 
+  it("DHT: put, get from every peer, update by the owner, refusal for others, and a subscriber sees the change", async () => {
+    const [owner, other, watcher] = [meshes[0]!, meshes[1]!, meshes[3]!]
+    expect(await owner.dhtPut("room/topic", { title: "hello" })).toBe(1)
+    for (const m of meshes) expect(await m.dhtGet("room/topic")).toEqual({ title: "hello" })
+    const changes: Array<PeerPigeonMeshEvents["dhtValueChanged"]> = []
+    watcher.addEventListener("dhtValueChanged", (c) => changes.push(c))
+    expect(await watcher.dhtSubscribe("room/topic")).toEqual({ title: "hello" })
+    expect(await owner.dhtUpdate("room/topic", { title: "updated" })).toBe(2)
+    await until("change seen", () => changes.length === 1, 20_000)
+    expect(changes[0]).toMatchObject({
+      key: "room/topic",
+      newValue: { title: "updated" },
+      oldValue: { title: "hello" },
+      publisher: owner.peerId,
+      version: 2
+    })
+    await expect(other.dhtUpdate("room/topic", "hijacked")).rejects.toMatchObject({ _tag: "Unauthorized" })
+    expect(await meshes[4]!.dhtGet("room/topic")).toEqual({ title: "updated" })
+    await expect(other.dhtGet("no/such/key")).rejects.toMatchObject({ _tag: "NotFound" })
+  }, 60_000)
+
   it("a server restart keeps the links up, and every peer re-announces", async () => {
     const before = meshes.map((m) => connectedIds(m).sort())
     await server.stop()
