@@ -22,7 +22,7 @@ import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, Gossip, type GossipStats } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
-import { checkContent, checkOrigin, signFields } from "./signedMessages.ts"
+import { checkContent, checkOrigin, signFields, toDelivered } from "./signedMessages.ts"
 
 export const layer = Layer.effect(
   Gossip,
@@ -82,16 +82,7 @@ export const layer = Layer.effect(
         return
       }
       stats.delivered++
-      yield* PubSub.publish(delivered, {
-        id: frame.id,
-        kind: frame.kind,
-        origin: frame.origin,
-        content: frame.content,
-        hops: frame.hops + 1,
-        timestamp: frame.ts,
-        verified: check === "verified",
-        via: from
-      })
+      yield* PubSub.publish(delivered, toDelivered(frame, check, from))
       if (frame.ttl > 1) yield* flood({ ...frame, ttl: frame.ttl - 1, hops: frame.hops + 1 }, from)
     })
 

@@ -26,7 +26,7 @@ import { type Delivered, Gossip, InvalidMessage } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { Router, type RouterStats } from "../services/Router.ts"
-import { checkContent, checkOrigin, signFields } from "./signedMessages.ts"
+import { checkContent, checkOrigin, signFields, toDelivered } from "./signedMessages.ts"
 
 export const layer = Layer.effect(
   Router,
@@ -115,15 +115,7 @@ export const layer = Layer.effect(
           return
         }
         stats.delivered++
-        yield* PubSub.publish(delivered, {
-          id: frame.id,
-          kind: frame.kind,
-          origin: frame.origin,
-          content: frame.content,
-          hops: frame.hops + 1,
-          timestamp: frame.ts,
-          verified: check === "verified"
-        })
+        yield* PubSub.publish(delivered, toDelivered(frame, check))
         return
       }
       if (frame.ttl <= 1) {

@@ -11,7 +11,7 @@ import { makeNonce } from "../internal/identityProof.ts"
 import { signedBytes } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { PeerKeys } from "../services/PeerKeys.ts"
-import { InvalidMessage, MessageTooLarge } from "../services/Gossip.ts"
+import { type Delivered, InvalidMessage, MessageTooLarge } from "../services/Gossip.ts"
 import { type Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
 
 const encoder = new TextEncoder()
@@ -67,4 +67,20 @@ export const checkOrigin = Effect.fnUntraced(function*(
   }
   // a custom id: trust the first key seen for it, and only that one
   return (keys.pin(m.origin, m.key) ? "unverified" : "forged") as OriginCheck
+})
+
+/** What a delivered gossip or direct frame looks like to subscribers. */
+export const toDelivered = (
+  frame: { readonly id: string; readonly kind: string; readonly origin: PeerId; readonly content: Schema.Json; readonly hops: number; readonly ts: number },
+  check: OriginCheck,
+  via?: PeerId
+): Delivered => ({
+  id: frame.id,
+  kind: frame.kind,
+  origin: frame.origin,
+  content: frame.content,
+  hops: frame.hops + 1,
+  timestamp: frame.ts,
+  verified: check === "verified",
+  ...(via === undefined ? {} : { via })
 })

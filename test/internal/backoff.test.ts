@@ -1,14 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { backoffDelay, defaults, nextAttemptAt } from "../../src/internal/backoff.ts"
-
-/** Seeded PRNG (mulberry32): the randomized checks are reproducible. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
+import { prng } from "../support/random.ts"
 
 const zero = () => 0
 const constant = (r: number) => () => r

@@ -1,3 +1,4 @@
+import { prng } from "../support/random.ts"
 import { createHash } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import {
@@ -11,14 +12,6 @@ import {
 
 type KeyPair = import("node:crypto").webcrypto.CryptoKeyPair
 
-/** Seeded PRNG (mulberry32): every randomized check is reproducible. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 const randomBytes = (random: () => number, n: number) =>
   Uint8Array.from({ length: n }, () => Math.floor(random() * 256))
 

@@ -1,17 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { chooseTargets } from "../../src/internal/isolation.ts"
-
-/** Seeded PRNG (mulberry32): the randomized checks are reproducible. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-const randomId = (random: () => number): string =>
-  Array.from({ length: 40 }, () => Math.floor(random() * 16).toString(16)).join("")
+import { prng, randomId } from "../support/random.ts"
 
 const id = (prefix: string) => prefix.padEnd(40, "0")
 
