@@ -188,13 +188,18 @@ export const layer = Layer.effect(
         yield* enforceCapacityFor(entry.peerId)
         reason = yield* Effect.raceFirst(readLoop(entry, link), link.closed)
         yield* link.close(reason)
+        // forget the link before telling anyone, so listeners see the new state
+        if (entries.get(entry.peerId) === entry) entries.delete(entry.peerId)
         yield* PubSub.publish(events, { _tag: "PeerDisconnected", peerId: entry.peerId, reason })
       }).pipe(
         Effect.scoped,
         Effect.onInterrupt(() =>
-          entry.status === "connected"
-            ? PubSub.publish(events, { _tag: "PeerDisconnected", peerId: entry.peerId, reason: "closed" })
-            : Effect.void
+          Effect.suspend(() => {
+            if (entries.get(entry.peerId) === entry) entries.delete(entry.peerId)
+            return entry.status === "connected"
+              ? PubSub.publish(events, { _tag: "PeerDisconnected", peerId: entry.peerId, reason: "closed" })
+              : Effect.void
+          })
         ),
         Effect.ensuring(Effect.sync(() => {
           if (entries.get(entry.peerId) === entry) entries.delete(entry.peerId)

@@ -16,6 +16,8 @@
  *   `maxMessagesPerFrame` of them and at most `maxFrameChars` characters of frame;
  * - `{"a":n}` the receiver consumed `n` more data frames (credit back to the sender);
  * - `{"c":"reason"}` the sender is closing the link, with its reason;
+ * - `{"k":1}` keepalive, sent every `keepaliveMs`; a link silent for `deadAfterMs` is lost
+ *   (a peer that vanished without closing: werift itself notices only after ~30 s);
  * - a batch longer than `maxFrameChars` (one large message) travels as pieces: every
  *   piece but the last is `"+" + chunk`, the last `"$" + chunk`; the receiver joins them.
  *   Every piece is a data frame (it costs and returns one credit). This keeps each SCTP
@@ -34,7 +36,7 @@
  *
  * @since 2.0.0
  */
-import { Deferred, Duration, Effect, Exit, Latch, Layer, Option, Queue, Schema, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Latch, Layer, Option, Queue, Schedule, Schema, Scope } from "effect"
 import type { Cause } from "effect"
 import { batchFrames, CreditWindow, utf8Length } from "../internal/creditWindow.ts"
 import type { PeerId } from "../schema/PeerId.ts"
@@ -67,6 +69,15 @@ export interface WebRtcTransportOptions {
   readonly windowChars: number
   /** Longest `close` waits for its close frame to leave before closing the channel. Default 500 ms. */
   readonly closeGraceMs: number
+  /**
+   * How long a connection may stay ICE-"disconnected" before the link counts as lost (a peer
+   * that vanished without closing). Browsers recover brief glitches within this. Default 5000 ms.
+   */
+  readonly disconnectedGraceMs: number
+  /** Keepalive period on an open link. Default 2000 ms. */
+  readonly keepaliveMs: number
+  /** A link with nothing received for this long is closed as lost. Default 8000 ms. */
+  readonly deadAfterMs: number
 }
 
 export const defaults: WebRtcTransportOptions = {
@@ -76,7 +87,10 @@ export const defaults: WebRtcTransportOptions = {
   maxMessagesPerFrame: 256,
   window: 32,
   windowChars: 64 * 1024,
-  closeGraceMs: 500
+  closeGraceMs: 500,
+  disconnectedGraceMs: 5000,
+  keepaliveMs: 2000,
+  deadAfterMs: 8000
 }
 
 /** The label of the one data channel per link. */
@@ -88,7 +102,8 @@ export const channelLabel = "messages"
 const BatchFrame = Schema.Struct({ b: Schema.Array(Schema.String) })
 const AckFrame = Schema.Struct({ a: Schema.Int })
 const CloseFrame = Schema.Struct({ c: Schema.String })
-const Frame = Schema.Union([BatchFrame, AckFrame, CloseFrame])
+const KeepaliveFrame = Schema.Struct({ k: Schema.Int })
+const Frame = Schema.Union([BatchFrame, AckFrame, CloseFrame, KeepaliveFrame])
 const decodeFrame = Schema.decodeUnknownOption(Schema.fromJsonString(Frame))
 
 const PIECE = 0x2b // "+": a piece of a long frame, more follow
@@ -248,6 +263,8 @@ const openLink = (
     }
 
     const detach: Array<() => void> = []
+    let lostTimer: ReturnType<typeof setTimeout> | undefined
+    let lastHeard = Date.now()
     yield* Effect.addFinalizer(() => Effect.sync(() => detach.splice(0).forEach((f) => f())))
 
     // Listeners go on synchronously: werift opens a remote channel and delivers its first
@@ -256,6 +273,7 @@ const openLink = (
       channel = dc
       detach.push(
         on(dc, "message", (event) => {
+          lastHeard = Date.now()
           const data = field(event, "data")
           if (typeof data === "string") Queue.offerUnsafe(inbound, data)
         }),
@@ -277,11 +295,22 @@ const openLink = (
       }),
       on(pc.pc, "connectionstatechange", () => {
         const state = pc.pc.connectionState
+        if (lostTimer !== undefined) {
+          clearTimeout(lostTimer)
+          lostTimer = undefined
+        }
         if (state === "failed" || state === "closed") {
           failSetup(`connection ${state}`)
           endInbound(`connection ${state}`)
+        } else if (state === "disconnected") {
+          lostTimer = setTimeout(() => {
+            if (pc.pc.connectionState === "disconnected") endInbound("connection lost")
+          }, o.disconnectedGraceMs)
         }
       }),
+      () => {
+        if (lostTimer !== undefined) clearTimeout(lostTimer)
+      },
       on(pc.pc, "datachannel", (event) => {
         const dc = field(event, "channel")
         if (channel === undefined && isDataChannel(dc) && dc.label === channelLabel) attach(dc)
@@ -449,6 +478,8 @@ const openLink = (
             for (const m of f.b) received.push(m)
           } else if ("a" in f) {
             acknowledge(f.a)
+          } else if ("k" in f) {
+            // keepalive: its arrival already refreshed lastHeard
           } else {
             remoteReason ??= `remote: ${f.c}`
             Queue.endUnsafe(inbound)
@@ -463,6 +494,14 @@ const openLink = (
       Effect.andThen(Effect.suspend(() => shutdown(remoteReason ?? endReason ?? "closed"))),
       Effect.forkScoped
     )
+
+    // Keepalive: a peer that vanished (crash, network gone) stops sending; close the link then.
+    lastHeard = Date.now()
+    yield* Effect.sync(() => {
+      if (closing || !dcOpen()) return
+      if (Date.now() - lastHeard > o.deadAfterMs) endInbound("peer silent")
+      else trySend(dc, `{"k":1}`)
+    }).pipe(Effect.repeat(Schedule.spaced(o.keepaliveMs)), Effect.forkScoped)
 
     // Registered last so it runs first when the Scope closes, before the fibers go.
     yield* Effect.addFinalizer(() => shutdown("scope closed"))
