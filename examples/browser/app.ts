@@ -102,7 +102,8 @@ let reportTimer: ReturnType<typeof setInterval> | undefined
 
 function meshOptions(): PeerPigeonMeshOptions {
   const { maxPeers, minPeers, autoDiscovery, evictionStrategy, xorRouting } = settings
-  return { networkName: state.networkName, maxPeers, minPeers, autoDiscovery, evictionStrategy, xorRouting }
+  // presence every 2 s: a split mesh (after a tab closes) rejoins within seconds
+  return { networkName: state.networkName, maxPeers, minPeers, autoDiscovery, evictionStrategy, xorRouting, presenceInterval: 2000 }
 }
 
 /** A mesh for the current network name and settings, with the app's listeners attached. */
@@ -125,6 +126,10 @@ function createMesh(): PeerPigeonMesh {
   })
   m.addEventListener("peerEvicted", ({ peerId, by, reason }) => log("peerEvicted", `${short(peerId)} by ${short(by)}: ${reason}`))
   m.addEventListener("messageReceived", onMessage)
+  m.addEventListener("dhtValueChanged", ({ key, newValue, version, publisher }) => {
+    dhtLog(`changed ${key} v${version} by ${short(publisher)}: ${JSON.stringify(newValue)}`)
+    log("dhtValueChanged", `${key} v${version}`)
+  })
   window.peerPigeonMesh = m
   return m
 }
@@ -613,6 +618,11 @@ el<HTMLFormElement>("chat-form").addEventListener("submit", (event) => {
   input.value = ""
   void sendChat(text, el<HTMLSelectElement>("chat-target").value)
 })
+el<HTMLFormElement>("dht-form").addEventListener("submit", (event) => {
+  event.preventDefault()
+  const op = ((event as SubmitEvent).submitter as HTMLButtonElement | null)?.dataset["op"] ?? "get"
+  void dhtAction(op, el<HTMLInputElement>("dht-key").value.trim(), el<HTMLInputElement>("dht-value").value)
+})
 window.addEventListener("pagehide", () => void mesh.disconnect())
 // ages, uptime and expiring reports move on their own
 setInterval(render, 1000)
@@ -632,3 +642,35 @@ mesh.init().then(render, (error: unknown) => {
   render()
 })
 render()
+
+// ---------------------------------------------------------------------------------------------
+// DHT panel
+
+const dhtEntries: Array<string> = []
+
+function dhtLog(text: string): void {
+  dhtEntries.unshift(`${new Date().toLocaleTimeString()} ${text}`)
+  dhtEntries.splice(50)
+  el("dht-log").replaceChildren(...dhtEntries.map((t) => Object.assign(document.createElement("li"), { textContent: t })))
+}
+
+async function dhtAction(op: string, key: string, raw: string): Promise<void> {
+  if (key === "") return dhtLog("a key is needed")
+  try {
+    if (op === "get") dhtLog(`get ${key} = ${JSON.stringify(await mesh.dhtGet(key))}`)
+    else if (op === "subscribe") dhtLog(`subscribed to ${key} (now ${JSON.stringify(await mesh.dhtSubscribe(key))})`)
+    else {
+      let value: unknown
+      try {
+        value = JSON.parse(raw === "" ? "null" : raw)
+      } catch {
+        value = raw // plain text is stored as a string
+      }
+      const json = value as Parameters<PeerPigeonMesh["dhtPut"]>[1]
+      const version = op === "update" ? await mesh.dhtUpdate(key, json) : await mesh.dhtPut(key, json)
+      dhtLog(`${op} ${key} -> v${version}`)
+    }
+  } catch (error) {
+    dhtLog(`${op} ${key} failed: ${errorText(error)}`)
+  }
+}

@@ -44,7 +44,7 @@ export const layer = Layer.effect(
     const freeSlots = new Map<PeerId, number>()
     const presenceEvery = config.presenceInterval
     // generous: a busy peer's presence may be late, and a false "unheard" means a needless bridge
-    const unheardAfter = Math.max(presenceEvery * 4, 3000)
+    const unheardAfter = Math.max(presenceEvery * 3, 3000)
     let lastBridgeAt = 0
 
     const optimize = Effect.gen(function*() {

@@ -238,6 +238,29 @@ describe.skipIf(!hasChromium)("the demo app in Chromium", () => {
     await from.page.screenshot({ path: `${root}test-artifacts/browser-four-peers.png`, fullPage: true })
   }, 60_000)
 
+  it("the DHT panel: a value put in one tab is read in another, and a subscriber sees the update", async () => {
+    const [writer, reader, watcher] = tabs as [Tab, Tab, Tab, Tab]
+    const dht = async (tab: Tab, op: string, key: string, value = "") => {
+      await tab.page.fill("#dht-key", key)
+      await tab.page.fill("#dht-value", value)
+      await tab.page.click(`#dht-form button[data-op="${op}"]`)
+    }
+    const logged = (tab: Tab, text: string) =>
+      tab.page.waitForFunction((t) => ((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById("dht-log")?.textContent ?? "").includes(t), text, WAIT)
+    await dht(writer, "put", "e2e/topic", '{"title":"hello"}')
+    await logged(writer, "put e2e/topic -> v1")
+    await dht(reader, "get", "e2e/topic")
+    await logged(reader, 'get e2e/topic = {"title":"hello"}')
+    await dht(watcher, "subscribe", "e2e/topic")
+    await logged(watcher, "subscribed to e2e/topic")
+    await dht(writer, "update", "e2e/topic", '{"title":"updated"}')
+    await logged(watcher, 'changed e2e/topic v2')
+    await logged(watcher, '{"title":"updated"}')
+    // another tab may not change it
+    await dht(reader, "update", "e2e/topic", '"hijack"')
+    await logged(reader, "update e2e/topic failed")
+  }, 60_000)
+
   it("settings changed at run time in the panel take effect: maxPeers 2 trims every tab's links", async () => {
     const setting = async (tab: Tab, id: string, value: string) => {
       await tab.page.fill(id, value)
