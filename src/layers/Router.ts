@@ -137,7 +137,8 @@ export const layer = Layer.effect(
     /** Messages awaiting their acknowledgement: id -> the frame and its next retransmission. */
     const unacked = new Map<string, { frame: DirectFrame; attempt: number; dueAt: number }>()
     const RETRIES = 4
-    const retryAfter = (attempt: number) => 1000 * 2 ** attempt
+    // patient first: a busy network answers late, and an eager flood makes it busier
+    const retryAfter = (attempt: number) => 3000 * 2 ** attempt
 
     const acknowledged = (id: string) => Effect.sync(() => void unacked.delete(id))
 
@@ -158,8 +159,10 @@ export const layer = Layer.effect(
         }
         pending.attempt++
         pending.dueAt = now + retryAfter(pending.attempt)
-        stats.flooded++
-        yield* forward({ ...pending.frame, attempt: pending.attempt, flood: true }, undefined)
+        // the first retransmission is routed again (links may have changed); later ones flood
+        const flood = pending.attempt > 1
+        if (flood) stats.flooded++
+        yield* forward({ ...pending.frame, attempt: pending.attempt, flood }, undefined)
       }
     }).pipe(Effect.repeat(Schedule.spaced(250)), Effect.forkScoped)
 
