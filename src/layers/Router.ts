@@ -41,7 +41,8 @@ export const layer = Layer.effect(
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
     const stats = { sent: 0, delivered: 0, forwarded: 0, flooded: 0, duplicates: 0, dropped: 0 }
     /** Reverse-path routes: origin -> the neighbour its newest broadcast came through, and when. */
-    const routes = new Map<PeerId, { readonly via: PeerId; readonly at: number }>()
+    const routes = new Map<PeerId, { readonly via: PeerId; readonly hops: number; readonly at: number }>()
+    const ROUTE_STALE_MS = 15_000
 
     /** Passes a frame on from this hop (`from` is the neighbour it came from, if any). */
     const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined) {
@@ -130,7 +131,17 @@ export const layer = Layer.effect(
     yield* Effect.gen(function*() {
       while (true) {
         const m = yield* PubSub.take(broadcasts)
-        if (m.via !== undefined) routes.set(m.origin, { via: m.via, at: yield* Clock.currentTimeMillis })
+        if (m.via === undefined) continue
+        const now = yield* Clock.currentTimeMillis
+        const current = routes.get(m.origin)
+        // keep the fewest-hops route (consistent between neighbours, so no loops); refresh it
+        // when the same neighbour delivers again, replace it once it is stale
+        if (
+          current === undefined || m.hops < current.hops || current.via === m.via ||
+          now - current.at > ROUTE_STALE_MS
+        ) {
+          routes.set(m.origin, { via: m.via, hops: m.hops, at: now })
+        }
       }
     }).pipe(Effect.forkScoped)
 
