@@ -96,11 +96,22 @@ export const layerWerift = (options: WeriftOptions = {}): Layer.Layer<RtcPeerCon
       Effect.map(({ RTCPeerConnection }) => {
         const hosts = [...(options.iceAdditionalHostAddresses ?? weriftDefaults.iceAdditionalHostAddresses)]
         return RtcPeerConnectionCtor.of({
-          make: (config): RTCPeerConnectionLike =>
-            new RTCPeerConnection({
-              iceServers: toRtcIceServers(config.iceServers),
-              iceAdditionalHostAddresses: hosts
-            })
+          make: (config): RTCPeerConnectionLike => {
+            const servers = toRtcIceServers(config.iceServers)
+            const hasStun = config.iceServers.some((s) =>
+              (typeof s.urls === "string" ? [s.urls] : s.urls).some((u) => u.startsWith("stun:") || u.startsWith("stuns:"))
+            )
+            // With no STUN server werift falls back to a public one (a DNS lookup and a wait of up
+            // to 5 s per connection, and traffic nobody asked for). Host candidates only, then:
+            // point the fallback at loopback and give it 50 ms.
+            return hasStun
+              ? new RTCPeerConnection({ iceServers: servers, iceAdditionalHostAddresses: hosts })
+              : new RTCPeerConnection({
+                iceServers: [...servers, { urls: "stun:127.0.0.1:3478" }],
+                iceAdditionalHostAddresses: hosts,
+                iceStunGatherTimeout: 0.05
+              })
+          }
         })
       })
     )
