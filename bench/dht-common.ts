@@ -1,87 +1,17 @@
 /**
  * Shared by the DHT benchmark's parent (bench/dht.ts) and its children (bench/dht-memory.ts,
- * bench/dht-webrtc.ts): IPC figures, small statistics, a seeded PRNG.
- *
- * A child reports figures as it goes, so the parent keeps the partial results of a child it
- * had to kill on its timeout.
+ * bench/dht-webrtc.ts): the mesh benchmark's IPC figures, statistics and PRNG.
  */
-
-export type Figure = number | string | null
-
-export type ChildMessage =
-  | { readonly kind: "figure"; readonly key: string; readonly value: Figure }
-  | { readonly kind: "log"; readonly text: string }
-  | { readonly kind: "done" }
-
-const send = (m: ChildMessage): void => {
-  if (process.send !== undefined) process.send(m)
-  else if (m.kind === "figure") console.log(`${m.key} = ${JSON.stringify(m.value)}`)
-  else if (m.kind === "log") console.log(m.text)
-}
-
-const started = Date.now()
-
-export const report = (key: string, value: Figure): void => send({ kind: "figure", key, value })
-export const log = (text: string): void => send({ kind: "log", text: `[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}` })
-export const done = (): void => send({ kind: "done" })
-
-export const arg = (name: string, fallback: number): number => {
-  const found = process.argv.find((a) => a.startsWith(`--${name}=`))
-  const n = found === undefined ? NaN : Number(found.slice(name.length + 3))
-  return Number.isFinite(n) ? n : fallback
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Resolves with `value` after `ms` without keeping the process alive. */
-export const deadline = <A>(ms: number, value: A): Promise<A> =>
-  new Promise((resolve) => setTimeout(() => resolve(value), ms).unref())
-
-/** Nearest-rank percentile (`p` in 0-100); null when empty. */
-export const percentile = (sample: ReadonlyArray<number>, p: number): number | null => {
-  if (sample.length === 0) return null
-  const sorted = [...sample].sort((a, b) => a - b)
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)))
-  return sorted[rank - 1]!
-}
-
-/** A seeded PRNG (mulberry32). */
-export const prng = (seed: number): () => number => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** Components of an undirected graph given as adjacency lists (links counted from both ends). */
-export const components = (adjacency: ReadonlyMap<string, ReadonlyArray<string>>): Array<number> => {
-  const both = new Map<string, Set<string>>()
-  for (const id of adjacency.keys()) both.set(id, new Set())
-  for (const [a, peers] of adjacency) {
-    for (const b of peers) {
-      if (!both.has(b)) continue
-      both.get(a)!.add(b)
-      both.get(b)!.add(a)
-    }
-  }
-  const seen = new Set<string>()
-  const sizes: Array<number> = []
-  for (const start of both.keys()) {
-    if (seen.has(start)) continue
-    seen.add(start)
-    const stack = [start]
-    let size = 0
-    while (stack.length > 0) {
-      size++
-      for (const next of both.get(stack.pop()!)!) {
-        if (!seen.has(next)) (seen.add(next), stack.push(next))
-      }
-    }
-    sizes.push(size)
-  }
-  return sizes.sort((a, b) => b - a)
-}
+export {
+  arg,
+  type ChildMessage,
+  components,
+  deadline,
+  done,
+  type Figure,
+  log,
+  percentile,
+  prng,
+  report,
+  sleep
+} from "./mesh-common.ts"
