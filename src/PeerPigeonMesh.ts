@@ -11,7 +11,7 @@ import { layer as debugLoggerLayer } from "./DebugLogger.ts"
 import { makeMeshLayer, type Platform } from "./layers/Mesh.ts"
 import { isPeerIdString, type PeerId } from "./schema/PeerId.ts"
 import { Connections, type PeerLinkInfo } from "./services/Connections.ts"
-import { Dht, type DhtPutOptions } from "./services/Dht.ts"
+import { Dht, type DhtChange, type DhtPutOptions } from "./services/Dht.ts"
 import { type DiscoveredPeer, Discovery } from "./services/Discovery.ts"
 import { Identity, make as makeIdentity } from "./services/Identity.ts"
 import { Mesh, type MeshStatus } from "./services/Mesh.ts"
@@ -28,25 +28,10 @@ export interface PeerPigeonMeshEvents {
   peerConnected: { readonly peerId: string; readonly verified: boolean }
   peerDisconnected: { readonly peerId: string; readonly reason: string }
   peerEvicted: { readonly peerId: string; readonly by: string; readonly reason: string }
-  messageReceived: {
-    readonly from: string
-    readonly content: Schema.Json
-    readonly direct: boolean
-    readonly hops: number
-    readonly messageId: string
-    readonly timestamp: number
-    readonly verified: boolean
-  }
+  messageReceived: Omit<Extract<MeshEvent, { _tag: "MessageReceived" }>, "_tag">
   statusChanged: { readonly type: string; readonly message: string }
   peersUpdated: { readonly connectedCount: number }
-  dhtValueChanged: {
-    readonly key: string
-    readonly newValue: Schema.Json | null
-    readonly oldValue: Schema.Json | null
-    readonly publisher: string
-    readonly version: number
-    readonly deleted: boolean
-  }
+  dhtValueChanged: DhtChange
 }
 export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
 type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void

@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { XorIndex } from "../../src/internal/xorIndex.ts"
-import { prng, randomId } from "../support/random.ts"
-
-/** An id sharing exactly `bits` leading bits with `base` (bits < 160), rest random. */
-const idWithPrefix = (base: string, bits: number, random: () => number): string => {
-  const b = Array.from(base, (c) => parseInt(c, 16).toString(2).padStart(4, "0")).join("").split("")
-  b[bits] = b[bits] === "0" ? "1" : "0"
-  for (let i = bits + 1; i < 160; i++) b[i] = random() < 0.5 ? "0" : "1"
-  let out = ""
-  for (let i = 0; i < 160; i += 4) out += parseInt(b.slice(i, i + 4).join(""), 2).toString(16)
-  return out
-}
+import { idWithPrefix, prng, randomId } from "../support/random.ts"
 
 const big = (id: string) => BigInt("0x" + id)
 const id = (n: number | bigint) => BigInt(n).toString(16).padStart(40, "0")
