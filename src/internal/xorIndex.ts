@@ -54,6 +54,23 @@ export class XorIndex<Id extends string = string> {
     return key === undefined ? undefined : this.#ids.get(key)
   }
 
+  /**
+   * The ids just below and just above `id` in numeric order, wrapping around (a ring of all
+   * members); `id` itself need not be a member. Both are `undefined` when no other id exists,
+   * and they are the same id when exactly one other exists.
+   */
+  ringNeighbours(id: string): { readonly pred: Id | undefined; readonly succ: Id | undefined } {
+    const key = toBigInt(id)
+    const n = this.#keys.length
+    const lo = this.#lowerBound(key)
+    const hi = this.#upperBound(key)
+    const others = n - (hi - lo)
+    if (others === 0) return { pred: undefined, succ: undefined }
+    const pred = this.#keys[(lo - 1 + n) % n]!
+    const succ = this.#keys[hi % n]!
+    return { pred: this.#ids.get(pred)!, succ: this.#ids.get(succ)! }
+  }
+
   /** The `k` ids closest to `target` by XOR distance, closest first; `target` itself is excluded. */
   closest(target: string, k: number): Array<Id> {
     if (k <= 0 || this.#keys.length === 0) return []

@@ -242,8 +242,10 @@ export class MemoryNetwork {
               )
               // leaving tells the peers that knew us
               yield* Scope.addFinalizer(scope, Effect.gen(function*() {
-                const told = yield* registry.leave(self)
+                const { introductions, told } = yield* registry.leave(self)
                 yield* Effect.forEach(told, (to) => deliver(to, { _tag: "PeerLeft", peerId: self, reason: "disconnected" }), { discard: true })
+                yield* Effect.forEach(introductions, ({ about, to }) =>
+                  deliver(to, { _tag: "PeerDiscovered", peerId: about.peerId, verified: about.verified, data: about.data }), { discard: true })
               }))
               session = scope
               const now = yield* Clock.currentTimeMillis

@@ -379,23 +379,29 @@ const leaveNetwork = (c: Connection, reason: string): Effect.Effect<void> => {
   if (left === undefined) return Effect.void
   c.network = undefined
   const { registry, stats } = c.hub
-  return Effect.flatMap(registry.leave(c.peerId), (told) => {
-    if (told.length === 0) return Effect.void
+  return Effect.flatMap(registry.leave(c.peerId), ({ introductions, told }) => {
+    if (told.length === 0 && introductions.length === 0) return Effect.void
     const ts = Date.now()
-    return Effect.forEach(told, (other) => {
-      stats.disconnectsSent++
-      return registry.deliver(
-        other,
-        frame({
-          type: "peer-disconnected",
-          data: { peerId: c.peerId, reason, timestamp: ts },
-          fromPeerId: "system",
-          timestamp: ts,
-          targetPeerId: other,
-          networkName: left
-        })
-      )
-    }, { discard: true })
+    return Effect.andThen(
+      Effect.forEach(told, (other) => {
+        stats.disconnectsSent++
+        return registry.deliver(
+          other,
+          frame({
+            type: "peer-disconnected",
+            data: { peerId: c.peerId, reason, timestamp: ts },
+            fromPeerId: "system",
+            timestamp: ts,
+            targetPeerId: other,
+            networkName: left
+          })
+        )
+      }, { discard: true }),
+      Effect.forEach(introductions, ({ about, to }) => {
+        stats.discoveriesSent++
+        return registry.deliver(to, discovered(about, to, ts))
+      }, { discard: true })
+    )
   })
 }
 

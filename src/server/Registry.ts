@@ -58,8 +58,11 @@ export class Registry extends Context.Service<Registry, {
    * Both sides of each pair are remembered as knowing each other.
    */
   announce(record: PeerRecord, k: number, random: number): Effect.Effect<ReadonlyArray<PeerRecord>>
-  /** Leaves the peer's network; returns the members that knew about it (to be told). */
-  leave(peerId: PeerId): Effect.Effect<ReadonlyArray<PeerId>>
+  /**
+   * Leaves the peer's network; returns the members that knew about it (to be told), and the
+   * introductions that close the ring over the gap (its ring neighbours, told about each other).
+   */
+  leave(peerId: PeerId): Effect.Effect<LeaveResult>
   /** The announced record of a peer, if it is connected and announced. */
   lookup(peerId: PeerId): Effect.Effect<PeerRecord | undefined>
   /** Sends a frame to a connected peer; false when it is not connected. */
@@ -70,6 +73,16 @@ export class Registry extends Context.Service<Registry, {
   /** The embedded default: everything in this process's memory. */
   static readonly layerMemory: Layer.Layer<Registry> = Layer.sync(Registry, () => makeMemoryRegistry())
 }
+
+/** What leaving a network asks the server to send. */
+export interface LeaveResult {
+  /** Members that knew the leaver: each gets `peer-disconnected`. */
+  readonly told: ReadonlyArray<PeerId>
+  /** `to` gets `peer-discovered` about `about`: the leaver's ring neighbours meet. */
+  readonly introductions: ReadonlyArray<{ readonly to: PeerId; readonly about: PeerRecord }>
+}
+
+const nobody: LeaveResult = { told: [], introductions: [] }
 
 interface Entry {
   readonly peerId: PeerId
@@ -85,13 +98,27 @@ export const makeMemoryRegistry = () => {
   const entries = new Map<PeerId, Entry>()
   const networks = new Map<string, XorIndex<PeerId>>()
 
-  const leaveSync = (peerId: PeerId): Array<PeerId> => {
+  /** Makes `a` and `b` know each other; the introductions to send (none when they already did). */
+  const introduce = (a: PeerId, b: PeerId): LeaveResult["introductions"] => {
+    const ea = entries.get(a)
+    const eb = entries.get(b)
+    if (a === b || ea?.announced === undefined || eb?.announced === undefined || ea.knows.has(b)) return []
+    ea.knows.add(b)
+    eb.knows.add(a)
+    return [{ to: a, about: eb.announced }, { to: b, about: ea.announced }]
+  }
+
+  const leaveSync = (peerId: PeerId): LeaveResult => {
     const entry = entries.get(peerId)
-    if (entry === undefined || entry.announced === undefined) return []
+    if (entry === undefined || entry.announced === undefined) return nobody
     const index = networks.get(entry.announced.networkName)
+    let introductions: LeaveResult["introductions"] = []
     if (index !== undefined) {
       index.remove(peerId)
       if (index.size === 0) networks.delete(entry.announced.networkName)
+      // the ring closes over the gap: the leaver's neighbours become each other's
+      const { pred, succ } = index.ringNeighbours(peerId)
+      if (pred !== undefined && succ !== undefined) introductions = introduce(pred, succ)
     }
     const told: Array<PeerId> = []
     for (const other of entry.knows) {
@@ -100,7 +127,7 @@ export const makeMemoryRegistry = () => {
     }
     entry.knows = new Set()
     entry.announced = undefined
-    return told
+    return { told, introductions }
   }
 
   /** Up to `n` uniformly random members not in `exclude` (which it extends). */
@@ -155,6 +182,10 @@ export const makeMemoryRegistry = () => {
         }
         index.add(record.peerId)
         const chosen = new Set(index.closest(record.peerId, k))
+        // and its ring neighbours, whose links keep the mesh connected (see internal/ring.ts)
+        const { pred, succ } = index.ringNeighbours(record.peerId)
+        if (pred !== undefined) chosen.add(pred)
+        if (succ !== undefined) chosen.add(succ)
         chosen.add(record.peerId) // excluded from the random picks
         for (const id of pickRandom(index, chosen, random)) chosen.add(id)
         chosen.delete(record.peerId)
