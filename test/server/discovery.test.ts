@@ -71,16 +71,17 @@ describe("bounded XOR discovery", () => {
         drain(c, "peer-discovered")
       }
       // 3 leaves: 2 and 4 meet (2 learns of 4, 4 of 2); nobody else hears of anyone new
+      // (who knew whom: 2 knew 1 and 3; 4 knew 1 and 3; 5 knew 1 and 4)
       const [, two, , four, five] = clients
       clients[2]!.send({ type: "goodbye", data: { peerId: ids[2], timestamp: Date.now(), reason: "bye" } })
       expect(peerIdOf(await two!.next(ofType("peer-discovered")))).toBe(ids[3])
       expect(peerIdOf(await four!.next(ofType("peer-discovered")))).toBe(ids[1])
       expect(peerIdOf(await two!.next(ofType("peer-disconnected")))).toBe(ids[2])
-      // 5 (the largest) leaves: 4 and 1 (the smallest) meet across the wrap-around
-      await five!.close()
-      expect(peerIdOf(await clients[0]!.next(ofType("peer-discovered")))).toBe(ids[3])
-      expect(peerIdOf(await four!.next(ofType("peer-discovered")))).toBe(ids[0])
-      for (const c of [clients[0]!, two!, four!]) {
+      // 1 (the smallest) leaves: 2 and 5 (the largest) meet across the wrap-around
+      await clients[0]!.close()
+      expect(peerIdOf(await two!.next(ofType("peer-discovered")))).toBe(ids[4])
+      expect(peerIdOf(await five!.next(ofType("peer-discovered")))).toBe(ids[1])
+      for (const c of [two!, four!, five!]) {
         c.send({ type: "ping" })
         await c.next(ofType("pong"))
         expect(c.all("peer-discovered")).toEqual([])
