@@ -6,7 +6,8 @@
  * id must derive from the key unless the peer uses a custom, unverified id), then reads
  * frames until the link closes. Glare (both sides offering at once) is settled by the
  * PeerPigeon rule: the greater id's offer wins. A full node takes a closer peer by evicting
- * its farthest one, with an `evict` notice first.
+ * its farthest one, with an `evict` notice first. Links to ring neighbours (`protect`) are
+ * never evicted, and a ring neighbour's offer is taken even at capacity.
  *
  * @since 2.0.0
  */
@@ -59,7 +60,10 @@ export const layer = Layer.effect(
     const cooldowns = new Map<PeerId, Cooldown>()
     const signalingVerified = new Map<PeerId, boolean>()
     const degrees = new Map<PeerId, number>()
+    let ring: ReadonlySet<PeerId> = new Set()
     const self = identity.peerId
+    /** Links that may be given up: not to a ring neighbour. */
+    const unprotected = (ids: ReadonlyArray<PeerId>) => ids.filter((id) => !ring.has(id))
 
     // a link being evicted no longer counts: a second capacity check must not evict again
     const connectedIds = () => [...entries.values()].filter((e) => e.status === "connected" && !e.leaving).map((e) => e.peerId)
@@ -231,8 +235,10 @@ export const layer = Layer.effect(
     const enforceCapacityFor = Effect.fnUntraced(function*(added: PeerId) {
       const connected = connectedIds()
       if (connected.length <= config.maxPeers) return
-      const others = connected.filter((id) => id !== added)
-      const victim = entries.get(added)?.bridge === true
+      const others = unprotected(connected.filter((id) => id !== added))
+      const victim = ring.has(added)
+        ? farthestOf(others)
+        : entries.get(added)?.bridge === true
         ? spareOf(others)
         : config.evictionStrategy
         ? evictionFor(others, added)
@@ -261,13 +267,17 @@ export const layer = Layer.effect(
      * newcomer displace someone, and the displaced peer displace the next: endless churn.
      */
     const evictionFor = (connected: ReadonlyArray<PeerId>, candidate: PeerId): PeerId | undefined => {
-      const victim = chooseEviction(self, connected, candidate, { maxPeers: config.maxPeers, minPeers: config.minPeers })
+      if (connected.length < config.maxPeers) return undefined
+      const victim = chooseEviction(self, unprotected(connected), candidate, {
+        maxPeers: config.maxPeers - (connected.length - unprotected(connected).length),
+        minPeers: 0 // a swap keeps the count
+      })
       return victim !== undefined && commonPrefixLength(self, candidate) > commonPrefixLength(self, victim) ? victim : undefined
     }
 
     /** For a priority link: the farthest neighbour known to keep at least minPeers without us. */
     const spareOf = (ids: ReadonlyArray<PeerId>): PeerId | undefined =>
-      farthestOf(ids.filter((id) => (degrees.get(id) ?? 0) > config.minPeers))
+      farthestOf(unprotected(ids).filter((id) => (degrees.get(id) ?? 0) > config.minPeers))
 
     const farthestOf = (ids: ReadonlyArray<PeerId>): PeerId | undefined =>
       ids.length === 0 ? undefined : ids.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
@@ -275,7 +285,8 @@ export const layer = Layer.effect(
     const enforceCapacity = Effect.gen(function*() {
       let connected = connectedIds()
       while (connected.length > config.maxPeers) {
-        yield* evict(farthestOf(connected)!, "over-capacity")
+        const victim = farthestOf(unprotected(connected)) ?? farthestOf(connected)!
+        yield* evict(victim, "over-capacity")
         connected = connectedIds()
       }
     })
@@ -309,6 +320,11 @@ export const layer = Layer.effect(
       }
       const bridge = signal.data !== null && signal.data["bridge"] === true
       const busy = [...entries.values()]
+      // a ring neighbour is always taken (another link makes room once it is up)
+      if (ring.has(from) && unprotected(connectedIds()).length + (config.maxPeers - busy.length) > 0) {
+        const responder = yield* start(from, false, bridge)
+        return yield* Queue.offer(responder.signals, signal)
+      }
       if (bridge && busy.length >= config.maxPeers && spareOf(connectedIds()) === undefined) return yield* refuse(from, "full")
       if (busy.length >= config.maxPeers && !bridge) {
         const connected = connectedIds()
@@ -354,6 +370,9 @@ export const layer = Layer.effect(
       ),
       noteVerified: (peerId, verified) => {
         signalingVerified.set(peerId, verified)
+      },
+      protect: (peerIds) => {
+        ring = peerIds
       },
       noteDegree: (peerId, degree) => {
         degrees.set(peerId, degree)

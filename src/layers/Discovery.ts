@@ -4,7 +4,9 @@
  *
  * - Signals from other peers go to `Connections`; discovered peers are remembered (their
  *   announced keys pinned).
- * - The optimizer, on every change and every `optimizeInterval`, connects towards
+ * - The optimizer, on every change and every `optimizeInterval`, first links this peer's
+ *   ring neighbours (the ids just below and above its own among those discovered; the
+ *   server makes sure they are known), which keeps the mesh connected, then connects towards
  *   `maxPeers` following the PeerPigeon initiation rule (the greater id dials), with the
  *   isolation override: a peer below `minPeers` dials even peers that would normally dial
  *   it, natural targets first, then the XOR-closest.
@@ -17,6 +19,7 @@
  */
 import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
 import { chooseTargets } from "../internal/isolation.ts"
+import { ringOf } from "../internal/ring.ts"
 import { isInitiator, type PeerId, sortByDistance } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
 import { type DiscoveredPeer, Discovery } from "../services/Discovery.ts"
@@ -63,16 +66,26 @@ export const layer = Layer.effect(
         const until = connections.cooldownUntil(id)
         return until === undefined || until <= now
       })
+      // the ring neighbours first: their links keep the whole mesh connected, and they take
+      // our offer even when full. The greater id dials; the other joins in if nothing came.
+      const ring = ringOf(self, discovered.keys())
+      connections.protect(ring)
+      const ringTargets = [...ring].filter((id) =>
+        candidates.includes(id) &&
+        (isInitiator(self, id) || now - (discovered.get(id)?.discoveredAt ?? now) > config.optimizeInterval)
+      )
+      for (const id of ringTargets) yield* connections.connect(id).pipe(Effect.ignore)
+      attempting.push(...ringTargets)
       // peers whose presence says they are full would only refuse: skip them unless we need links
       const full = (id: PeerId) => (freeSlots.get(id) ?? 1) <= 0
       const needy = connected.length < config.minPeers
-      let targets = chooseTargets(self, candidates.filter((id) => !full(id)), connected, { maxPeers: config.maxPeers, attempting })
+      const targets = chooseTargets(self, candidates.filter((id) => !full(id) && !ring.has(id)), connected, { maxPeers: config.maxPeers, attempting })
       const deficit = config.minPeers - connected.length - attempting.length - targets.length
       if (deficit > 0) {
         // below minPeers with no natural targets left: dial the others too, those with free
         // slots first (closest first); if everyone is full, ask with priority, and a full
         // peer makes room by dropping a neighbour that has links to spare
-        const rest = candidates.filter((id) => !targets.includes(id))
+        const rest = candidates.filter((id) => !targets.includes(id) && !ringTargets.includes(id))
         const open = sortByDistance(self, rest.filter((id) => !full(id)))
         const extra = open.length > 0 ? open.slice(0, deficit) : sortByDistance(self, rest).slice(0, deficit)
         for (const id of extra) yield* connections.connect(id, { bridge: open.length === 0 && needy }).pipe(Effect.ignore)

@@ -51,6 +51,12 @@ export class Connections extends Context.Service<Connections, {
   readonly links: Effect.Effect<ReadonlyArray<PeerLinkInfo>>
   /** Marks whether signaling said a peer proved its identity (then an unproven handshake for it is refused). */
   noteVerified(peerId: PeerId, verified: boolean): void
+  /**
+   * The peers whose links keep the mesh connected (this peer's ring neighbours, see
+   * internal/ring.ts): their offers are taken even at capacity and their links are never
+   * evicted; another link makes room instead.
+   */
+  protect(peerIds: ReadonlySet<PeerId>): void
   /** Remembers a peer's link count (from its presence), to pick whom to drop for a priority offer. */
   noteDegree(peerId: PeerId, degree: number): void
   /** Frames arriving on links, for the lifetime of the caller's Scope. */

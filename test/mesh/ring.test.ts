@@ -1,0 +1,37 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { ringOf } from "../../src/internal/ring.ts"
+import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
+import { prng } from "../support/random.ts"
+import { graph, isConnectedGraph, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
+
+/** Every node is linked to both of its ring neighbours among `nodes`, and the graph is connected. */
+const ringHolds = (nodes: ReadonlyArray<TestNode>) =>
+  Effect.map(graph(nodes), (g) => {
+    const ids = nodes.map((n) => n.peerId)
+    const ringLinked = nodes.every((n) => [...ringOf(n.peerId, ids)].every((r) => g.get(n.peerId)?.includes(r)))
+    return ringLinked && isConnectedGraph(g) && withinBounds(g, 2, 3)
+  })
+
+describe("the ring keeps the mesh connected", () => {
+  it.live("40 nodes that each learn only 2 close peers (no presence, no random picks) form one mesh, also through churn", () =>
+    Effect.gen(function*() {
+      // with closeness alone, nodes cluster by id prefix and the clusters never meet
+      const network = new MemoryNetwork({ latencyMs: 1, discoveryK: 2, discoveryRandom: 0 })
+      const options = { maxPeers: 3, minPeers: 2, presenceInterval: 0 }
+      const nodes = yield* startNodes(network, 40, options)
+      yield* waitFor("ring links, bounds and connectivity", ringHolds(nodes), 30_000)
+
+      // a quarter of the nodes leave one after another; their ring neighbours close the gaps
+      const random = prng(5)
+      const alive = [...nodes]
+      for (let i = 0; i < 10; i++) {
+        const [gone] = alive.splice(Math.floor(random() * alive.length), 1)
+        yield* gone!.stop
+      }
+      yield* waitFor("the ring closes over the gaps", ringHolds(alive), 30_000)
+      const newcomers = yield* startNodes(network, 5, options)
+      yield* waitFor("newcomers join the ring", ringHolds([...alive, ...newcomers]), 30_000)
+      assert.isTrue(isConnectedGraph(yield* graph([...alive, ...newcomers])))
+    }).pipe(Effect.scoped), 120_000)
+})
