@@ -321,7 +321,7 @@ export const layer = Layer.effect(
       const bridge = signal.data !== null && signal.data["bridge"] === true
       const busy = [...entries.values()]
       // a ring neighbour is always taken (another link makes room once it is up)
-      if (ring.has(from) && unprotected(connectedIds()).length + (config.maxPeers - busy.length) > 0) {
+      if (ring.has(from)) {
         const responder = yield* start(from, false, bridge)
         return yield* Queue.offer(responder.signals, signal)
       }

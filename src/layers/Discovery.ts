@@ -76,6 +76,10 @@ export const layer = Layer.effect(
       )
       for (const id of ringTargets) yield* connections.connect(id).pipe(Effect.ignore)
       attempting.push(...ringTargets)
+      // other links wait for the ring: early offers to others would fill the slots that ring
+      // neighbours need, and be refused by peers full of their own
+      const ringPending = [...ring].some((id) => !connected.includes(id) && (attempting.includes(id) || candidates.includes(id)))
+      if (ringPending) return yield* connections.enforceCapacity
       // peers whose presence says they are full would only refuse: skip them unless we need links
       const full = (id: PeerId) => (freeSlots.get(id) ?? 1) <= 0
       const needy = connected.length < config.minPeers
