@@ -15,6 +15,7 @@ import { Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random }
 import { backoffDelay } from "../internal/backoff.ts"
 import { chooseEviction } from "../internal/eviction.ts"
 import { makeNonce } from "../internal/identityProof.ts"
+import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLinks.ts"
 import { decodePeerFrame, type Hello, linkChallenge, PROTOCOL_VERSION } from "../schema/PeerFrames.ts"
 import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
 import { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
@@ -62,8 +63,15 @@ export const layer = Layer.effect(
     const degrees = new Map<PeerId, number>()
     let ring: ReadonlySet<PeerId> = new Set()
     const self = identity.peerId
-    /** Links that may be given up: not to a ring neighbour. */
-    const unprotected = (ids: ReadonlyArray<PeerId>) => ids.filter((id) => !ring.has(id))
+    /** Links that may be given up: not to a ring neighbour, nor the long link (see internal/protectedLinks.ts). */
+    const unprotected = (ids: ReadonlyArray<PeerId>) => {
+      const kept = protectedLinks(self, connectedIds(), ring, config.maxPeers)
+      return ids.filter((id) => !kept.has(id))
+    }
+    /** True when this peer has, or is setting up, a long link that is not a ring link. */
+    const hasLongLink = () => [...entries.values()].some((e) => !e.leaving && !ring.has(e.peerId) && isLong(self, e.peerId))
+    /** An offer that would become this peer's only long link is taken like a ring neighbour's. */
+    const wantedLong = (id: PeerId) => wantsLongLink(config.maxPeers) && isLong(self, id) && !ring.has(id) && !hasLongLink()
 
     // a link being evicted no longer counts: a second capacity check must not evict again
     const connectedIds = () => [...entries.values()].filter((e) => e.status === "connected" && !e.leaving).map((e) => e.peerId)
@@ -236,7 +244,7 @@ export const layer = Layer.effect(
       const connected = connectedIds()
       if (connected.length <= config.maxPeers) return
       const others = unprotected(connected.filter((id) => id !== added))
-      const victim = ring.has(added)
+      const victim = ring.has(added) || protectedLinks(self, connected, ring, config.maxPeers).has(added)
         ? farthestOf(others)
         : entries.get(added)?.bridge === true
         ? spareOf(others)
@@ -320,8 +328,8 @@ export const layer = Layer.effect(
       }
       const bridge = signal.data !== null && signal.data["bridge"] === true
       const busy = [...entries.values()]
-      // a ring neighbour is always taken (another link makes room once it is up)
-      if (ring.has(from)) {
+      // a ring neighbour, or a first long link, is always taken (another link makes room once it is up)
+      if (ring.has(from) || wantedLong(from)) {
         const responder = yield* start(from, false, bridge)
         return yield* Queue.offer(responder.signals, signal)
       }

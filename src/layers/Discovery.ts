@@ -6,7 +6,8 @@
  *   announced keys pinned).
  * - The optimizer, on every change and every `optimizeInterval`, first links this peer's
  *   ring neighbours (the ids just below and above its own among those discovered; the
- *   server makes sure they are known), which keeps the mesh connected, then connects towards
+ *   server makes sure they are known), which keeps the mesh connected, then one long link
+ *   (to the other half of the id space; it keeps the mesh few hops across), then connects towards
  *   `maxPeers` following the PeerPigeon initiation rule (the greater id dials), with the
  *   isolation override: a peer below `minPeers` dials even peers that would normally dial
  *   it, natural targets first, then the XOR-closest.
@@ -19,8 +20,9 @@
  */
 import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
 import { chooseTargets } from "../internal/isolation.ts"
+import { isLong, wantsLongLink } from "../internal/protectedLinks.ts"
 import { ringOf } from "../internal/ring.ts"
-import { isInitiator, type PeerId, sortByDistance } from "../schema/PeerId.ts"
+import { distance, isInitiator, type PeerId, sortByDistance } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
 import { type DiscoveredPeer, Discovery } from "../services/Discovery.ts"
 import { Gossip } from "../services/Gossip.ts"
@@ -83,7 +85,17 @@ export const layer = Layer.effect(
       // peers whose presence says they are full would only refuse: skip them unless we need links
       const full = (id: PeerId) => (freeSlots.get(id) ?? 1) <= 0
       const needy = connected.length < config.minPeers
-      const targets = chooseTargets(self, candidates.filter((id) => !full(id) && !ring.has(id)), connected, { maxPeers: config.maxPeers, attempting })
+      // then one long link, to the other half of the id space: it keeps the mesh few hops across
+      // (either end may dial; the other takes it, as it has none either or keeps its own)
+      if (wantsLongLink(config.maxPeers) && !links.some((l) => !ring.has(l.peerId) && isLong(self, l.peerId))) {
+        const far = candidates.filter((id) => isLong(self, id) && !ring.has(id) && !full(id))
+        const long = far.length === 0 ? undefined : far.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
+        if (long !== undefined) {
+          yield* connections.connect(long).pipe(Effect.ignore)
+          attempting.push(long)
+        }
+      }
+      const targets = chooseTargets(self, candidates.filter((id) => !full(id) && !ring.has(id) && !attempting.includes(id)), connected, { maxPeers: config.maxPeers, attempting })
       const deficit = config.minPeers - connected.length - attempting.length - targets.length
       if (deficit > 0) {
         // below minPeers with no natural targets left: dial the others too, those with free
