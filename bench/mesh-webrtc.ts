@@ -8,7 +8,7 @@
  * Mesh options are the library defaults unless given (--optimizeInterval=... etc.).
  * Every wait is bounded; the process ends by itself after disconnecting everything.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks"
+import { monitorEventLoopDelay, performance } from "node:perf_hooks"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Layer } from "effect"
 import { RTCPeerConnection } from "werift"
@@ -18,6 +18,7 @@ import { RtcPeerConnectionCtor } from "../src/layers/RtcPeerConnection.ts"
 import * as WebRtcTransport from "../src/layers/WebRtcTransport.ts"
 import * as WsSignaling from "../src/layers/WsSignaling.ts"
 import { PeerPigeonMeshBase } from "../src/PeerPigeonMesh.ts"
+import { layerKeyObjects } from "../src/platform/node.ts"
 import {
   arg,
   argString,
@@ -38,6 +39,7 @@ import {
 } from "./mesh-common.ts"
 
 type Received = PeerPigeonMeshEvents["messageReceived"]
+type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>
 
 const mode = argString("mode", "mesh")
 const random = prng(arg("seed", 42))
@@ -60,6 +62,7 @@ const tuned: PeerPigeonMeshOptions = Object.fromEntries(
  */
 const fixedPlatform: Platform = Layer.mergeAll(
   WebRtcTransport.layerConfig().pipe(
+    Layer.provide(layerKeyObjects),
     Layer.provide(Layer.succeed(RtcPeerConnectionCtor)(RtcPeerConnectionCtor.of({
       make: (config) =>
         new RTCPeerConnection({
@@ -323,10 +326,16 @@ const runLinkReceiver = async () => {
   })
   await mesh.connect(url)
   process.send?.({ peerId: mesh.peerId })
-  const timer = setInterval(() => process.send?.({ received, at: Date.now() }), 50)
+  const timer = setInterval(() => process.send?.({ received, at: Date.now(), cpu: cpuMs(), elu: performance.eventLoopUtilization() }), 50)
   await new Promise<void>((resolve) => process.once("message", () => resolve()))
   clearInterval(timer)
   await mesh.disconnect()
+}
+
+/** CPU time of this process so far (user + system, all threads), ms. */
+const cpuMs = (): number => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
 }
 
 const runLink = async () => {
@@ -347,6 +356,8 @@ const runLink = async () => {
   // the receiver: another process (split) or another mesh in this one
   let received = 0
   let receivedAt = Date.now()
+  let receiverCpu = 0 // ms, the receiver process's (split only)
+  let receiverElu: EventLoopUtilization | undefined
   let target = ""
   let finish = async () => {}
   if (split) {
@@ -356,11 +367,13 @@ const runLink = async () => {
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     const ready = Promise.withResolvers<string>()
-    child.on("message", (m: { peerId?: string; received?: number; at?: number }) => {
+    child.on("message", (m: { peerId?: string; received?: number; at?: number; cpu?: number; elu?: EventLoopUtilization }) => {
       if (m.peerId !== undefined) ready.resolve(m.peerId)
       if (m.received !== undefined && m.at !== undefined) {
         received = m.received
         receivedAt = m.at
+        receiverCpu = m.cpu ?? 0
+        receiverElu = m.elu
       }
     })
     child.once("exit", () => ready.reject(new Error("the receiver process exited")))
@@ -414,11 +427,19 @@ const runLink = async () => {
   const r0 = received
   const at0 = receivedAt
   const s0 = sent
+  const c0 = cpuMs()
+  const rc0 = receiverCpu
+  const elu0 = performance.eventLoopUtilization()
+  const relu0 = receiverElu
   const t0 = Date.now()
   await sleep(seconds * 1000)
   const r1 = received
   const at1 = receivedAt
   const s1 = sent
+  const c1 = cpuMs()
+  const rc1 = receiverCpu
+  const elu1 = performance.eventLoopUtilization(elu0)
+  const relu1 = receiverElu
   const elapsed = (Date.now() - t0) / 1000
   stop = true
   await pumping
@@ -427,6 +448,19 @@ const runLink = async () => {
   report(`${prefix}_mbytes_per_s`, (rate * size) / MB)
   report(`${prefix}_sent_per_s`, (s1 - s0) / elapsed)
   report(`${prefix}_send_failures`, failed)
+  // CPU per message received (user + system, all threads of the process)
+  const perMessage = (ms: number) => (r1 > r0 ? (ms * 1000) / (r1 - r0) : null)
+  if (split) {
+    report(`${prefix}_sender_cpu_us_per_msg`, perMessage(c1 - c0))
+    report(`${prefix}_receiver_cpu_us_per_msg`, perMessage(rc1 - rc0))
+    // how busy each event loop was (1 = saturated: that side is the bottleneck)
+    report(`${prefix}_sender_loop_utilization`, elu1.utilization)
+    if (relu0 !== undefined && relu1 !== undefined) {
+      report(`${prefix}_receiver_loop_utilization`, performance.eventLoopUtilization(relu1, relu0).utilization)
+    }
+  } else {
+    report(`${prefix}_cpu_us_per_msg`, perMessage(c1 - c0))
+  }
   // the rest must arrive too: nothing is lost on a link
   const all = await until(() => received >= sent - failed, 20_000, 50)
   report(`${prefix}_all_received`, all ? "yes" : `${received}/${sent}`)

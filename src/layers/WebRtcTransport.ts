@@ -12,9 +12,12 @@
  * a failed `open` releases the connection at once.
  *
  * Wire format on the channel (text frames, JSON unless noted):
- * - `{"b":["m1","m2",...]}` a batch: queued messages in order, at most
- *   `maxMessagesPerFrame` of them and at most `maxFrameChars` characters of frame;
- * - `{"a":n}` the receiver consumed `n` more data frames (credit back to the sender);
+ * - `#<length>:<m1><length>:<m2>...` a batch (`internal/batchFrame.ts`): queued messages in
+ *   order, each after its length, at most `maxMessagesPerFrame` of them and at most
+ *   `maxFrameChars` characters of frame;
+ * - `{"b":["m1","m2",...]}` the same as JSON, for messages with a lone surrogate (a batch
+ *   frame would have them replaced);
+ * - `{"a":n}` `n` more data frames reached the receiver (credit back to the sender);
  * - `{"c":"reason"}` the sender is closing the link, with its reason;
  * - `{"k":1}` keepalive, sent every `keepaliveMs`; a link silent for `deadAfterMs` is lost
  *   (a peer that vanished without closing: werift itself notices only after ~30 s);
@@ -24,9 +27,11 @@
  *   message under 64 KiB, werift's (and Safari's) default `max-message-size`.
  *
  * Pacing: werift's SCTP collapses under unpaced bursts, so the sender keeps at most
- * `window` data frames unacknowledged (`CreditWindow`). The receiver acknowledges every
- * chunk of frames it has handed to `messages` with one `{"a":n}`; acks are not themselves
- * paced or acknowledged.
+ * `window` data frames unacknowledged (`CreditWindow`). The receiver acknowledges data frames
+ * as they arrive, those of one turn of the event loop with one `{"a":n}`, before it even
+ * reads them: what paces the sender is the channel's round trip, not how busy the receiver
+ * is (its reading never pushed back anyway: `messages` is unbounded). Acks are not
+ * themselves paced or acknowledged.
  *
  * Messages are limited to `maxMessageBytes` (UTF-8, default 1 MiB): `send` fails with
  * `LinkError` `"refused"` above it. `close` does not flush: messages still queued are
@@ -36,8 +41,9 @@
  *
  * @since 2.0.0
  */
-import { Deferred, Duration, Effect, Exit, Latch, Layer, Option, Queue, Schedule, Schema, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Latch, Layer, Queue, Schedule, Schema, Scope } from "effect"
 import type { Cause } from "effect"
+import { BATCH_HEAD, canEncode, decodeBatch, encodeBatch, encodedLength } from "../internal/batchFrame.ts"
 import { batchFrames, CreditWindow, utf8Length } from "../internal/creditWindow.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { JsonObject } from "../schema/Signaling.ts"
@@ -103,11 +109,40 @@ const BatchFrame = Schema.Struct({ b: Schema.Array(Schema.String) })
 const AckFrame = Schema.Struct({ a: Schema.Int })
 const CloseFrame = Schema.Struct({ c: Schema.String })
 const KeepaliveFrame = Schema.Struct({ k: Schema.Int })
-const Frame = Schema.Union([BatchFrame, AckFrame, CloseFrame, KeepaliveFrame])
-const decodeFrame = Schema.decodeUnknownOption(Schema.fromJsonString(Frame))
+/** The frames of a link (the schema `decodeFrame` implements by hand). */
+export const Frame = Schema.Union([BatchFrame, AckFrame, CloseFrame, KeepaliveFrame])
+export type Frame = typeof Frame.Type
+
+const isInt = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u)
+
+/**
+ * Decodes a frame as `Schema.fromJsonString(Frame)` would (members tried in order, excess keys
+ * dropped), by hand: it runs on every frame. `undefined` when it is not one.
+ */
+export const decodeFrame = (text: string): Frame | undefined => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined
+  const { a, b, c, k } = json as Record<string, unknown>
+  if (Array.isArray(b) && b.every((m) => typeof m === "string")) return { b: b as Array<string> }
+  if (isInt(a)) return { a }
+  if (typeof c === "string") return { c }
+  if (isInt(k)) return { k }
+  return undefined
+}
 
 const PIECE = 0x2b // "+": a piece of a long frame, more follow
 const LAST_PIECE = 0x24 // "$": the last piece
+
+/** Whether a raw frame is one the sender paid a credit for (a batch, or a piece of one). */
+const costsCredit = (raw: string): boolean => {
+  const head = raw.charCodeAt(0)
+  return head === BATCH_HEAD || head === PIECE || head === LAST_PIECE || raw.startsWith(`{"b":`)
+}
 
 /** Cuts `frame` into pieces of at most `max` characters, prefix included, never inside a surrogate pair. */
 const fragment = (frame: string, max: number): ReadonlyArray<string> => {
@@ -267,6 +302,16 @@ const openLink = (
     let lastHeard = Date.now()
     yield* Effect.addFinalizer(() => Effect.sync(() => detach.splice(0).forEach((f) => f())))
 
+    // Credit owed to the sender for data frames that arrived, sent once per turn of the loop.
+    let owed = 0
+    let ackScheduled = false
+    const sendAck = () => {
+      ackScheduled = false
+      const dc = channel
+      if (owed > 0 && !closing && dc !== undefined && dc.readyState === "open") trySend(dc, `{"a":${owed}}`)
+      owed = 0
+    }
+
     // Listeners go on synchronously: werift opens a remote channel and delivers its first
     // frames without waiting for a fiber to subscribe.
     const attach = (dc: DataChannelLike) => {
@@ -275,7 +320,20 @@ const openLink = (
         on(dc, "message", (event) => {
           lastHeard = Date.now()
           const data = field(event, "data")
-          if (typeof data === "string") Queue.offerUnsafe(inbound, data)
+          if (typeof data !== "string") return
+          // credit back: taken here at once, so the sender never waits for a busy fiber
+          if (data.startsWith(`{"a":`)) {
+            const f = decodeFrame(data)
+            if (f !== undefined && "a" in f) return acknowledge(f.a)
+          }
+          Queue.offerUnsafe(inbound, data)
+          if (costsCredit(data)) {
+            owed++
+            if (!ackScheduled) {
+              ackScheduled = true
+              queueMicrotask(sendAck)
+            }
+          }
         }),
         on(dc, "open", () => Deferred.doneUnsafe(opened, Exit.void)),
         on(dc, "close", () => {
@@ -439,10 +497,13 @@ const openLink = (
       while (true) {
         const batch = yield* Queue.takeBetween(outbox, 1, o.window * o.maxMessagesPerFrame)
         held = batch.length
-        const encoded = batch.map((m) => JSON.stringify(m))
-        const frames = batchFrames(encoded, o.maxFrameChars - 8, o.maxMessagesPerFrame, (s) => s.length + 1)
+        const plain = batch.every(canEncode)
+        const frames = plain
+          ? batchFrames(batch, o.maxFrameChars - 1, o.maxMessagesPerFrame, encodedLength)
+          : batchFrames(batch.map((m) => JSON.stringify(m)), o.maxFrameChars - 8, o.maxMessagesPerFrame, (s) => s.length + 1)
         for (const group of frames) {
-          for (const piece of fragment(`{"b":[${group.join(",")}]}`, o.maxFrameChars)) {
+          const frame = plain ? encodeBatch(group) : `{"b":[${group.join(",")}]}`
+          for (const piece of fragment(frame, o.maxFrameChars)) {
             if (!(yield* acquireCredit(piece.length)) || !trySend(dc, piece)) return
           }
           held -= group.length
@@ -451,30 +512,33 @@ const openLink = (
       }
     }).pipe(Effect.catch(() => Effect.void), Effect.forkScoped)
 
-    // Receiver: frames in arrival order -> messages, acks -> credit, one ack per chunk read.
+    // Receiver: frames in arrival order -> messages, acks -> credit (its own acks went out
+    // from the listener).
     let pieces: Array<string> = []
     yield* Effect.gen(function*() {
       while (true) {
         const frames = yield* Queue.takeAll(inbound)
         const received: Array<string> = []
-        let consumed = 0
         for (const raw of frames) {
           const head = raw.charCodeAt(0)
           if (head === PIECE) {
             pieces.push(raw.slice(1))
-            consumed++
             continue
           }
           const text = head === LAST_PIECE ? pieces.join("") + raw.slice(1) : raw
           if (head === LAST_PIECE) pieces = []
-          const frame = decodeFrame(text)
-          if (Option.isNone(frame)) {
+          if (text.charCodeAt(0) === BATCH_HEAD) {
+            const batch = decodeBatch(text)
+            if (batch === undefined) endInbound("protocol error: malformed batch")
+            else for (const m of batch) received.push(m)
+            continue
+          }
+          const f = decodeFrame(text)
+          if (f === undefined) {
             endInbound("protocol error: malformed frame")
             continue
           }
-          const f = frame.value
           if ("b" in f) {
-            consumed++
             for (const m of f.b) received.push(m)
           } else if ("a" in f) {
             acknowledge(f.a)
@@ -486,7 +550,6 @@ const openLink = (
           }
         }
         if (received.length > 0) yield* Queue.offerAll(messages, received)
-        if (consumed > 0 && !closing && dcOpen()) trySend(dc, `{"a":${consumed}}`)
       }
     }).pipe(
       Effect.catch(() => Effect.void),

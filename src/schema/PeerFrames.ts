@@ -102,8 +102,83 @@ export const decodePeerFrame = (text: string): PeerFrame | undefined => {
   } catch {
     return undefined
   }
+  const fast = decodeSignedFast(json)
+  if (fast !== undefined) return fast
   const exit = decodeFrame(json)
   return Exit.isSuccess(exit) ? exit.value : undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// fast path: gossip and direct frames (all the traffic) checked by hand
+
+const HEX40 = /^[0-9a-fA-F]{40}$/
+const peerIdOf = (u: unknown): PeerId | undefined =>
+  typeof u === "string" && HEX40.test(u) ? (u.toLowerCase() as PeerId) : undefined
+const isInt = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u)
+const isMessageId = (u: unknown): u is string => typeof u === "string" && u.length >= 1 && u.length <= 64
+
+/** Like `Schema.Json`'s check: a tree of plain objects, arrays, strings, booleans, null and finite numbers. */
+const isJson = (u: unknown): u is Schema.Json => {
+  const stack: Array<unknown> = [u]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (v === null || typeof v === "string" || typeof v === "boolean") continue
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) return false
+      continue
+    }
+    if (typeof v !== "object") return false
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i])
+    } else {
+      const proto = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null) return false
+      for (const key in v) stack.push((v as Record<string, unknown>)[key])
+    }
+  }
+  return true
+}
+
+/**
+ * `Gossip` or `Direct` decoded without Effect Schema (a parsed JSON tree is acyclic, so the
+ * checks are simple), producing exactly what `PeerFrame` would: the same fields, excess ones
+ * dropped, peer ids in lower case. `undefined` for anything else or anything in doubt; the
+ * caller then runs the schema, which stays the definition of a valid frame.
+ */
+export const decodeSignedFast = (json: unknown): GossipFrame | DirectFrame | undefined => {
+  if (typeof json !== "object" || json === null) return undefined
+  const o = json as Record<string, unknown>
+  const t = o.t
+  if (t !== "gossip" && t !== "direct") return undefined
+  const { kind, id, key, ts, ttl, hops, sig } = o
+  if (typeof kind !== "string" || !isMessageId(id) || typeof key !== "string" || typeof ts !== "number") return undefined
+  if (!isInt(ttl) || !isInt(hops) || typeof sig !== "string") return undefined
+  const origin = peerIdOf(o.origin)
+  if (origin === undefined || !("content" in o) || !isJson(o.content)) return undefined
+  const content = o.content
+  if (t === "gossip") return { t, kind, id, origin, key, ts, ttl, hops, content, sig }
+  const to = peerIdOf(o.to)
+  const { flood, attempt, ack } = o
+  if (to === undefined || typeof flood !== "boolean") return undefined
+  const hasAttempt = "attempt" in o
+  const hasAck = "ack" in o
+  if ((hasAttempt && !isInt(attempt)) || (hasAck && typeof ack !== "boolean")) return undefined
+  return {
+    t,
+    kind,
+    to,
+    flood,
+    ...(hasAttempt ? { attempt: attempt as number } : {}),
+    ...(hasAck ? { ack: ack as boolean } : {}),
+    id,
+    origin,
+    key,
+    ts,
+    ttl,
+    hops,
+    content,
+    sig
+  }
 }
 
 const encoder = new TextEncoder()

@@ -1,13 +1,15 @@
 /**
- * A peer's identity: an Ed25519 key pair (WebCrypto, so it runs in Node and browsers) and the
- * peer id derived from its public key exactly as the signaling server verifies it
- * (`internal/identityProof.ts`). A caller may bring a custom 40-hex id instead; such a peer
+ * A peer's identity: an Ed25519 key pair (made with WebCrypto, so it runs in Node and browsers)
+ * and the peer id derived from its public key exactly as the signaling server verifies it
+ * (`internal/identityProof.ts`). Signing and verifying go through `internal/cryptoBackend.ts`:
+ * Node's synchronous `node:crypto` where it exists, WebCrypto otherwise. A caller may bring a custom 40-hex id instead; such a peer
  * still signs, but its id is not bound to its key, so others mark it unverified.
  *
  * @since 2.0.0
  */
 import { Context, Effect, Layer, Schema } from "effect"
-import { fromBase64Url, peerIdFromPublicKey, toBase64Url } from "../internal/identityProof.ts"
+import { cryptoBackend, type MaybePromise } from "../internal/cryptoBackend.ts"
+import { peerIdFromPublicKey, toBase64Url } from "../internal/identityProof.ts"
 import { isPeerIdString, type PeerId } from "../schema/PeerId.ts"
 
 export class IdentityError extends Schema.TaggedError<IdentityError>()("IdentityError", {
@@ -41,44 +43,28 @@ export const make = Effect.fnUntraced(function*(customPeerId?: string) {
   const raw = new Uint8Array(yield* Effect.promise(() => crypto.subtle.exportKey("raw", pair.publicKey)))
   const derived = (yield* Effect.promise(() => peerIdFromPublicKey(raw))) as PeerId
   const peerId = customPeerId === undefined ? derived : (customPeerId.toLowerCase() as PeerId)
+  const sign = cryptoBackend.signer(pair.privateKey)
   return Identity.of({
     peerId,
     publicKey: toBase64Url(raw),
     verified: peerId === derived,
-    sign: (bytes) =>
-      Effect.promise(() => crypto.subtle.sign({ name: "Ed25519" }, pair.privateKey, bytes)).pipe(
-        Effect.map((sig) => toBase64Url(new Uint8Array(sig)))
-      )
+    sign: (bytes) => Effect.suspend(() => lift(sign(bytes)))
   })
 })
 
-const keyCache = new Map<string, Promise<Key | undefined>>()
-
-const importKey = (publicKey: string): Promise<Key | undefined> => {
-  let cached = keyCache.get(publicKey)
-  if (cached === undefined) {
-    const raw = fromBase64Url(publicKey)
-    cached = raw === undefined || raw.length !== 32
-      ? Promise.resolve(undefined)
-      : crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => undefined)
-    if (keyCache.size > 10_000) keyCache.clear()
-    keyCache.set(publicKey, cached)
-  }
-  return cached
-}
+/** A plain value as a synchronous effect, a promise as an asynchronous one. */
+const lift = <A>(value: MaybePromise<A>): Effect.Effect<A> =>
+  value instanceof Promise ? Effect.promise(() => value) : Effect.succeed(value)
 
 /** Verifies an Ed25519 signature (base64url) by `publicKey` (base64url) over `bytes`; never fails. */
 export const verifySignature = (publicKey: string, signature: string, bytes: Uint8Array<ArrayBuffer>): Effect.Effect<boolean> =>
-  Effect.promise(async () => {
-    const key = await importKey(publicKey)
-    const sig = fromBase64Url(signature)
-    if (key === undefined || sig === undefined || sig.length !== 64) return false
-    return crypto.subtle.verify({ name: "Ed25519" }, key, sig, bytes).catch(() => false)
-  })
+  Effect.suspend(() => lift(cryptoBackend.verify(publicKey, signature, bytes)))
 
 /** True when `peerId` is the id derived from `publicKey`. */
 export const peerIdMatchesKey = (peerId: string, publicKey: string): Effect.Effect<boolean> =>
-  Effect.promise(async () => {
-    const raw = fromBase64Url(publicKey)
-    return raw !== undefined && raw.length === 32 && (await peerIdFromPublicKey(raw)) === peerId
+  Effect.suspend(() => {
+    const derived = cryptoBackend.peerIdOf(publicKey)
+    return derived instanceof Promise
+      ? Effect.promise(() => derived.then((id) => id === peerId))
+      : Effect.succeed(derived === peerId)
   })
