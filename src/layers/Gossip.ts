@@ -119,6 +119,8 @@ export const layer = Layer.effect(
         if (now - held.at <= config.repairWindow) break
         recent.delete(id)
       }
+      // nothing recent: nothing to advertise nor to remember who holds it (an idle round is cheap)
+      if (recent.size === 0) return knownBy.clear()
       const neighbours = new Set(yield* connections.connected)
       for (const peer of knownBy.keys()) if (!neighbours.has(peer)) knownBy.delete(peer)
       for (const peer of neighbours) {

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect } from "effect"
+import { Context, Effect, type Schema } from "effect"
 import { makeNonce } from "../../src/internal/identityProof.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import { signedBytes } from "../../src/schema/PeerFrames.ts"
@@ -10,7 +10,7 @@ import { Mesh } from "../../src/services/Mesh.ts"
 import { connectedOf, received, startNodes, type TestNode, waitFor } from "../support/memoryMesh.ts"
 
 /** A gossip frame with `origin`'s id, signed by `signer` (the origin itself, or someone posing as it). */
-const gossipFrame = (signer: TestNode, origin: PeerId, id: string, content: object) =>
+const gossipFrame = (signer: TestNode, origin: PeerId, id: string, content: Schema.Json) =>
   Effect.gen(function*() {
     const identity = Context.get(signer.context, Identity)
     const ts = Date.now()
