@@ -10,6 +10,7 @@ export {
   done,
   type Figure,
   log,
+  mean,
   percentile,
   prng,
   report,

@@ -24,7 +24,7 @@ import { Dht, type DhtStats } from "../src/services/Dht.ts"
 import { Mesh } from "../src/services/Mesh.ts"
 import { Router } from "../src/services/Router.ts"
 import type { MeshOptions } from "../src/services/MeshConfig.ts"
-import { arg, components, done, log, percentile, prng, report } from "./dht-common.ts"
+import { arg, components, done, log, mean, percentile, prng, report } from "./dht-common.ts"
 
 type Services = Layer.Success<ReturnType<typeof makeMeshLayer>>
 
@@ -219,9 +219,20 @@ const program = Effect.gen(function*() {
 
   // ---- churn
   if (churn > 0 && keys.length > 0) {
+    // who holds each key now: a key whose holders all stop can only be lost (the DHT promises
+    // survival when a minority of holders leaves), so those are counted apart
+    const holdersOf = new Map<string, ReadonlyArray<PeerId>>()
+    for (const entry of keys) {
+      const r = yield* Effect.exit(use(pick(nodes), Dht.use((d) => d.holders(entry.key))))
+      holdersOf.set(entry.key, Exit.isSuccess(r) ? r.value : [])
+    }
     const doomed = new Set<SimNode>()
     const count = Math.round(nodes.length * churn)
     while (doomed.size < count) doomed.add(pick(nodes))
+    const doomedIds = new Set<string>([...doomed].map((node) => node.peerId))
+    const orphaned = keys.filter((entry) => (holdersOf.get(entry.key) ?? []).every((id) => doomedIds.has(id))).length
+    report("churn_keys_all_holders_stopped", `${orphaned} of ${keys.length}`)
+    report("churn_holders_per_key", mean(keys.map((entry) => holdersOf.get(entry.key)?.length ?? 0)))
     for (const node of doomed) {
       node.alive = false
       yield* Scope.close(node.scope, Exit.void)

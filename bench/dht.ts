@@ -160,6 +160,7 @@ if (mem.length > 0) {
     ["churn: survivors' mesh healed in (s)", "churn_healed_s"],
     ["churn: repair window at 1.5 s replicateInterval (s)", "churn_repair_window_s"],
     ["churn: replication store RPCs in window", "churn_replication_rpcs"],
+    ["churn: holders per key before; keys whose every holder stopped", (o) => `${fmt(o.figures.get("churn_holders_per_key"))}; ${fmt(o.figures.get("churn_keys_all_holders_stopped"))}`],
     ["churn: gets correct (every key, random survivor)", ratio("churn_get_ok", "churn_get_ratio")],
     ["churn: get p50 / p95 (ms)", (o) => `${fmt(o.figures.get("churn_get_p50_ms"))} / ${fmt(o.figures.get("churn_get_p95_ms"))}`],
     ["churn: failures", "churn_failures"],

@@ -50,3 +50,15 @@ export const ringOf = <A extends string>(self: string, ids: Iterable<A>): Readon
   if (succ !== undefined) out.add(succ)
   return out
 }
+
+const RING = 1n << 160n
+
+/**
+ * How far `target` lies ahead of `from` going up the ring (numeric order, wrapping): the
+ * routing metric of the ring. Each peer's successor is strictly closer to any other peer by
+ * it, so forwarding to the neighbour with the least distance always makes progress.
+ */
+export const clockwiseDistance = (from: string, target: string): bigint => {
+  const d = toBigInt(target) - toBigInt(from)
+  return d >= 0n ? d : d + RING
+}

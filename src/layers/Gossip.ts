@@ -72,13 +72,19 @@ export const layer = Layer.effect(
     const receive = Effect.fnUntraced(function*(from: PeerId, frame: GossipFrame) {
       const now = yield* Clock.currentTimeMillis
       knows(from, frame.id)
-      if (frame.origin === identity.peerId || !seen.add(frame.id, now)) {
+      if (frame.origin === identity.peerId || seen.has(frame.id, now)) {
         stats.duplicates++
         return
       }
+      // checked before it counts as seen: a forged copy must not shadow the genuine message
       const check = yield* checkOrigin(keys, frame)
       if (check === "forged" || frame.ttl < 1) {
         stats.dropped++
+        return
+      }
+      // (another copy may have passed its check meanwhile)
+      if (!seen.add(frame.id, now)) {
+        stats.duplicates++
         return
       }
       stats.delivered++
@@ -113,6 +119,8 @@ export const layer = Layer.effect(
         if (now - held.at <= config.repairWindow) break
         recent.delete(id)
       }
+      // nothing recent: nothing to advertise nor to remember who holds it (an idle round is cheap)
+      if (recent.size === 0) return knownBy.clear()
       const neighbours = new Set(yield* connections.connected)
       for (const peer of knownBy.keys()) if (!neighbours.has(peer)) knownBy.delete(peer)
       for (const peer of neighbours) {

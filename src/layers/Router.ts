@@ -7,7 +7,9 @@
  *    presence, say) first arrived is on a fast path back to it;
  * 3. greedy XOR: the neighbour XOR-closest to the target, if strictly closer than this hop
  *    (the progress check rules out loops);
- * 4. flooding, de-duplicated by every hop and delivered only by the target, once.
+ * 4. up the ring: the neighbour with the least clockwise distance to the target, if less than
+ *    this hop's (ring links make sure there is one while the ring is intact);
+ * 5. flooding, de-duplicated by every hop and delivered only by the target, once.
  * A hop that sees a routed copy twice (a route loop while links change) floods it instead.
  *
  * End to end, the target acknowledges each message; the sender retransmits (flooded) what
@@ -24,6 +26,7 @@
  * @since 2.0.0
  */
 import { Clock, Deferred, Effect, Exit, Latch, Layer, PubSub, Queue, Schedule, type Schema } from "effect"
+import { clockwiseDistance } from "../internal/ring.ts"
 import { SeenCache } from "../internal/seenCache.ts"
 import type { DirectFrame } from "../schema/PeerFrames.ts"
 import { distance, type PeerId } from "../schema/PeerId.ts"
@@ -83,6 +86,25 @@ export const layer = Layer.effect(
         for (const n of neighbours) {
           if (n === from) continue
           const d = distance(n, frame.to)
+          if (d < bestDistance) {
+            best = n
+            bestDistance = d
+          }
+        }
+        if (best !== undefined && (yield* connections.send(best, JSON.stringify(frame)))) {
+          stats.forwarded++
+          return
+        }
+      }
+      if (!frame.flood && config.xorRouting) {
+        // no XOR progress: go up the ring instead; every peer links its ring neighbours, so
+        // some neighbour is always closer this way (clockwiseDistance), and no copy loops
+        const own = clockwiseDistance(self, frame.to)
+        let best: PeerId | undefined
+        let bestDistance = own
+        for (const n of neighbours) {
+          if (n === from) continue
+          const d = clockwiseDistance(n, frame.to)
           if (d < bestDistance) {
             best = n
             bestDistance = d

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { ringNeighbours, ringOf } from "../../src/internal/ring.ts"
+import { clockwiseDistance, ringNeighbours, ringOf } from "../../src/internal/ring.ts"
 import { XorIndex } from "../../src/internal/xorIndex.ts"
 import { prng, randomId } from "../support/random.ts"
 
@@ -52,5 +52,31 @@ describe("ringNeighbours", () => {
     small.add(id(1))
     expect(small.ringNeighbours(id(1))).toEqual({ pred: undefined, succ: undefined })
     expect(small.ringNeighbours(id(2))).toEqual({ pred: id(1), succ: id(1) })
+  })
+})
+
+describe("clockwiseDistance", () => {
+  it("measures up the ring, wrapping past the largest id", () => {
+    expect(clockwiseDistance(id(10), id(30))).toBe(20n)
+    expect(clockwiseDistance(id(30), id(30))).toBe(0n)
+    expect(clockwiseDistance(id(30), id(10))).toBe((1n << 160n) - 20n)
+  })
+
+  it("greedy forwarding by it along ring links reaches every target", () => {
+    const random = prng(9)
+    const ids = Array.from({ length: 64 }, () => randomId(random))
+    for (const target of ids.slice(0, 8)) {
+      for (const start of ids) {
+        let at = start
+        let hops = 0
+        while (at !== target) {
+          const next = [...ringOf(at, ids)].reduce((a, b) => (clockwiseDistance(a, target) < clockwiseDistance(b, target) ? a : b))
+          expect(clockwiseDistance(next, target)).toBeLessThan(clockwiseDistance(at, target))
+          at = next
+          hops++
+        }
+        expect(hops).toBeLessThan(ids.length)
+      }
+    }
   })
 })
