@@ -25,7 +25,7 @@
  *
  * @since 2.0.0
  */
-import { Clock, Deferred, Effect, Exit, Latch, Layer, PubSub, Queue, Schedule, type Schema } from "effect"
+import { Clock, Deferred, Effect, Exit, Latch, Layer, PubSub, Queue, type Schema } from "effect"
 import { clockwiseDistance } from "../internal/ring.ts"
 import { SeenCache } from "../internal/seenCache.ts"
 import type { DirectFrame } from "../schema/PeerFrames.ts"
@@ -250,8 +250,15 @@ export const layer = Layer.effect(
       }
     }).pipe(Effect.forkScoped)
 
-    // retransmit, flooded, what was not acknowledged in time; give up after RETRIES
+    // retransmit, flooded, what was not acknowledged in time; give up after RETRIES. The loop
+    // sleeps on `pendingAcks` while nothing waits for an ack (idle peers cost no wake-ups).
+    const pendingAcks = yield* Latch.make(false)
     yield* Effect.gen(function*() {
+      if (unacked.size === 0) {
+        pendingAcks.closeUnsafe()
+        yield* pendingAcks.await
+      }
+      yield* Effect.sleep(250)
       const now = yield* Clock.currentTimeMillis
       for (const [id, pending] of unacked) {
         if (pending.dueAt > now) continue
@@ -267,7 +274,7 @@ export const layer = Layer.effect(
         if (flood) stats.flooded++
         yield* forward({ ...pending.frame, attempt: pending.attempt, flood }, undefined)
       }
-    }).pipe(Effect.repeat(Schedule.spaced(250)), Effect.forkScoped)
+    }).pipe(Effect.forever, Effect.forkScoped)
 
     const inbound = yield* connections.inbound
     yield* Effect.gen(function*() {
@@ -305,6 +312,7 @@ export const layer = Layer.effect(
           const frame: DirectFrame = { ...batch[i]!.frame, sig: sigs[i]! }
           seen.add(`${frame.id}:0`, frame.ts)
           unacked.set(frame.id, { frame, attempt: 0, dueAt: frame.ts + retryAfter(0) })
+          pendingAcks.openUnsafe()
           stats.sent++
           // to a neighbour (the common case) straight onto its link, else routed
           const direct = neighbours.includes(frame.to) && (yield* connections.send(frame.to, JSON.stringify(frame)))
