@@ -52,9 +52,20 @@ export const layer = Layer.effect(
     const unheardAfter = Math.max(presenceEvery * 3, 3000)
     let lastBridgeAt = 0
 
+    /**
+     * Bumped by whatever can change the optimizer's choice (discoveries, departures, link
+     * changes, newly heard peers), so the periodic pass can skip a peer whose inputs are the
+     * same as last time: in a large network most peers are settled most of the time.
+     */
+    let generation = 0
+    let settled = { generation: -1, retryAt: 0 }
+
     const optimize = Effect.gen(function*() {
       if (!config.autoDiscovery) return
       const now = yield* Clock.currentTimeMillis
+      const startedAt = generation
+      let retryAt = Number.POSITIVE_INFINITY
+      let acted = false
       const links = yield* connections.links
       const linked = new Set(links.map((l) => l.peerId))
       const connected = links.filter((l) => l.status === "connected").map((l) => l.peerId)
@@ -66,6 +77,7 @@ export const layer = Layer.effect(
       const candidates = [...known].filter((id) => {
         if (linked.has(id)) return false
         const until = connections.cooldownUntil(id)
+        if (until !== undefined && until > now) retryAt = Math.min(retryAt, until)
         return until === undefined || until <= now
       })
       // the ring neighbours first: their links keep the whole mesh connected, and they take
@@ -81,7 +93,10 @@ export const layer = Layer.effect(
       // other links wait for the ring: early offers to others would fill the slots that ring
       // neighbours need, and be refused by peers full of their own
       const ringPending = [...ring].some((id) => !connected.includes(id) && (attempting.includes(id) || candidates.includes(id)))
-      if (ringPending) return yield* connections.enforceCapacity
+      if (ringPending) {
+        settled = { generation: -1, retryAt: 0 }
+        return yield* connections.enforceCapacity
+      }
       // peers whose presence says they are full would only refuse: skip them unless we need links
       const full = (id: PeerId) => (freeSlots.get(id) ?? 1) <= 0
       const needy = connected.length < config.minPeers
@@ -91,6 +106,7 @@ export const layer = Layer.effect(
         const far = candidates.filter((id) => isLong(self, id) && !ring.has(id) && !full(id))
         const long = far.length === 0 ? undefined : far.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
         if (long !== undefined) {
+          acted = true
           yield* connections.connect(long).pipe(Effect.ignore)
           attempting.push(long)
         }
@@ -105,8 +121,10 @@ export const layer = Layer.effect(
         const open = sortByDistance(self, rest.filter((id) => !full(id)))
         const extra = open.length > 0 ? open.slice(0, deficit) : sortByDistance(self, rest).slice(0, deficit)
         for (const id of extra) yield* connections.connect(id, { bridge: open.length === 0 && needy }).pipe(Effect.ignore)
+        if (extra.length > 0) acted = true
       }
       for (const id of targets) yield* connections.connect(id).pipe(Effect.ignore)
+      if (targets.length > 0 || attempting.length > 0) acted = true
 
       // connectivity: a discovered peer unheard over the mesh is in another component
       if (presenceEvery > 0 && connected.length > 0 && attempting.length === 0) {
@@ -122,6 +140,16 @@ export const layer = Layer.effect(
         }
       }
       yield* connections.enforceCapacity
+      // nothing tried, nothing under way: the same inputs would give the same answer until a
+      // cooldown ends (or, with presence on, until time makes a peer count as unheard)
+      settled = acted || presenceEvery > 0 ? { generation: -1, retryAt: 0 } : { generation: startedAt, retryAt }
+    })
+
+    /** The periodic pass: skipped while this peer is settled (see `generation`). */
+    const optimizeIfChanged = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      if (generation === settled.generation && now < settled.retryAt) return
+      yield* optimize
     })
 
     const signalingEvents = yield* signaling.subscribe
@@ -138,12 +166,14 @@ export const layer = Layer.effect(
             if (event.verified && typeof key === "string") keys.pin(event.peerId, key)
             connections.noteVerified(event.peerId, event.verified)
             const known = discovered.has(event.peerId)
+            generation++
             discovered.set(event.peerId, { peerId: event.peerId, verified: event.verified, discoveredAt: yield* Clock.currentTimeMillis })
             if (!known) yield* PubSub.publish(events, { _tag: "PeerDiscovered", peerId: event.peerId })
             yield* optimize
             break
           }
           case "PeerLeft":
+            generation++
             discovered.delete(event.peerId)
             heard.delete(event.peerId)
             freeSlots.delete(event.peerId)
@@ -166,7 +196,11 @@ export const layer = Layer.effect(
     yield* Effect.gen(function*() {
       while (true) {
         const event = yield* PubSub.take(meshEvents)
-        if (event._tag === "PeerDisconnected" || event._tag === "PeerEvicted") yield* optimize
+        if (event._tag === "PeerConnected") generation++
+        if (event._tag === "PeerDisconnected" || event._tag === "PeerEvicted") {
+          generation++
+          yield* optimize
+        }
       }
     }).pipe(Effect.forkScoped)
 
@@ -175,7 +209,10 @@ export const layer = Layer.effect(
     yield* Effect.gen(function*() {
       while (true) {
         const m = yield* PubSub.take(delivered)
-        heard.set(m.origin, yield* Clock.currentTimeMillis)
+        const now = yield* Clock.currentTimeMillis
+        const before = heard.get(m.origin)
+        if (before === undefined || now - before > unheardAfter) generation++
+        heard.set(m.origin, now)
         if (m.kind === "presence" && typeof m.content === "object" && m.content !== null && !Array.isArray(m.content)) {
           const { d, m: max } = m.content as { readonly d?: unknown; readonly m?: unknown }
           if (typeof d === "number" && typeof max === "number") {
@@ -186,7 +223,7 @@ export const layer = Layer.effect(
       }
     }).pipe(Effect.forkScoped)
 
-    yield* optimize.pipe(
+    yield* optimizeIfChanged.pipe(
       Effect.catchCause((cause) => Effect.logWarning("optimizer pass failed", cause)),
       Effect.repeat(Schedule.spaced(config.optimizeInterval)),
       Effect.forkScoped
