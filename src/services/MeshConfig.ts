@@ -37,7 +37,7 @@ export interface MeshOptions {
   readonly iceServers: ReadonlyArray<IceServer>
   /** Time allowed to set up one link (signaling, ICE, DTLS, handshake). Default 15000 ms. */
   readonly connectionTimeout: number
-  /** Hops a broadcast may travel. Default 16. */
+  /** Hops a broadcast may travel (copies are de-duplicated, so a generous bound costs nothing). Default 32. */
   readonly gossipTtl: number
   /** Message ids remembered for de-duplication. Default 20000 ids for 120000 ms. */
   readonly seenCacheSize: number
@@ -66,7 +66,7 @@ export const defaults: MeshOptions = {
   dht: {},
   iceServers: [],
   connectionTimeout: 15_000,
-  gossipTtl: 16,
+  gossipTtl: 32,
   seenCacheSize: 20_000,
   seenCacheTtl: 120_000,
   optimizeInterval: 2_000,
