@@ -57,7 +57,9 @@ const options: Partial<MeshOptions> = {
   presenceInterval: arg("presenceInterval", 0),
   optimizeInterval: arg("optimizeInterval", 2000),
   repairInterval: arg("repairInterval", 1000),
-  connectionTimeout: arg("connectionTimeout", 3000)
+  connectionTimeout: arg("connectionTimeout", 3000),
+  // the mesh alone (the DHT has its own benchmark): --dht=1 turns it on
+  enableWebDHT: arg("dht", 0) === 1
 }
 
 const network = new MemoryNetwork({ latencyMs, loss, random: prng(arg("seed", 7) + 1) })
