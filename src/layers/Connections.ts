@@ -76,13 +76,20 @@ export const layer = Layer.effect(
     // a link being evicted no longer counts: a second capacity check must not evict again
     const connectedIds = () => [...entries.values()].filter((e) => e.status === "connected" && !e.leaving).map((e) => e.peerId)
 
-    const coolDown = Effect.fnUntraced(function*(peerId: PeerId) {
+    const coolDown = Effect.fnUntraced(function*(peerId: PeerId, minMs = 0) {
       const now = yield* Clock.currentTimeMillis
       const r = yield* Random.next
       const previous = cooldowns.get(peerId)
       const attempts = (previous?.attempts ?? 0) + 1
-      cooldowns.set(peerId, { attempts, until: now + backoffDelay(attempts - 1, { baseMs: 1000, maxMs: 30_000 }, () => r) })
+      const wait = Math.max(backoffDelay(attempts - 1, { baseMs: 1000, maxMs: 30_000 }, () => r), minMs * (0.75 + r / 2))
+      cooldowns.set(peerId, { attempts, until: now + wait })
     })
+    /**
+     * A peer that refused us is full, and stays so for a while: asking again soon only costs
+     * both sides (ring neighbours and first long links are never refused, so this only slows
+     * the optional links).
+     */
+    const REFUSED_COOLDOWN_MS = 20_000
 
     const fail = (peerId: PeerId, message: string) =>
       new LinkError({ peerId, reason: "setup-failed", message })
@@ -186,8 +193,9 @@ export const layer = Layer.effect(
         )
         const opened = yield* Effect.exit(setup)
         if (Exit.isFailure(opened)) {
-          yield* coolDown(entry.peerId)
           const error = opened.cause.reasons[0]
+          const refused = error?._tag === "Fail" && error.error.reason === "refused"
+          yield* coolDown(entry.peerId, refused ? REFUSED_COOLDOWN_MS : 0)
           yield* Effect.logDebug(`link to ${entry.peerId} failed`, error?._tag === "Fail" ? error.error.message : opened.cause)
           return
         }
