@@ -59,6 +59,8 @@ export const layer = Layer.effect(
     /** Reverse-path routes: origin -> the neighbour its newest broadcast came through, and when. */
     const routes = new Map<PeerId, { readonly via: PeerId; readonly hops: number; readonly at: number }>()
     const ROUTE_STALE_MS = 15_000
+    /** Hops a direct message may take: going up the ring can take many in a large network. */
+    const DIRECT_TTL = 128
 
     /** Passes a frame on from this hop (`from` is the neighbour it came from, if any). */
     const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined) {
@@ -69,7 +71,7 @@ export const layer = Layer.effect(
           return
         }
       }
-      if (!frame.flood) {
+      if (!frame.flood && frame.ring !== true) {
         const route = routes.get(frame.to)
         const now = yield* Clock.currentTimeMillis
         if (route !== undefined && route.via !== from && now - route.at < config.repairWindow && neighbours.includes(route.via)) {
@@ -79,7 +81,7 @@ export const layer = Layer.effect(
           }
         }
       }
-      if (!frame.flood && config.xorRouting) {
+      if (!frame.flood && frame.ring !== true && config.xorRouting) {
         const own = distance(self, frame.to)
         let best: PeerId | undefined
         let bestDistance = own
@@ -97,20 +99,21 @@ export const layer = Layer.effect(
         }
       }
       if (!frame.flood && config.xorRouting) {
-        // no XOR progress: go up the ring instead; every peer links its ring neighbours, so
+        // no XOR progress: go up the ring instead, for the rest of the way (`ring`: mixing the
+        // two measures could lead a copy in circles). Every peer links its ring neighbours, so
         // some neighbour is always closer this way (clockwiseDistance), and no copy loops
         const own = clockwiseDistance(self, frame.to)
         let best: PeerId | undefined
         let bestDistance = own
         for (const n of neighbours) {
-          if (n === from) continue
+          // (`from` too: where the XOR leg stalls, the way up the ring may lead back)
           const d = clockwiseDistance(n, frame.to)
           if (d < bestDistance) {
             best = n
             bestDistance = d
           }
         }
-        if (best !== undefined && (yield* connections.send(best, JSON.stringify(frame)))) {
+        if (best !== undefined && (yield* connections.send(best, JSON.stringify(frame.ring === true ? frame : { ...frame, ring: true })))) {
           stats.forwarded++
           return
         }
@@ -156,7 +159,8 @@ export const layer = Layer.effect(
       if (frame.to === self) return yield* receiveOwn(frame, now)
       // a flooded copy may pass hops the greedy copy already crossed: de-duplicate them apart
       const attempt = frame.attempt ?? 0
-      if (!seen.add(`${frame.id}:${attempt}${frame.flood ? ":flood" : ""}`, now)) {
+      // (and the ring leg of a copy may cross hops its XOR leg crossed)
+      if (!seen.add(`${frame.id}:${attempt}${frame.flood ? ":flood" : frame.ring === true ? ":ring" : ""}`, now)) {
         // a routed copy back here means a route loop: flood it (once) rather than lose it
         if (!frame.flood && seen.add(`${frame.id}:${attempt}:loop`, now)) {
           return yield* forward({ ...frame, flood: true }, from)
@@ -220,7 +224,7 @@ export const layer = Layer.effect(
 
     const sendAck = Effect.fnUntraced(function*(to: PeerId, ids: ReadonlyArray<string>) {
       const content = ids.length === 1 ? ids[0]! : [...ids]
-      const fields = yield* signFields(identity, { t: "direct", kind: "ack", to }, content, Math.max(config.gossipTtl, 32))
+      const fields = yield* signFields(identity, { t: "direct", kind: "ack", to }, content, Math.max(config.gossipTtl, DIRECT_TTL))
       yield* forward({ t: "direct", kind: "ack", to, flood: false, ...fields }, undefined)
     })
 
@@ -336,7 +340,7 @@ export const layer = Layer.effect(
         Effect.gen(function*() {
           if (to === self) return yield* new InvalidMessage({ message: "cannot send a direct message to self" })
           yield* checkContent(content, config.maxMessageSize)
-          const fields = yield* unsignedFields(identity, content, Math.max(config.gossipTtl, 32))
+          const fields = yield* unsignedFields(identity, content, Math.max(config.gossipTtl, DIRECT_TTL))
           if (stopped) return yield* Effect.interrupt
           const item: Outgoing = {
             frame: { t: "direct", kind, to, flood: false, ack: true, ...fields },

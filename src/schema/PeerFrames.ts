@@ -62,6 +62,8 @@ export const Direct = Schema.Struct({
   attempt: Schema.optionalKey(Schema.Int),
   /** The target acknowledges delivery (with a direct message of kind `"ack"`). */
   ack: Schema.optionalKey(Schema.Boolean),
+  /** Set once greedy XOR routing stalled and the message goes up the ring (clockwise distance) instead. */
+  ring: Schema.optionalKey(Schema.Boolean),
   ...signed
 })
 
@@ -158,11 +160,12 @@ export const decodeSignedFast = (json: unknown): GossipFrame | DirectFrame | und
   const content = o.content
   if (t === "gossip") return { t, kind, id, origin, key, ts, ttl, hops, content, sig }
   const to = peerIdOf(o.to)
-  const { flood, attempt, ack } = o
+  const { flood, attempt, ack, ring } = o
   if (to === undefined || typeof flood !== "boolean") return undefined
   const hasAttempt = "attempt" in o
   const hasAck = "ack" in o
-  if ((hasAttempt && !isInt(attempt)) || (hasAck && typeof ack !== "boolean")) return undefined
+  const hasRing = "ring" in o
+  if ((hasAttempt && !isInt(attempt)) || (hasAck && typeof ack !== "boolean") || (hasRing && typeof ring !== "boolean")) return undefined
   return {
     t,
     kind,
@@ -170,6 +173,7 @@ export const decodeSignedFast = (json: unknown): GossipFrame | DirectFrame | und
     flood,
     ...(hasAttempt ? { attempt: attempt as number } : {}),
     ...(hasAck ? { ack: ack as boolean } : {}),
+    ...(hasRing ? { ring: ring as boolean } : {}),
     id,
     origin,
     key,

@@ -2,8 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ringOf } from "../../src/internal/ring.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
+import { Mesh } from "../../src/services/Mesh.ts"
+import { Router } from "../../src/services/Router.ts"
 import { prng } from "../support/random.ts"
-import { graph, isConnectedGraph, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
+import { graph, isConnectedGraph, received, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
 
 /** Every node is linked to both of its ring neighbours among `nodes`, and the graph is connected. */
 const ringHolds = (nodes: ReadonlyArray<TestNode>) =>
@@ -33,5 +35,24 @@ describe("the ring keeps the mesh connected", () => {
       const newcomers = yield* startNodes(network, 5, options)
       yield* waitFor("newcomers join the ring", ringHolds([...alive, ...newcomers]), 30_000)
       assert.isTrue(isConnectedGraph(yield* graph([...alive, ...newcomers])))
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("direct messages find their way without flooding: greedy XOR, then up the ring", () =>
+    Effect.gen(function*() {
+      const network = new MemoryNetwork({ latencyMs: 1, discoveryK: 2, discoveryRandom: 0 })
+      const nodes = yield* startNodes(network, 40, { maxPeers: 3, minPeers: 2, presenceInterval: 0 })
+      yield* waitFor("ring links, bounds and connectivity", ringHolds(nodes), 30_000)
+      const random = prng(8)
+      const sent: Array<[TestNode, string]> = []
+      for (let i = 0; i < 30; i++) {
+        const from = nodes[Math.floor(random() * nodes.length)]!
+        let to = nodes[Math.floor(random() * nodes.length)]!
+        while (to === from) to = nodes[Math.floor(random() * nodes.length)]!
+        sent.push([to, yield* from.run(Mesh.use((m) => m.sendDirectMessage(to.peerId, { i })))])
+      }
+      yield* waitFor("every direct message delivered", Effect.sync(() => sent.every(([to, id]) => received(to).some((m) => m.messageId === id))))
+      const stats = yield* Effect.forEach(nodes, (n) => n.run(Router.use((r) => r.stats)))
+      assert.strictEqual(stats.reduce((a, s) => a + s.flooded, 0), 0)
+      for (const [to, id] of sent) assert.strictEqual(received(to).filter((m) => m.messageId === id).length, 1)
     }).pipe(Effect.scoped), 120_000)
 })
