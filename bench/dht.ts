@@ -40,8 +40,8 @@ const scenarios: ReadonlyArray<Scenario> = [
     id: "mem1000",
     title: "MemoryNetwork, N = 1000",
     script: MEMORY,
-    args: ["--n=1000", "--puts=50", "--gets=100", "--churn=0.3", "--startBudget=150000", "--formationTimeout=60000", "--repairWindow=15000", "--presenceInterval=0"],
-    timeoutS: 400
+    args: ["--n=1000", "--puts=20", "--gets=40", "--churn=0.3", "--startBudget=150000", "--formationTimeout=60000", "--repairWindow=15000", "--presenceInterval=0"],
+    timeoutS: 800
   }
 ]
 
