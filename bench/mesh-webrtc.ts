@@ -306,6 +306,7 @@ const runMesh = async () => {
   const after = await memory()
   report("mem_rss_per_peer_after_traffic_mb", (after.rss - base.rss) / n / MB)
   report("mem_heap_per_peer_after_traffic_mb", (after.heapUsed - base.heapUsed) / n / MB)
+  report("mem_external_per_peer_after_traffic_mb", (after.external - base.external) / n / MB)
 
   await disconnectAll(meshes, server)
 }
