@@ -62,6 +62,20 @@ export const layer = Layer.effect(
     /** Hops a direct message may take: going up the ring can take many in a large network. */
     const DIRECT_TTL = 128
 
+    /** The neighbour with the least `measure`, if it is less than this peer's own (progress). */
+    const closerNeighbour = (neighbours: ReadonlyArray<PeerId>, measure: (id: PeerId) => bigint): PeerId | undefined => {
+      let best: PeerId | undefined
+      let bestDistance = measure(self)
+      for (const n of neighbours) {
+        const d = measure(n)
+        if (d < bestDistance) {
+          best = n
+          bestDistance = d
+        }
+      }
+      return best
+    }
+
     /** Passes a frame on from this hop (`from` is the neighbour it came from, if any). */
     const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined) {
       const neighbours = yield* connections.connected
@@ -82,17 +96,7 @@ export const layer = Layer.effect(
         }
       }
       if (!frame.flood && frame.ring !== true && config.xorRouting) {
-        const own = distance(self, frame.to)
-        let best: PeerId | undefined
-        let bestDistance = own
-        for (const n of neighbours) {
-          if (n === from) continue
-          const d = distance(n, frame.to)
-          if (d < bestDistance) {
-            best = n
-            bestDistance = d
-          }
-        }
+        const best = closerNeighbour(neighbours.filter((n) => n !== from), (n) => distance(n, frame.to))
         if (best !== undefined && (yield* connections.send(best, JSON.stringify(frame)))) {
           stats.forwarded++
           return
@@ -102,17 +106,8 @@ export const layer = Layer.effect(
         // no XOR progress: go up the ring instead, for the rest of the way (`ring`: mixing the
         // two measures could lead a copy in circles). Every peer links its ring neighbours, so
         // some neighbour is always closer this way (clockwiseDistance), and no copy loops
-        const own = clockwiseDistance(self, frame.to)
-        let best: PeerId | undefined
-        let bestDistance = own
-        for (const n of neighbours) {
-          // (`from` too: where the XOR leg stalls, the way up the ring may lead back)
-          const d = clockwiseDistance(n, frame.to)
-          if (d < bestDistance) {
-            best = n
-            bestDistance = d
-          }
-        }
+        // (`from` too: where the XOR leg stalls, the way up the ring may lead back)
+        const best = closerNeighbour(neighbours, (n) => clockwiseDistance(n, frame.to))
         if (best !== undefined && (yield* connections.send(best, JSON.stringify(frame.ring === true ? frame : { ...frame, ring: true })))) {
           stats.forwarded++
           return
