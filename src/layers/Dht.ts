@@ -121,6 +121,9 @@ export const layer = Layer.effect(
       const now = yield* Clock.currentTimeMillis
       switch (message.op) {
         case "find": {
+          // what this peer knows of its neighbourhood goes into the answer even if it never
+          // looked anything up itself (the table is otherwise filled by its own lookups)
+          yield* refreshTable
           const nodes = table.closest(message.target, options.k)
           const record = message.key === undefined ? undefined : alive(store.get(message.key), now)
           return { op: "found", rid: message.rid, nodes, ...(record ? { record } : {}) }
