@@ -79,6 +79,12 @@ const remember = <V>(cache: Map<string, V>, key: string, value: V): V => {
   return value
 }
 
+/** The cached value of `key`, computed (and remembered) on a miss. */
+const cachedIn = <V>(cache: Map<string, V>, key: string, compute: () => V): V => {
+  const cached = cache.get(key)
+  return cached !== undefined ? cached : remember(cache, key, compute())
+}
+
 /** The raw 32-byte key of `publicKey`, or `undefined`. */
 const rawKey = (publicKey: string): Uint8Array<ArrayBuffer> | undefined => {
   const raw = fromBase64Url(publicKey)
@@ -119,18 +125,13 @@ export const makeWebCrypto = (): CryptoBackend => {
   const subtle = () => globalThis.crypto.subtle
   const keys = new Map<string, Promise<WebKey | undefined>>()
   const ids = new Map<string, Promise<string | undefined>>()
-  const importKey = (publicKey: string): Promise<WebKey | undefined> => {
-    const cached = keys.get(publicKey)
-    if (cached !== undefined) return cached
-    const raw = rawKey(publicKey)
-    return remember(
-      keys,
-      publicKey,
-      raw === undefined
+  const importKey = (publicKey: string): Promise<WebKey | undefined> =>
+    cachedIn(keys, publicKey, () => {
+      const raw = rawKey(publicKey)
+      return raw === undefined
         ? Promise.resolve(undefined)
         : subtle().importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => undefined)
-    )
-  }
+    })
   const verify = async (publicKey: string, signature: string, bytes: Uint8Array<ArrayBuffer>): Promise<boolean> => {
     const sig = rawSignature(signature)
     if (sig === undefined) return false
@@ -143,18 +144,13 @@ export const makeWebCrypto = (): CryptoBackend => {
     signer: (privateKey) => async (bytes) =>
       toBase64Url(new Uint8Array(await subtle().sign({ name: "Ed25519" }, privateKey, bytes))),
     verify,
-    peerIdOf: (publicKey) => {
-      const cached = ids.get(publicKey)
-      if (cached !== undefined) return cached
-      const raw = rawKey(publicKey)
-      return remember(
-        ids,
-        publicKey,
-        raw === undefined
+    peerIdOf: (publicKey) =>
+      cachedIn(ids, publicKey, () => {
+        const raw = rawKey(publicKey)
+        return raw === undefined
           ? Promise.resolve(undefined)
           : subtle().digest("SHA-256", raw).then((d) => toHex(new Uint8Array(d).subarray(0, 20)), () => undefined)
-      )
-    },
+      }),
     sha256: sha256Js,
     toBase64Url,
     fromBase64Url,
@@ -174,20 +170,16 @@ export const makeNodeCrypto = ({ Buffer, crypto: nodeCrypto }: NodeModules): Cry
   const digest = typeof nodeCrypto.hash === "function"
     ? (bytes: Uint8Array) => nodeCrypto.hash("sha256", bytes, "base64")
     : (bytes: Uint8Array) => nodeCrypto.createHash("sha256").update(bytes).digest("base64")
-  const importKey = (publicKey: string): NodeCrypto.KeyObject | null => {
-    const cached = keys.get(publicKey)
-    if (cached !== undefined) return cached
-    const raw = rawKey(publicKey)
-    let key: NodeCrypto.KeyObject | null = null
-    if (raw !== undefined) {
+  const importKey = (publicKey: string): NodeCrypto.KeyObject | null =>
+    cachedIn(keys, publicKey, () => {
+      const raw = rawKey(publicKey)
+      if (raw === undefined) return null
       try {
-        key = nodeCrypto.createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: toBase64Url(raw) }, format: "jwk" })
+        return nodeCrypto.createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: toBase64Url(raw) }, format: "jwk" })
       } catch {
-        key = null
+        return null
       }
-    }
-    return remember(keys, publicKey, key)
-  }
+    })
   return {
     backend: "node",
     signer: (privateKey) => {
@@ -213,13 +205,11 @@ export const makeNodeCrypto = ({ Buffer, crypto: nodeCrypto }: NodeModules): Cry
       }
     },
 
-    peerIdOf: (publicKey) => {
-      const cached = ids.get(publicKey)
-      if (cached !== undefined) return cached ?? undefined
-      const raw = rawKey(publicKey)
-      const id = raw === undefined ? null : toHex(nodeCrypto.createHash("sha256").update(raw).digest().subarray(0, 20))
-      return remember(ids, publicKey, id) ?? undefined
-    },
+    peerIdOf: (publicKey) =>
+      cachedIn(ids, publicKey, () => {
+        const raw = rawKey(publicKey)
+        return raw === undefined ? null : toHex(nodeCrypto.createHash("sha256").update(raw).digest().subarray(0, 20))
+      }) ?? undefined,
     sha256: typeof nodeCrypto.hash === "function"
       // the one-shot `hash` (Node >= 21.7) costs about half of a `createHash` object
       ? (parts) => nodeCrypto.hash("sha256", parts.length === 1 ? parts[0]! : Buffer.concat(parts), "buffer")
