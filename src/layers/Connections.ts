@@ -6,8 +6,9 @@
  * id must derive from the key unless the peer uses a custom, unverified id), then reads
  * frames until the link closes. Glare (both sides offering at once) is settled by the
  * PeerPigeon rule: the greater id's offer wins. A full node takes a closer peer by evicting
- * its farthest one, with an `evict` notice first. Links to ring neighbours (`protect`) are
- * never evicted, and a ring neighbour's offer is taken even at capacity.
+ * its farthest one, with an `evict` notice first. Links to ring neighbours (`protect`) and the
+ * one long link (internal/protectedLinks.ts) are never evicted, and offers for them are taken
+ * even at capacity.
  *
  * @since 2.0.0
  */
@@ -252,7 +253,7 @@ export const layer = Layer.effect(
       const connected = connectedIds()
       if (connected.length <= config.maxPeers) return
       const others = unprotected(connected.filter((id) => id !== added))
-      const victim = ring.has(added) || protectedLinks(self, connected, ring, config.maxPeers).has(added)
+      const victim = protectedLinks(self, connected, ring, config.maxPeers).has(added)
         ? farthestOf(others)
         : entries.get(added)?.bridge === true
         ? spareOf(others)
@@ -284,8 +285,9 @@ export const layer = Layer.effect(
      */
     const evictionFor = (connected: ReadonlyArray<PeerId>, candidate: PeerId): PeerId | undefined => {
       if (connected.length < config.maxPeers) return undefined
-      const victim = chooseEviction(self, unprotected(connected), candidate, {
-        maxPeers: config.maxPeers - (connected.length - unprotected(connected).length),
+      const open = unprotected(connected)
+      const victim = chooseEviction(self, open, candidate, {
+        maxPeers: config.maxPeers - (connected.length - open.length),
         minPeers: 0 // a swap keeps the count
       })
       return victim !== undefined && commonPrefixLength(self, candidate) > commonPrefixLength(self, victim) ? victim : undefined
