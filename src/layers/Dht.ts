@@ -245,7 +245,7 @@ export const layer = Layer.effect(
         }
       }
       const closest = sortByDistance(target, answered).slice(0, options.k)
-      return { closest, record, answered: answered.size - 1 }
+      return { closest, record, answered: answered.size - 1, unanswered: queried.size - (answered.size - 1) }
     })
 
     // ---- writes -------------------------------------------------------------------------
@@ -418,7 +418,10 @@ export const layer = Layer.effect(
       get: (key) =>
         Effect.gen(function*() {
           const id = yield* keyId(mesh.networkName, key)
-          const { record, answered } = yield* lookup(id, key)
+          let found = yield* lookup(id, key)
+          // peers that did not answer (busy, or their reply lost) may be the holders: ask once more
+          if (found.record === undefined && found.unanswered > 0) found = yield* lookup(id, key)
+          const { answered, record } = found
           if (record === undefined || record.deleted) {
             if (answered === 0 && table.size > 0) return yield* new DhtTimeout({ key, operation: "get" })
             return yield* new NotFound({ key })
