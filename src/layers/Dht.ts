@@ -14,7 +14,7 @@
  *
  * @since 2.0.0
  */
-import { Clock, Deferred, Effect, Exit, Layer, PubSub, Schedule, Schema, Stream } from "effect"
+import { Clock, Deferred, Effect, Exit, Layer, PubSub, Queue, Schedule, Schema, Scope, Stream } from "effect"
 import { type DhtRecord as Record, DhtRpc } from "../schema/DhtMessages.ts"
 import { judge, newer, recordBytes } from "../internal/dhtRecords.ts"
 import { makeNonce } from "../internal/identityProof.ts"
@@ -114,7 +114,9 @@ export const layer = Layer.effect(
 
     // ---- RPC plumbing -------------------------------------------------------------------
 
-    const reply = (to: PeerId, message: DhtRpc) => router.send(to, message, "dht").pipe(Effect.ignore)
+    /** Notifications are acknowledged and retransmitted by the Router; requests and answers not. */
+    const send = (to: PeerId, message: DhtRpc) => router.send(to, message, "dht", { ack: message.op === "notify" })
+    const reply = (to: PeerId, message: DhtRpc) => send(to, message).pipe(Effect.ignore)
 
     /** Handles an RPC from `from`; returns the answer for requests. */
     const handle = Effect.fnUntraced(function*(from: PeerId, message: DhtRpc): Effect.fn.Return<DhtRpc | undefined> {
@@ -168,24 +170,41 @@ export const layer = Layer.effect(
       }
     })
 
-    /** Sends a request and waits for its answer; `undefined` on timeout. */
-    const rpc = Effect.fnUntraced(function*(to: PeerId, message: DhtRpc) {
+    /**
+     * Smoothed answer time of this peer's RPCs (an exponentially weighted mean, as TCP's
+     * SRTT): how long a lookup waits for a query before it stops holding a slot for it.
+     */
+    let smoothedRtt: number | undefined
+    const stallTime = () =>
+      Math.min(options.rpcTimeout, Math.max(100, smoothedRtt === undefined ? options.rpcTimeout / 4 : 3 * smoothedRtt))
+
+    /**
+     * Sends a request and waits for its answer; `undefined` when none came. Requests and
+     * answers travel unacknowledged (the answer is the acknowledgement): an unanswered
+     * request is sent again, same id, after `rpcTimeout`, up to `attempts` times in all.
+     */
+    const rpc = Effect.fnUntraced(function*(to: PeerId, message: DhtRpc, attempts = 1) {
       if (to === self) return yield* handle(self, message)
       const rid = "rid" in message ? message.rid : makeNonce()
       const waiter = yield* Deferred.make<DhtRpc>()
       pending.set(rid, waiter)
-      stats.rpcsSent++
-      const sent = yield* Effect.exit(router.send(to, message, "dht"))
-      if (Exit.isFailure(sent)) {
-        pending.delete(rid)
-        return undefined
+      const started = yield* Clock.currentTimeMillis
+      let answer: DhtRpc | undefined
+      for (let attempt = 0; attempt < attempts && answer === undefined; attempt++) {
+        stats.rpcsSent++
+        const sent = yield* Effect.exit(send(to, message))
+        if (Exit.isFailure(sent)) break
+        answer = yield* Deferred.await(waiter).pipe(
+          Effect.timeoutOrElse({ duration: options.rpcTimeout, orElse: () => Effect.succeed(undefined) })
+        )
+        if (answer === undefined) stats.rpcTimeouts++
       }
-      const answer = yield* Deferred.await(waiter).pipe(
-        Effect.timeoutOrElse({ duration: options.rpcTimeout, orElse: () => Effect.succeed(undefined) }),
-        Effect.ensuring(Effect.sync(() => pending.delete(rid)))
-      )
-      if (answer === undefined) stats.rpcTimeouts++
-      else learn(to)
+      pending.delete(rid)
+      if (answer !== undefined) {
+        learn(to)
+        const rtt = (yield* Clock.currentTimeMillis) - started
+        smoothedRtt = smoothedRtt === undefined ? rtt : 0.875 * smoothedRtt + 0.125 * rtt
+      }
       return answer
     })
 
@@ -207,45 +226,96 @@ export const layer = Layer.effect(
 
     // ---- lookup -------------------------------------------------------------------------
 
-    /** Finds the `k` peers closest to `target` (self included), and the newest record of `key`. */
-    const lookup = Effect.fnUntraced(function*(target: PeerId, key?: string) {
+    /**
+     * Finds the `k` peers closest to `target` (self included), and the newest record of `key`.
+     *
+     * Asynchronous, as in Kademlia: up to `alpha` queries are active at once, and each answer
+     * launches the next query at once rather than waiting for the round's slowest peer. A
+     * query that has not answered within the stall time (adaptive: a few times the smoothed
+     * answer time, at most `rpcTimeout`) stops holding its slot, but its answer still counts
+     * if it comes before `rpcTimeout`. The lookup ends when the `k` closest peers known
+     * (that did not time out) have all answered; with `firstRecord`, once a record is found
+     * it launches nothing more and returns when its active queries are in (reads).
+     */
+    const lookup = Effect.fnUntraced(function*(target: PeerId, key?: string, firstRecord = false) {
       yield* refreshTable
       stats.lookups++
       const now = yield* Clock.currentTimeMillis
+      const depth = new Map<PeerId, number>()
+      for (const id of table.closest(target, options.k * 2)) depth.set(id, 1)
       const queried = new Set<PeerId>()
       const answered = new Set<PeerId>([self])
-      const known = new Set<PeerId>(table.closest(target, options.k * 2))
+      const failed = new Set<PeerId>()
+      const inFlight = new Set<PeerId>()
+      const stalled = new Set<PeerId>()
       let record = key === undefined ? undefined : alive(store.get(key), now)
-      for (let round = 0; round < 20; round++) {
-        const closest = sortByDistance(target, [...known, self]).slice(0, options.k)
-        let next = closest.filter((id) => id !== self && !queried.has(id)).slice(0, options.alpha)
-        if (next.length === 0 && key !== undefined && record === undefined && queried.size < options.k * 3) {
-          // converged without finding the key: widen to the next-closest known peers, in case
-          // the writer's view of "closest" differed from ours (sparse tables after joining)
-          next = sortByDistance(target, [...known].filter((id) => !queried.has(id))).slice(0, options.alpha)
-        }
-        if (next.length === 0) break
-        stats.lookupHops++
-        for (const id of next) queried.add(id)
-        const answers = yield* Effect.forEach(
-          next,
-          (id) => Effect.map(rpc(id, { op: "find", rid: makeNonce(), target, ...(key === undefined ? {} : { key }) }), (a) => [id, a] as const),
-          { concurrency: "unbounded" }
+      let rounds = 0
+      type Event = { readonly id: PeerId; readonly answer: DhtRpc | undefined } | { readonly id: PeerId; readonly stall: true }
+      const events = yield* Queue.unbounded<Event>()
+      const scope = yield* Scope.make()
+      const stallAfter = stallTime()
+
+      /** The `k` closest peers known (self included) that have not failed. */
+      const closestLive = () => sortByDistance(target, [...depth.keys(), self].filter((id) => !failed.has(id))).slice(0, options.k)
+      const launch = Effect.fnUntraced(function*(id: PeerId) {
+        queried.add(id)
+        inFlight.add(id)
+        rounds = Math.max(rounds, depth.get(id) ?? 1)
+        const find: DhtRpc = { op: "find", rid: makeNonce(), target, ...(key === undefined ? {} : { key }) }
+        yield* rpc(id, find).pipe(
+          Effect.flatMap((answer) => Queue.offer(events, { id, answer })),
+          Effect.forkIn(scope)
         )
-        for (const [id, answer] of answers) {
-          if (answer?.op !== "found") {
-            known.delete(id)
+        yield* Effect.sleep(stallAfter).pipe(Effect.flatMap(() => Queue.offer(events, { id, stall: true })), Effect.forkIn(scope))
+      })
+
+      const run = Effect.gen(function*() {
+        while (true) {
+          const done = firstRecord && record !== undefined
+          if (!done) {
+            let candidates = closestLive().filter((id) => id !== self && !queried.has(id))
+            if (candidates.length === 0 && key !== undefined && record === undefined && queried.size < options.k * 3) {
+              // converged without finding the key: widen to the next-closest known peers, in
+              // case the writer's view of "closest" differed from ours (sparse tables)
+              candidates = sortByDistance(target, [...depth.keys()].filter((id) => !queried.has(id)))
+            }
+            for (const id of candidates) {
+              if (inFlight.size - stalled.size >= options.alpha) break
+              yield* launch(id)
+            }
+          }
+          const waitingOnClosest = closestLive().some((id) => inFlight.has(id))
+          const active = inFlight.size - stalled.size
+          if (active === 0 && (done || !waitingOnClosest)) break
+          const event = yield* Queue.take(events)
+          if (!inFlight.has(event.id)) continue
+          if ("stall" in event) {
+            stalled.add(event.id)
             continue
           }
-          answered.add(id)
-          for (const node of answer.nodes) if (node !== self) (known.add(node), learn(node))
+          inFlight.delete(event.id)
+          stalled.delete(event.id)
+          const answer = event.answer
+          if (answer?.op !== "found") {
+            failed.add(event.id)
+            continue
+          }
+          answered.add(event.id)
+          const next = (depth.get(event.id) ?? 1) + 1
+          for (const node of answer.nodes) {
+            if (node === self) continue
+            learn(node)
+            if (!depth.has(node)) depth.set(node, next)
+          }
           if (answer.record !== undefined && answer.record.key === key && (yield* validRecord(answer.record))) {
             record = newer(record, answer.record)
           }
         }
-      }
+      })
+      yield* run.pipe(Effect.ensuring(Scope.close(scope, Exit.void)))
+      stats.lookupHops += rounds
       const closest = sortByDistance(target, answered).slice(0, options.k)
-      return { closest, record, answered: answered.size - 1, unanswered: queried.size - (answered.size - 1) }
+      return { closest, record, answered: answered.size - 1, unanswered: failed.size + inFlight.size }
     })
 
     // ---- writes -------------------------------------------------------------------------
@@ -267,7 +337,7 @@ export const layer = Layer.effect(
     /** Stores a record on the closest holders; succeeds when at least one accepts. */
     const storeOn = Effect.fnUntraced(function*(record: Record, closest: ReadonlyArray<PeerId>): Effect.fn.Return<void, DhtError> {
       const holders = closest.slice(0, options.replicationFactor)
-      const answers = yield* Effect.forEach(holders, (id) => rpc(id, { op: "store", rid: makeNonce(), record }), { concurrency: "unbounded" })
+      const answers = yield* Effect.forEach(holders, (id) => rpc(id, { op: "store", rid: makeNonce(), record }, 2), { concurrency: "unbounded" })
       const results = answers.filter((a) => a?.op === "stored")
       if (results.some((a) => a.ok)) return
       if (results.some((a) => a.reason === "unauthorized")) {
@@ -358,7 +428,7 @@ export const layer = Layer.effect(
       const { closest, record } = yield* lookup(id, key)
       yield* Effect.forEach(
         closest.slice(0, options.replicationFactor),
-        (holder) => rpc(holder, { op: "watch", rid: makeNonce(), key, on }),
+        (holder) => rpc(holder, { op: "watch", rid: makeNonce(), key, on }, 2),
         { concurrency: "unbounded", discard: true }
       )
       return record
@@ -418,9 +488,9 @@ export const layer = Layer.effect(
       get: (key) =>
         Effect.gen(function*() {
           const id = yield* keyId(mesh.networkName, key)
-          let found = yield* lookup(id, key)
+          let found = yield* lookup(id, key, true)
           // peers that did not answer (busy, or their reply lost) may be the holders: ask once more
-          if (found.record === undefined && found.unanswered > 0) found = yield* lookup(id, key)
+          if (found.record === undefined && found.unanswered > 0) found = yield* lookup(id, key, true)
           const { answered, record } = found
           if (record === undefined || record.deleted) {
             if (answered === 0 && table.size > 0) return yield* new DhtTimeout({ key, operation: "get" })

@@ -310,8 +310,10 @@ export const layer = Layer.effect(
         for (let i = 0; i < batch.length; i++) {
           const frame: DirectFrame = { ...batch[i]!.frame, sig: sigs[i]! }
           seen.add(`${frame.id}:0`, frame.ts)
-          unacked.set(frame.id, { frame, attempt: 0, dueAt: frame.ts + retryAfter(0) })
-          pendingAcks.openUnsafe()
+          if (frame.ack === true) {
+            unacked.set(frame.id, { frame, attempt: 0, dueAt: frame.ts + retryAfter(0) })
+            pendingAcks.openUnsafe()
+          }
           stats.sent++
           // to a neighbour (the common case) straight onto its link, else routed
           const direct = neighbours.includes(frame.to) && (yield* connections.send(frame.to, JSON.stringify(frame)))
@@ -331,14 +333,14 @@ export const layer = Layer.effect(
     }).pipe(Effect.forkScoped)
 
     return Router.of({
-      send: (to, content, kind = "message") =>
+      send: (to, content, kind = "message", options) =>
         Effect.gen(function*() {
           if (to === self) return yield* new InvalidMessage({ message: "cannot send a direct message to self" })
           yield* checkContent(content, config.maxMessageSize)
           const fields = yield* unsignedFields(identity, content, Math.max(config.gossipTtl, DIRECT_TTL))
           if (stopped) return yield* Effect.interrupt
           const item: Outgoing = {
-            frame: { t: "direct", kind, to, flood: false, ack: true, ...fields },
+            frame: { t: "direct", kind, to, flood: false, ack: options?.ack ?? true, ...fields },
             done: Deferred.makeUnsafe<void>()
           }
           outgoing.push(item)

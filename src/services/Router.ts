@@ -18,9 +18,23 @@ export interface RouterStats {
   readonly dropped: number
 }
 
+export interface SendOptions {
+  /** Have the target acknowledge the message, and retransmit until it does. Default true. */
+  readonly ack?: boolean
+}
+
 export class Router extends Context.Service<Router, {
-  /** Sends `content` to `to`; returns the message id. */
-  send(to: PeerId, content: Schema.Json, kind?: string): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /**
+   * Sends `content` to `to`; returns the message id. By default the target acknowledges it
+   * and the sender retransmits until it does; `{ ack: false }` sends it once, best effort,
+   * for request/answer protocols that time out and retry by themselves (the DHT's RPCs).
+   */
+  send(
+    to: PeerId,
+    content: Schema.Json,
+    kind?: string,
+    options?: SendOptions
+  ): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   /** Direct messages delivered to this peer, for the caller's Scope. */
   readonly subscribe: Effect.Effect<PubSub.Subscription<Delivered>, never, Scope.Scope>
   readonly stats: Effect.Effect<RouterStats>

@@ -76,4 +76,23 @@ describe("direct messages: origin checks and exactly-once delivery", () => {
       yield* Effect.sleep(100)
       assert.deepStrictEqual(received(b!).filter((m) => m.direct).map((m) => m.content), [{ n: 2 }, { n: 3 }])
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("an acknowledged message lost on its link is retransmitted; one sent with { ack: false } is not", () =>
+    Effect.gen(function*() {
+      let dropping = false
+      const network = new MemoryNetwork({ loss: 0.5, random: () => (dropping ? 0 : 1) })
+      const [a, b] = yield* startNodes(network, 2, { maxPeers: 1, minPeers: 1 })
+      yield* waitFor("linked", Effect.map(connectedOf(a!), (peers) => peers.includes(b!.peerId)))
+      dropping = true
+      const reliable = yield* a!.run(Router.use((r) => r.send(b!.peerId, { n: 1 })))
+      const once = yield* a!.run(Router.use((r) => r.send(b!.peerId, { n: 2 }, "message", { ack: false })))
+      dropping = false
+      assert.isTrue(network.stats.dropped >= 2)
+      // the first retransmission comes 3 s after sending
+      yield* waitFor("retransmission delivered", Effect.sync(() => received(b!).some((m) => m.messageId === reliable)), 10_000)
+      yield* Effect.sleep(500)
+      assert.isFalse(received(b!).some((m) => m.messageId === once))
+      const stats = yield* a!.run(Router.use((r) => r.stats))
+      assert.strictEqual(stats.sent, 2)
+    }).pipe(Effect.scoped), 30_000)
 })
