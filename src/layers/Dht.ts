@@ -90,14 +90,38 @@ export const layer = Layer.effect(
     const stats = { lookups: 0, lookupHops: 0, rpcsSent: 0, rpcTimeouts: 0, replications: 0 }
     const republishEvery = options.republishInterval ?? Math.max(1, Math.floor(options.ttl / 2))
 
+    /** A peer heard from: into the routing table (or to its bucket's most recent end). */
     const learn = (id: PeerId) => {
+      if (id === self || table.touch(id)) return
+      table.add(id)
+    }
+    /**
+     * Peers that left an RPC unanswered are dropped from the table (a departed peer would
+     * otherwise cost every later lookup a timeout), and for `UNRESPONSIVE_MS` are not taken
+     * back from the mesh's lists or other peers' answers, which may lag; a message from the
+     * peer itself brings it back at once.
+     */
+    const unresponsive = new Map<PeerId, number>()
+    const UNRESPONSIVE_MS = 60_000
+    const forget = (id: PeerId, now: number) => {
+      table.remove(id)
+      unresponsive.set(id, now + UNRESPONSIVE_MS)
+    }
+    const learnIndirect = (id: PeerId, now: number) => {
+      const until = unresponsive.get(id)
+      if (until !== undefined) {
+        if (until > now) return false
+        unresponsive.delete(id)
+      }
       if (id !== self && !table.has(id)) table.add(id)
+      return true
     }
     /** Peers known from the mesh (links, discovery, presence) go into the routing table. */
     const refreshTable = Effect.gen(function*() {
-      for (const id of yield* connections.connected) learn(id)
-      for (const d of yield* discovery.discovered) learn(d.peerId)
-      for (const id of (yield* discovery.reachable).keys()) learn(id)
+      const now = yield* Clock.currentTimeMillis
+      for (const id of yield* connections.connected) learnIndirect(id, now)
+      for (const d of yield* discovery.discovered) learnIndirect(d.peerId, now)
+      for (const id of (yield* discovery.reachable).keys()) learnIndirect(id, now)
     })
 
     const sizeOf = (value: Schema.Json) => encoder.encode(JSON.stringify(value)).length
@@ -200,7 +224,10 @@ export const layer = Layer.effect(
         if (answer === undefined) stats.rpcTimeouts++
       }
       pending.delete(rid)
-      if (answer !== undefined) {
+      if (answer === undefined) {
+        forget(to, yield* Clock.currentTimeMillis)
+      } else {
+        unresponsive.delete(to)
         learn(to)
         const rtt = (yield* Clock.currentTimeMillis) - started
         smoothedRtt = smoothedRtt === undefined ? rtt : 0.875 * smoothedRtt + 0.125 * rtt
@@ -216,6 +243,7 @@ export const layer = Layer.effect(
         if (m.kind !== "dht") continue
         const decoded = decodeRpc(m.content)
         if (Exit.isFailure(decoded)) continue
+        unresponsive.delete(m.origin)
         learn(m.origin)
         yield* Effect.gen(function*() {
           const answer = yield* handle(m.origin, decoded.value)
@@ -302,9 +330,9 @@ export const layer = Layer.effect(
           }
           answered.add(event.id)
           const next = (depth.get(event.id) ?? 1) + 1
+          const heard = yield* Clock.currentTimeMillis
           for (const node of answer.nodes) {
-            if (node === self) continue
-            learn(node)
+            if (node === self || !learnIndirect(node, heard)) continue
             if (!depth.has(node)) depth.set(node, next)
           }
           if (answer.record !== undefined && answer.record.key === key && (yield* validRecord(answer.record))) {
@@ -439,6 +467,7 @@ export const layer = Layer.effect(
     const replicate = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       for (const [key, r] of store) if (r.expiresAt <= now) store.delete(key)
+      for (const [id, until] of unresponsive) if (until <= now) unresponsive.delete(id)
       for (const r of [...store.values()]) {
         const id = yield* keyId(mesh.networkName, r.key)
         const { closest } = yield* lookup(id)
