@@ -126,7 +126,8 @@ const sumRouter = (nodes: ReadonlyArray<SimNode>) =>
   Effect.map(Effect.forEach(nodes, (node) => use(node, Router.use((r) => r.stats))), (all) => ({
     sent: all.reduce((a, s) => a + s.sent, 0),
     flooded: all.reduce((a, s) => a + s.flooded, 0),
-    forwarded: all.reduce((a, s) => a + s.forwarded, 0)
+    forwarded: all.reduce((a, s) => a + s.forwarded, 0),
+    dropped: all.reduce((a, s) => a + s.dropped, 0)
   }))
 
 /** One bounded DHT operation: its latency and whether it succeeded. */
@@ -213,6 +214,7 @@ const program = Effect.gen(function*() {
   const q2 = yield* sumRouter(nodes)
   report("get_routed_sent", q2.sent - q1.sent)
   report("get_routed_flooded", q2.flooded - q1.flooded)
+  report("get_routed_dropped", q2.dropped - q1.dropped)
   report("get_routed_forwards_per_msg", (q2.forwarded - q1.forwarded) / Math.max(1, q2.sent - q1.sent))
   report("log2_n", Math.log2(nodes.length))
   log(`gets: ${getOk}/${getMs.length}, p50 ${percentile(getMs, 50)?.toFixed(0)} ms`)

@@ -96,32 +96,42 @@ export const layer = Layer.effect(
       table.add(id)
     }
     /**
-     * Peers that left an RPC unanswered are dropped from the table (a departed peer would
-     * otherwise cost every later lookup a timeout), and for `UNRESPONSIVE_MS` are not taken
-     * back from the mesh's lists or other peers' answers, which may lag; a message from the
-     * peer itself brings it back at once.
+     * A peer that left `FORGET_AFTER` RPCs in a row unanswered leaves the routing table (a
+     * departed peer would otherwise cost later lookups a timeout), and for `UNRESPONSIVE_MS`
+     * is not taken back from the mesh's lists, which may lag. Any answer or message from it
+     * clears its count; another peer's answer naming it puts it back in the table (busy
+     * peers of an overloaded network miss a timeout now and then, and are not gone).
      */
+    const failures = new Map<PeerId, number>()
     const unresponsive = new Map<PeerId, number>()
+    const FORGET_AFTER = 3
     const UNRESPONSIVE_MS = 60_000
-    const forget = (id: PeerId, now: number) => {
+    const unanswered = (id: PeerId, now: number) => {
+      const count = (failures.get(id) ?? 0) + 1
+      failures.set(id, count)
+      if (count < FORGET_AFTER) return
       table.remove(id)
       unresponsive.set(id, now + UNRESPONSIVE_MS)
     }
-    const learnIndirect = (id: PeerId, now: number) => {
+    const heardFrom = (id: PeerId) => {
+      failures.delete(id)
+      unresponsive.delete(id)
+      learn(id)
+    }
+    const learnFromMesh = (id: PeerId, now: number) => {
       const until = unresponsive.get(id)
       if (until !== undefined) {
-        if (until > now) return false
+        if (until > now) return
         unresponsive.delete(id)
       }
       if (id !== self && !table.has(id)) table.add(id)
-      return true
     }
     /** Peers known from the mesh (links, discovery, presence) go into the routing table. */
     const refreshTable = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      for (const id of yield* connections.connected) learnIndirect(id, now)
-      for (const d of yield* discovery.discovered) learnIndirect(d.peerId, now)
-      for (const id of (yield* discovery.reachable).keys()) learnIndirect(id, now)
+      for (const id of yield* connections.connected) learnFromMesh(id, now)
+      for (const d of yield* discovery.discovered) learnFromMesh(d.peerId, now)
+      for (const id of (yield* discovery.reachable).keys()) learnFromMesh(id, now)
     })
 
     const sizeOf = (value: Schema.Json) => encoder.encode(JSON.stringify(value)).length
@@ -225,10 +235,9 @@ export const layer = Layer.effect(
       }
       pending.delete(rid)
       if (answer === undefined) {
-        forget(to, yield* Clock.currentTimeMillis)
+        unanswered(to, yield* Clock.currentTimeMillis)
       } else {
-        unresponsive.delete(to)
-        learn(to)
+        heardFrom(to)
         const rtt = (yield* Clock.currentTimeMillis) - started
         smoothedRtt = smoothedRtt === undefined ? rtt : 0.875 * smoothedRtt + 0.125 * rtt
       }
@@ -243,8 +252,7 @@ export const layer = Layer.effect(
         if (m.kind !== "dht") continue
         const decoded = decodeRpc(m.content)
         if (Exit.isFailure(decoded)) continue
-        unresponsive.delete(m.origin)
-        learn(m.origin)
+        heardFrom(m.origin)
         yield* Effect.gen(function*() {
           const answer = yield* handle(m.origin, decoded.value)
           if (answer !== undefined) yield* reply(m.origin, answer)
@@ -330,9 +338,9 @@ export const layer = Layer.effect(
           }
           answered.add(event.id)
           const next = (depth.get(event.id) ?? 1) + 1
-          const heard = yield* Clock.currentTimeMillis
           for (const node of answer.nodes) {
-            if (node === self || !learnIndirect(node, heard)) continue
+            if (node === self) continue
+            if (!table.has(node)) table.add(node)
             if (!depth.has(node)) depth.set(node, next)
           }
           if (answer.record !== undefined && answer.record.key === key && (yield* validRecord(answer.record))) {
@@ -468,6 +476,7 @@ export const layer = Layer.effect(
       const now = yield* Clock.currentTimeMillis
       for (const [key, r] of store) if (r.expiresAt <= now) store.delete(key)
       for (const [id, until] of unresponsive) if (until <= now) unresponsive.delete(id)
+      for (const id of failures.keys()) if (!table.has(id) && !unresponsive.has(id)) failures.delete(id)
       for (const r of [...store.values()]) {
         const id = yield* keyId(mesh.networkName, r.key)
         const { closest } = yield* lookup(id)
