@@ -370,12 +370,27 @@ export const layer = Layer.effect(
       return { ...header, sig } satisfies Record
     })
 
-    /** Stores a record on the closest holders; succeeds when at least one accepts. */
+    /**
+     * Stores a record on the `replicationFactor` closest peers that accept it: those that do
+     * not answer are replaced by the next closest of the lookup's `closest`, wave by wave.
+     * Succeeds when at least one accepts; a refusal (unauthorized, stale, too large) ends it.
+     */
     const storeOn = Effect.fnUntraced(function*(record: Record, closest: ReadonlyArray<PeerId>): Effect.fn.Return<void, DhtError> {
-      const holders = closest.slice(0, options.replicationFactor)
-      const answers = yield* Effect.forEach(holders, (id) => rpc(id, { op: "store", rid: makeNonce(), record }, 2), { concurrency: "unbounded" })
-      const results = answers.filter((a) => a?.op === "stored")
-      if (results.some((a) => a.ok)) return
+      const results: Array<Extract<DhtRpc, { op: "stored" }>> = []
+      let stored = 0
+      let next = 0
+      while (stored < options.replicationFactor && next < closest.length) {
+        const wave = closest.slice(next, next + options.replicationFactor - stored)
+        next += wave.length
+        const answers = yield* Effect.forEach(wave, (id) => rpc(id, { op: "store", rid: makeNonce(), record }, 2), { concurrency: "unbounded" })
+        for (const a of answers) {
+          if (a?.op !== "stored") continue
+          results.push(a)
+          if (a.ok) stored++
+        }
+        if (results.some((a) => !a.ok)) break
+      }
+      if (stored > 0) return
       if (results.some((a) => a.reason === "unauthorized")) {
         return yield* new Unauthorized({ key: record.key, owner: "", reason: "not-owner" })
       }
