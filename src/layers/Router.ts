@@ -59,8 +59,13 @@ export const layer = Layer.effect(
     /** Reverse-path routes: origin -> the neighbour its newest broadcast came through, and when. */
     const routes = new Map<PeerId, { readonly via: PeerId; readonly hops: number; readonly at: number }>()
     const ROUTE_STALE_MS = 15_000
-    /** Hops a direct message may take: going up the ring can take many in a large network. */
-    const DIRECT_TTL = 128
+    /**
+     * Hops a direct message may take. A backstop, not a budget: every routed hop makes strict
+     * progress (XOR, then clockwise) and loops are caught by `seen`, and a walk up the ring
+     * can take a hundred hops and more in a network of a thousand peers with few links
+     * (maxPeers 4, no presence: 129 RPC messages of one DHT bench run ran out of a bound of 128).
+     */
+    const DIRECT_TTL = 1024
 
     /** The neighbour with the least `measure`, if it is less than this peer's own (progress). */
     const closerNeighbour = (neighbours: ReadonlyArray<PeerId>, measure: (id: PeerId) => bigint): PeerId | undefined => {
