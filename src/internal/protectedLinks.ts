@@ -11,10 +11,16 @@
  *
  * @since 2.0.0
  */
-import { commonPrefixLength, distance } from "../schema/PeerId.ts"
+import { commonPrefixLength, distance, randomPeerId } from "../schema/PeerId.ts"
 
 /** A link to the other half of the id space, as seen from `self`. */
 export const isLong = (self: string, id: string): boolean => commonPrefixLength(self, id) === 0
+
+/** A random id in the other half of the id space from `self` (its first bit flipped). */
+export const otherHalfPoint = (self: string, random: string = randomPeerId()): string => {
+  const top = (parseInt(self[0]!, 16) & 8) ^ 8
+  return ((parseInt(random[0]!, 16) & 7) | top).toString(16) + random.slice(1)
+}
 
 /** Peers keep a long link only when it leaves room for both ring links and at least one more. */
 export const wantsLongLink = (maxPeers: number): boolean => maxPeers >= 3

@@ -20,7 +20,7 @@
  */
 import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
 import { chooseTargets } from "../internal/isolation.ts"
-import { isLong, wantsLongLink } from "../internal/protectedLinks.ts"
+import { isLong, otherHalfPoint, wantsLongLink } from "../internal/protectedLinks.ts"
 import { ringOf } from "../internal/ring.ts"
 import { distance, isInitiator, type PeerId, sortByDistance } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
@@ -57,6 +57,13 @@ export const layer = Layer.effect(
      * changes, newly heard peers), so the periodic pass can skip a peer whose inputs are the
      * same as last time: in a large network most peers are settled most of the time.
      */
+    /**
+     * Where this peer's long link aims: a random point of the other half of the id space. Long
+     * links aimed at random points are random chords of the ring, which greedy routing uses at
+     * every step; links to the farthest peer (the complement of one's id) all land where
+     * nearby peers' land, and give a route one useful jump at most.
+     */
+    const longPoint = otherHalfPoint(self)
     let generation = 0
     let settled = { generation: -1, retryAt: 0 }
 
@@ -104,7 +111,7 @@ export const layer = Layer.effect(
       // (either end may dial; the other takes it, as it has none either or keeps its own)
       if (wantsLongLink(config.maxPeers) && !links.some((l) => !ring.has(l.peerId) && isLong(self, l.peerId))) {
         const far = candidates.filter((id) => isLong(self, id) && !ring.has(id) && !full(id))
-        const long = far.length === 0 ? undefined : far.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
+        const long = far.length === 0 ? undefined : far.reduce((a, b) => (distance(longPoint, a) < distance(longPoint, b) ? a : b))
         if (long !== undefined) {
           acted = true
           yield* connections.connect(long).pipe(Effect.ignore)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { isLong, protectedLinks, wantsLongLink } from "../../src/internal/protectedLinks.ts"
+import { isLong, otherHalfPoint, protectedLinks, wantsLongLink } from "../../src/internal/protectedLinks.ts"
+import { randomPeerId } from "../../src/schema/PeerId.ts"
 
 const self = "4" + "0".repeat(39) // 0100...
 const near1 = "5" + "0".repeat(39) // shares 3 bits
@@ -29,5 +30,20 @@ describe("protectedLinks", () => {
 
   it("nothing protected without ring or long links", () => {
     expect(protectedLinks(self, [near1, near2], new Set(), 5).size).toBe(0)
+  })
+
+  it("a long link aims at a random point of the other half: every such point is long, and they spread", () => {
+    expect(otherHalfPoint(self, "f" + "a".repeat(39))).toBe("f" + "a".repeat(39))
+    expect(otherHalfPoint(self, "3" + "a".repeat(39))).toBe("b" + "a".repeat(39))
+    expect(otherHalfPoint(far1, "f" + "a".repeat(39))).toBe("7" + "a".repeat(39))
+    const points = Array.from({ length: 200 }, () => otherHalfPoint(randomPeerId()))
+    for (let i = 0; i < 200; i++) {
+      const from = randomPeerId()
+      const point = otherHalfPoint(from)
+      expect(point).toMatch(/^[0-9a-f]{40}$/)
+      expect(isLong(from, point)).toBe(true)
+    }
+    // the first hex digit of random points takes many values (not one complement)
+    expect(new Set(points.map((p) => p[0])).size).toBeGreaterThan(10)
   })
 })
