@@ -115,7 +115,7 @@ describe("WebDHT on a memory network of 32 nodes", () => {
 
   it.live("lookups stop asking peers that left: at most 3 unanswered RPCs each", () =>
     Effect.gen(function*() {
-      const options = { ...dhtOptions, dht: { replicateInterval: 600_000, rpcTimeout: 600 } }
+      const options = { ...dhtOptions, dht: { replicateInterval: 600_000, rpcTimeout: 1500 } }
       const nodes = yield* startNodes(new MemoryNetwork({ latencyMs: 1 }), 24, options)
       yield* formed(nodes)
       const observer = nodes[0]!
@@ -130,7 +130,8 @@ describe("WebDHT on a memory network of 32 nodes", () => {
       const after = yield* dht(observer, (d) => d.stats)
       const timeouts = after.rpcTimeouts - before.rpcTimeouts
       // every departed peer may cost up to three timeouts before it is left out (lookups of
-      // 20 random targets ask each of them several times over otherwise)
+      // 20 random targets ask each of them several times over otherwise: 43 and 57 in two runs). The
+      // RPC timeout is long enough that live peers answer in time on a loaded test machine.
       assert.isAtMost(timeouts, 3 * departed.length)
       assert.isAbove(after.lookups - before.lookups, 19)
     }).pipe(Effect.scoped), 120_000)
