@@ -209,11 +209,12 @@ export const layer = Layer.effect(
 
     /**
      * Smoothed answer time of this peer's RPCs (an exponentially weighted mean, as TCP's
-     * SRTT): how long a lookup waits for a query before it stops holding a slot for it.
+     * SRTT): a lookup lets a query hold its slot for twice that (at most half the RPC
+     * timeout), so a departed peer delays the next query by a fraction of the timeout.
      */
     let smoothedRtt: number | undefined
     const stallTime = () =>
-      Math.min(options.rpcTimeout, Math.max(100, smoothedRtt === undefined ? options.rpcTimeout / 4 : 3 * smoothedRtt))
+      Math.min(options.rpcTimeout / 2, Math.max(100, smoothedRtt === undefined ? options.rpcTimeout / 4 : 2 * smoothedRtt))
 
     /**
      * Sends a request and waits for its answer; `undefined` when none came. Requests and
@@ -271,7 +272,7 @@ export const layer = Layer.effect(
      * Asynchronous, as in Kademlia: up to `alpha` queries are active at once, and each answer
      * launches the next query at once rather than waiting for the round's slowest peer. A
      * query that has not answered within the stall time (adaptive: a few times the smoothed
-     * answer time, at most `rpcTimeout`) stops holding its slot, but its answer still counts
+     * answer time, at most half of `rpcTimeout`) stops holding its slot, but its answer still counts
      * if it comes before `rpcTimeout`. The lookup ends when the `k` closest peers known
      * (that did not time out) have all answered; with `firstRecord`, once a record is found
      * it launches nothing more and returns when its active queries are in (reads).
