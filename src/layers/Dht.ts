@@ -271,9 +271,9 @@ export const layer = Layer.effect(
      *
      * Asynchronous, as in Kademlia: up to `alpha` queries are active at once, and each answer
      * launches the next query at once rather than waiting for the round's slowest peer. A
-     * query that has not answered within the stall time (adaptive: a few times the smoothed
-     * answer time, at most half of `rpcTimeout`) stops holding its slot, but its answer still counts
-     * if it comes before `rpcTimeout`. The lookup ends when the `k` closest peers known
+     * query that has not answered within the stall time (`stallTime`: twice the smoothed
+     * answer time, at most half of `rpcTimeout`) stops holding its slot, but its answer still
+     * counts if it comes before `rpcTimeout`. The lookup ends when the `k` closest peers known
      * (that did not time out) have all answered; with `firstRecord`, once a record is found
      * it launches nothing more and returns when its active queries are in (reads).
      */
