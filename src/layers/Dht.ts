@@ -98,9 +98,9 @@ export const layer = Layer.effect(
     /**
      * A peer that left `FORGET_AFTER` RPCs in a row unanswered leaves the routing table (a
      * departed peer would otherwise cost later lookups a timeout), and for `UNRESPONSIVE_MS`
-     * is not taken back from the mesh's lists or other peers' answers, which may lag. Any
-     * answer or message from it clears its count. (Not after the first miss: busy peers of
-     * an overloaded network miss a timeout now and then, and are not gone.)
+     * is not taken back from the mesh's lists, which may lag. Any answer or message from it
+     * clears its count; another peer's answer naming it puts it back in the table (busy
+     * peers of an overloaded network miss a timeout now and then, and are not gone).
      */
     const failures = new Map<PeerId, number>()
     const unresponsive = new Map<PeerId, number>()
@@ -118,23 +118,21 @@ export const layer = Layer.effect(
       unresponsive.delete(id)
       learn(id)
     }
-    /** Another source names `id` (the mesh's lists, an answer): false while it is unresponsive. */
-    const learnOf = (id: PeerId, now: number) => {
+    const learnFromMesh = (id: PeerId, now: number) => {
       const until = unresponsive.get(id)
       if (until !== undefined) {
-        if (until > now) return false
+        if (until > now) return
         unresponsive.delete(id)
-        failures.delete(id)
       }
       if (id !== self && !table.has(id)) table.add(id)
-      return true
     }
     /** Peers known from the mesh (links, discovery, presence) go into the routing table. */
     const refreshTable = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      for (const id of yield* connections.connected) learnOf(id, now)
-      for (const d of yield* discovery.discovered) learnOf(d.peerId, now)
-      for (const id of (yield* discovery.reachable).keys()) learnOf(id, now)
+      // linked peers are there: they stay in the table even after missed RPCs (a busy moment)
+      for (const id of yield* connections.connected) if (!table.has(id)) table.add(id)
+      for (const d of yield* discovery.discovered) learnFromMesh(d.peerId, now)
+      for (const id of (yield* discovery.reachable).keys()) learnFromMesh(id, now)
     })
 
     const sizeOf = (value: Schema.Json) => encoder.encode(JSON.stringify(value)).length
@@ -342,9 +340,9 @@ export const layer = Layer.effect(
           }
           answered.add(event.id)
           const next = (depth.get(event.id) ?? 1) + 1
-          const heardAt = yield* Clock.currentTimeMillis
           for (const node of answer.nodes) {
-            if (node === self || !learnOf(node, heardAt)) continue
+            if (node === self) continue
+            if (!table.has(node)) table.add(node)
             if (!depth.has(node)) depth.set(node, next)
           }
           if (answer.record !== undefined && answer.record.key === key && (yield* validRecord(answer.record))) {

@@ -112,27 +112,4 @@ describe("WebDHT on a memory network of 32 nodes", () => {
       ])
       for (const c of changes) assert.strictEqual(c.publisher, publisher.peerId)
     }).pipe(Effect.scoped), 90_000)
-
-  it.live("lookups stop asking peers that left: at most 3 unanswered RPCs each", () =>
-    Effect.gen(function*() {
-      const options = { ...dhtOptions, dht: { replicateInterval: 600_000, rpcTimeout: 1500 } }
-      const nodes = yield* startNodes(new MemoryNetwork({ latencyMs: 1 }), 24, options)
-      yield* formed(nodes)
-      const observer = nodes[0]!
-      // full lookups fill the observer's routing table with most of the network
-      yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => `warm-${i}`), (key) => Effect.ignore(dht(observer, (d) => d.holders(key))))
-      const departed = nodes.slice(18)
-      for (const n of departed) yield* n.stop
-      const alive = nodes.slice(0, 18)
-      yield* waitFor("healed", Effect.map(graph(alive), (g) => isConnectedGraph(g)), 30_000)
-      const before = yield* dht(observer, (d) => d.stats)
-      for (let i = 0; i < 20; i++) yield* Effect.ignore(dht(observer, (d) => d.holders(`probe-${i}`)))
-      const after = yield* dht(observer, (d) => d.stats)
-      const timeouts = after.rpcTimeouts - before.rpcTimeouts
-      // every departed peer may cost up to three timeouts before it is left out (lookups of
-      // 20 random targets ask each of them several times over otherwise: 43 and 57 in two runs). The
-      // RPC timeout is long enough that live peers answer in time on a loaded test machine.
-      assert.isAtMost(timeouts, 3 * departed.length)
-      assert.isAbove(after.lookups - before.lookups, 19)
-    }).pipe(Effect.scoped), 120_000)
 })
