@@ -287,6 +287,7 @@ export const layer = Layer.effect(
       const inFlight = new Set<PeerId>()
       const stalled = new Set<PeerId>()
       let record = key === undefined ? undefined : alive(store.get(key), now)
+      let foundRemotely = false
       let rounds = 0
       type Event = { readonly id: PeerId; readonly answer: DhtRpc | undefined } | { readonly id: PeerId; readonly stall: true }
       const events = yield* Queue.unbounded<Event>()
@@ -309,7 +310,8 @@ export const layer = Layer.effect(
 
       const run = Effect.gen(function*() {
         while (true) {
-          const done = firstRecord && record !== undefined
+          // (a copy held here does not end a read: another holder may have a newer version)
+          const done = firstRecord && foundRemotely
           if (!done) {
             let candidates = closestLive().filter((id) => id !== self && !queried.has(id))
             if (candidates.length === 0 && key !== undefined && record === undefined && queried.size < options.k * 3) {
@@ -347,6 +349,7 @@ export const layer = Layer.effect(
           }
           if (answer.record !== undefined && answer.record.key === key && (yield* validRecord(answer.record))) {
             record = newer(record, answer.record)
+            foundRemotely = true
           }
         }
       })
@@ -547,10 +550,9 @@ export const layer = Layer.effect(
           // peers that did not answer (busy, or their reply lost) may be the holders: ask once more
           if (found.record === undefined && found.unanswered > 0) found = yield* lookup(id, key, true)
           const { answered, record } = found
-          if (record === undefined || record.deleted) {
-            if (answered === 0 && table.size > 0) return yield* new DhtTimeout({ key, operation: "get" })
-            return yield* new NotFound({ key })
-          }
+          // nobody answered and nothing is held here: that is a timeout, not an absence
+          if (record === undefined && answered === 0 && table.size > 0) return yield* new DhtTimeout({ key, operation: "get" })
+          if (record === undefined || record.deleted) return yield* new NotFound({ key })
           return record.value
         }),
       subscribe: (key) =>

@@ -48,6 +48,10 @@ describe("WebDHT on a memory network of 32 nodes", () => {
       yield* dht(nodes[0]!, (d) => d.delete("color"))
       const gone = yield* Effect.flip(dht(nodes[20]!, (d) => d.get("color")))
       assert.strictEqual(gone._tag, "NotFound")
+      // a holder of the deletion, too, says NotFound (it once took its own copy for no answer)
+      const holders = yield* dht(nodes[0]!, (d) => d.holders("color"))
+      const holder = nodes.find((n) => n.peerId === holders[0])!
+      assert.strictEqual((yield* Effect.flip(dht(holder, (d) => d.get("color"))))._tag, "NotFound")
     }).pipe(Effect.scoped), 90_000)
 
   it.live("the value survives the loss of 30% of the nodes, all but one of its holders among them", () =>
