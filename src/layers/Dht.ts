@@ -90,6 +90,10 @@ export const layer = Layer.effect(
     const stats = { lookups: 0, lookupHops: 0, rpcsSent: 0, rpcTimeouts: 0, replications: 0 }
     const republishEvery = options.republishInterval ?? Math.max(1, Math.floor(options.ttl / 2))
 
+    /** A peer named by someone: into the routing table unless known. */
+    const know = (id: PeerId) => {
+      if (id !== self && !table.has(id)) table.add(id)
+    }
     /** A peer heard from: into the routing table (or to its bucket's most recent end). */
     const learn = (id: PeerId) => {
       if (id === self || table.touch(id)) return
@@ -124,13 +128,15 @@ export const layer = Layer.effect(
         if (until > now) return
         unresponsive.delete(id)
       }
-      if (id !== self && !table.has(id)) table.add(id)
+      know(id)
     }
     /** Peers known from the mesh (links, discovery, presence) go into the routing table. */
+    let refreshedAt = Number.NEGATIVE_INFINITY
     const refreshTable = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      refreshedAt = now
       // linked peers are there: they stay in the table even after missed RPCs (a busy moment)
-      for (const id of yield* connections.connected) if (!table.has(id)) table.add(id)
+      for (const id of yield* connections.connected) know(id)
       for (const d of yield* discovery.discovered) learnFromMesh(d.peerId, now)
       for (const id of (yield* discovery.reachable).keys()) learnFromMesh(id, now)
     })
@@ -159,8 +165,9 @@ export const layer = Layer.effect(
       switch (message.op) {
         case "find": {
           // what this peer knows of its neighbourhood goes into the answer even if it never
-          // looked anything up itself (the table is otherwise filled by its own lookups)
-          yield* refreshTable
+          // looked anything up itself (the table is otherwise filled by its own lookups); at
+          // most once a second, as the mesh's lists hold every reachable peer with presence on
+          if (now - refreshedAt >= 1000) yield* refreshTable
           const nodes = table.closest(message.target, options.k)
           const record = message.key === undefined ? undefined : alive(store.get(message.key), now)
           return { op: "found", rid: message.rid, nodes, ...(record ? { record } : {}) }
@@ -344,7 +351,7 @@ export const layer = Layer.effect(
           const next = (depth.get(event.id) ?? 1) + 1
           for (const node of answer.nodes) {
             if (node === self) continue
-            if (!table.has(node)) table.add(node)
+            know(node)
             if (!depth.has(node)) depth.set(node, next)
           }
           if (answer.record !== undefined && answer.record.key === key && (yield* validRecord(answer.record))) {
