@@ -6,6 +6,7 @@
  * @since 2.0.0
  */
 import { Exit, Schema } from "effect"
+import { MAX_CONTENT_DEPTH, parseBounded } from "../internal/jsonLimits.ts"
 import { PeerId } from "./PeerId.ts"
 
 export const PROTOCOL_VERSION = 1
@@ -96,14 +97,14 @@ export type IWantFrame = typeof IWant.Type
 
 const decodeFrame = Schema.decodeUnknownExit(PeerFrame)
 
-/** Decodes one link message; `undefined` when it is not a valid frame. */
+/**
+ * Decodes one link message; `undefined` when it is not a valid frame. A frame nested deeper
+ * than `MAX_FRAME_DEPTH`, or whose content nests deeper than `MAX_CONTENT_DEPTH` (64), is not
+ * valid: nothing recursive ever sees it.
+ */
 export const decodePeerFrame = (text: string): PeerFrame | undefined => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    return undefined
-  }
+  const json = parseBounded(text)
+  if (json === undefined) return undefined
   const fast = decodeSignedFast(json)
   if (fast !== undefined) return fast
   const exit = decodeFrame(json)
@@ -119,23 +120,34 @@ const peerIdOf = (u: unknown): PeerId | undefined =>
 const isInt = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u)
 const isMessageId = (u: unknown): u is string => typeof u === "string" && u.length >= 1 && u.length <= 64
 
-/** Like `Schema.Json`'s check: a tree of plain objects, arrays, strings, booleans, null and finite numbers. */
+/**
+ * Like `Schema.Json`'s check: a tree of plain objects, arrays, strings, booleans, null and
+ * finite numbers, nested at most `MAX_CONTENT_DEPTH` deep.
+ */
 const isJson = (u: unknown): u is Schema.Json => {
   const stack: Array<unknown> = [u]
+  const depths: Array<number> = [0]
   while (stack.length > 0) {
     const v = stack.pop()
+    const depth = depths.pop()!
     if (v === null || typeof v === "string" || typeof v === "boolean") continue
     if (typeof v === "number") {
       if (!Number.isFinite(v)) return false
       continue
     }
-    if (typeof v !== "object") return false
+    if (typeof v !== "object" || depth >= MAX_CONTENT_DEPTH) return false
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) stack.push(v[i])
+      for (let i = 0; i < v.length; i++) {
+        stack.push(v[i])
+        depths.push(depth + 1)
+      }
     } else {
       const proto = Object.getPrototypeOf(v)
       if (proto !== Object.prototype && proto !== null) return false
-      for (const key in v) stack.push((v as Record<string, unknown>)[key])
+      for (const key in v) {
+        stack.push((v as Record<string, unknown>)[key])
+        depths.push(depth + 1)
+      }
     }
   }
   return true

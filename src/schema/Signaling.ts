@@ -6,6 +6,7 @@
  * @since 2.0.0
  */
 import { Exit, Schema } from "effect"
+import { deeperThan, MAX_FRAME_DEPTH, parseBounded } from "../internal/jsonLimits.ts"
 import { PeerId } from "./PeerId.ts"
 
 /** A network (namespace) name: 1 to 128 characters; `"global"` when a client sends none. */
@@ -212,6 +213,9 @@ export const decodeClientFrame = (frame: string): ClientMessage | FrameProblem =
   } catch {
     return { code: "invalid-json", message: "Invalid JSON" }
   }
+  if (deeperThan(json, MAX_FRAME_DEPTH)) {
+    return { code: "invalid-frame", message: `A frame may nest at most ${MAX_FRAME_DEPTH} levels` }
+  }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { code: "invalid-frame", message: "A frame must be a JSON object" }
   }
@@ -233,7 +237,10 @@ const describe = (exit: Exit.Exit<unknown, Schema.SchemaError>): string => {
 
 export const isFrameProblem = (x: ClientMessage | FrameProblem): x is FrameProblem => "code" in x && !("type" in x)
 
-const decodeServer = Schema.decodeUnknownExit(Schema.fromJsonString(ServerMessage))
+const decodeServer = Schema.decodeUnknownExit(ServerMessage)
 
-/** Decodes one server frame (used by clients and tests). */
-export const decodeServerFrame = (frame: string): Exit.Exit<ServerMessage, Schema.SchemaError> => decodeServer(frame)
+/**
+ * Decodes one server frame (used by clients and tests). Invalid JSON, or JSON nested deeper
+ * than `MAX_FRAME_DEPTH`, fails as `undefined` would: the schema never walks it.
+ */
+export const decodeServerFrame = (frame: string): Exit.Exit<ServerMessage, Schema.SchemaError> => decodeServer(parseBounded(frame))
