@@ -52,6 +52,12 @@ export interface MeshOptions {
   readonly repairWindow: number
   /** Largest message content, in bytes of JSON. Default 256 KiB. */
   readonly maxMessageSize: number
+  /**
+   * Accept messages, records and links from peers whose id does not derive from their key
+   * (custom peer ids). Off by default: one key could otherwise mint any number of ids. A mesh
+   * using custom `peerId`s needs it on every peer. Default false.
+   */
+  readonly allowUnverifiedPeers: boolean
 }
 
 export const defaults: MeshOptions = {
@@ -73,7 +79,8 @@ export const defaults: MeshOptions = {
   presenceInterval: 5_000,
   repairInterval: 1_000,
   repairWindow: 30_000,
-  maxMessageSize: 256 * 1024
+  maxMessageSize: 256 * 1024,
+  allowUnverifiedPeers: false
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)))
