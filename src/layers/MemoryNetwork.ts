@@ -10,7 +10,7 @@
  */
 import { Clock, Deferred, Effect, Exit, Layer, PubSub, Queue, Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
-import { makeMemoryRegistry } from "../server/Registry.ts"
+import { makeMemoryRegistry } from "../internal/registry.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { type Link, LinkError, PeerTransport } from "../services/PeerTransport.ts"
