@@ -12,8 +12,10 @@
  *
  * @since 2.0.0
  */
-import { Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random } from "effect"
 import { backoffDelay } from "../internal/backoff.ts"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import { LinkLimiter, resolveRateLimits, type TrafficClass } from "../internal/linkLimits.ts"
 import { chooseEviction } from "../internal/eviction.ts"
 import { makeNonce } from "../internal/identityProof.ts"
 import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLinks.ts"
@@ -23,6 +25,7 @@ import { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "../s
 import { Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
+import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Link, LinkError, PeerTransport, type Signal } from "../services/PeerTransport.ts"
 import { Signaling } from "../services/Signaling.ts"
 
@@ -48,6 +51,15 @@ interface Cooldown {
 
 type HelloFrame = typeof Hello.Type
 
+/** Most peers whose cooldowns, bans, verification and degree are remembered (least recent forgotten). */
+export const PEER_STATE_LIMIT = 4096
+/** Frames from the links waiting for Gossip and the Router; a full buffer stops reading the links (back-pressure). */
+const INBOUND_BUFFER = 1024
+
+/** The traffic class of a decoded frame, for the per-neighbour limits. */
+const classOf = (frame: Inbound["frame"]): TrafficClass =>
+  frame.t === "gossip" ? "gossip" : frame.t === "direct" ? (frame.kind === "dht" ? "dht" : "direct") : "repair"
+
 export const layer = Layer.effect(
   Connections,
   Effect.gen(function*() {
@@ -56,12 +68,16 @@ export const layer = Layer.effect(
     const transport = yield* PeerTransport
     const signaling = yield* Signaling
     const events = yield* MeshEvents
+    const keys = yield* PeerKeys
     const fibers = yield* FiberMap.make<PeerId, void, never>()
-    const inbound = yield* Effect.acquireRelease(PubSub.unbounded<Inbound>(), PubSub.shutdown)
+    const inbound = yield* Effect.acquireRelease(PubSub.bounded<Inbound>(INBOUND_BUFFER), PubSub.shutdown)
     const entries = new Map<PeerId, Entry>()
-    const cooldowns = new Map<PeerId, Cooldown>()
-    const signalingVerified = new Map<PeerId, boolean>()
-    const degrees = new Map<PeerId, number>()
+    const cooldowns = new BoundedMap<PeerId, Cooldown>(PEER_STATE_LIMIT)
+    /** Neighbours disconnected for exceeding their limits: refused until then. */
+    const banned = new BoundedMap<PeerId, number>(PEER_STATE_LIMIT)
+    const signalingVerified = new BoundedMap<PeerId, boolean>(PEER_STATE_LIMIT)
+    const degrees = new BoundedMap<PeerId, number>(PEER_STATE_LIMIT)
+    const rateLimits = resolveRateLimits(config.rateLimits)
     let ring: ReadonlySet<PeerId> = new Set()
     const self = identity.peerId
     /** Links that may be given up: not to a ring neighbour, nor the long link (see internal/protectedLinks.ts). */
@@ -117,6 +133,7 @@ export const layer = Layer.effect(
       }
       yield* link.send(JSON.stringify(hello))
       const theirs = yield* takeFrame(link, "hello")
+      if (theirs.v !== PROTOCOL_VERSION) return yield* fail(entry.peerId, `handshake: protocol version ${theirs.v}, not ${PROTOCOL_VERSION}`)
       if (theirs.peerId !== entry.peerId) return yield* fail(entry.peerId, `handshake: peer claims ${theirs.peerId}`)
       if (theirs.networkName !== config.networkName) {
         return yield* fail(entry.peerId, `handshake: peer is in network ${theirs.networkName}`)
@@ -127,19 +144,39 @@ export const layer = Layer.effect(
       const valid = yield* verifySignature(theirs.publicKey, proof.signature, linkChallenge(nonce, entry.peerId, self))
       if (!valid) return yield* fail(entry.peerId, "handshake: invalid signature")
       const derived = yield* peerIdMatchesKey(entry.peerId, theirs.publicKey)
-      // a peer the server saw prove its id must prove it here too: nobody else may pose as it
-      if (!derived && signalingVerified.get(entry.peerId) === true) {
-        return yield* fail(entry.peerId, "handshake: peer id does not derive from its key")
+      if (derived) {
+        keys.pin(entry.peerId, theirs.publicKey, true)
+        return true
       }
-      return derived
+      // a custom id: only where the mesh allows them, never for a peer the server saw prove
+      // its id, and only with the key already known for it (nobody else may pose as it)
+      if (!config.allowUnverifiedPeers) return yield* fail(entry.peerId, "handshake: peer id does not derive from its key")
+      if (signalingVerified.get(entry.peerId) === true || !keys.pin(entry.peerId, theirs.publicKey)) {
+        return yield* fail(entry.peerId, "handshake: peer id does not derive from its key, and another key is known for it")
+      }
+      return false
+    })
+
+    /** Ends a link whose peer keeps exceeding its limits: tells it why, and refuses it for a while. */
+    const banFor = Effect.fnUntraced(function*(entry: Entry, link: Link, why: string) {
+      const now = yield* Clock.currentTimeMillis
+      banned.set(entry.peerId, now + config.rateLimitCooldown)
+      entry.leaving = true
+      yield* link.send(JSON.stringify({ t: "evict", reason: why })).pipe(Effect.ignore)
+      yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId: entry.peerId, by: self, reason: why })
+      yield* Effect.logWarning(`disconnected ${entry.peerId}: ${why}`)
+      return why
     })
 
     const readLoop = (entry: Entry, link: Link) =>
       Effect.gen(function*() {
+        const limiter = new LinkLimiter(rateLimits, yield* Clock.currentTimeMillis)
         while (true) {
           const text = yield* Queue.take(link.messages)
           const frame = decodePeerFrame(text)
+          const now = yield* Clock.currentTimeMillis
           if (frame === undefined) {
+            if (limiter.admit("invalid", now) === "disconnect") return yield* banFor(entry, link, "rate-limit: invalid frames")
             yield* Effect.logDebug(`dropped an invalid frame from ${entry.peerId}`)
             continue
           }
@@ -147,18 +184,30 @@ export const layer = Layer.effect(
             case "gossip":
             case "direct":
             case "ihave":
-            case "iwant":
-              yield* PubSub.publish(inbound, { from: entry.peerId, frame })
+            case "iwant": {
+              const c = classOf(frame)
+              const verdict = limiter.admit(c, now)
+              if (verdict === "disconnect") return yield* banFor(entry, link, `rate-limit: ${c}`)
+              if (verdict === "accept") yield* PubSub.publish(inbound, { from: entry.peerId, frame })
               break
+            }
             case "evict":
               yield* coolDown(entry.peerId)
-              yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId: self, by: entry.peerId, reason: frame.reason })
-              return `evicted: ${frame.reason}`
+              yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId: self, by: entry.peerId, reason: frame.reason.slice(0, 200) })
+              return `evicted: ${frame.reason.slice(0, 200)}`
             default:
               break
           }
         }
-      }).pipe(Effect.catchTag("Done", () => Effect.succeed("closed")))
+      }).pipe(
+        Effect.catchTag("Done", () => Effect.succeed("closed")),
+        // a defect while reading ends this link (with its cause in the log), never the node
+        Effect.catchCause((cause) =>
+          Cause.hasInterrupts(cause)
+            ? Effect.failCause(cause)
+            : Effect.as(Effect.logError(`reading the link from ${entry.peerId} failed`, cause), "internal error")
+        )
+      )
 
     const lifecycle = (entry: Entry) =>
       Effect.gen(function*() {
@@ -323,6 +372,11 @@ export const layer = Layer.effect(
         return
       }
       // an offer
+      const bannedUntil = banned.get(from)
+      if (bannedUntil !== undefined) {
+        if (bannedUntil > (yield* Clock.currentTimeMillis)) return yield* refuse(from, "banned")
+        banned.delete(from)
+      }
       if (entry !== undefined) {
         if (entry.status === "connecting" && entry.initiator) {
           // glare: the greater id's offer wins
@@ -398,9 +452,16 @@ export const layer = Layer.effect(
       inbound: PubSub.subscribe(inbound),
       enforceCapacity,
       cooldownUntil: (peerId) => {
-        const c = cooldowns.get(peerId)
-        return c === undefined ? undefined : c.until
-      }
+        const until = Math.max(cooldowns.get(peerId)?.until ?? 0, banned.get(peerId) ?? 0)
+        return until === 0 ? undefined : until
+      },
+      unreachable: (peerId, why) =>
+        Effect.suspend(() => {
+          const entry = entries.get(peerId)
+          return entry !== undefined && entry.status === "connecting" && entry.initiator
+            ? Deferred.succeed(entry.refused, why)
+            : Effect.void
+        })
     })
   }).pipe(Effect.annotateLogs("module", "Connections"))
 )

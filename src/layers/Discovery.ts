@@ -18,7 +18,9 @@
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
+import { Clock, Effect, Layer, PubSub, Schedule, Semaphore } from "effect"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import { supervised } from "../internal/supervise.ts"
 import { chooseTargets } from "../internal/isolation.ts"
 import { isLong, otherHalfPoint, wantsLongLink } from "../internal/protectedLinks.ts"
 import { ringOf } from "../internal/ring.ts"
@@ -32,6 +34,11 @@ import { MeshEvents } from "../services/MeshEvents.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
 import { Signaling } from "../services/Signaling.ts"
 
+/** Most peers remembered from signaling (least recently announced forgotten first). */
+export const DISCOVERED_LIMIT = 4096
+/** Most peers remembered as heard over the mesh (least recently heard forgotten first). */
+export const HEARD_LIMIT = 4096
+
 export const layer = Layer.effect(
   Discovery,
   Effect.gen(function*() {
@@ -43,10 +50,12 @@ export const layer = Layer.effect(
     const keys = yield* PeerKeys
     const events = yield* MeshEvents
     const self = identity.peerId
-    const discovered = new Map<PeerId, DiscoveredPeer>()
-    const heard = new Map<PeerId, number>()
+    const discovered = new BoundedMap<PeerId, DiscoveredPeer>(DISCOVERED_LIMIT)
+    const heard = new BoundedMap<PeerId, number>(HEARD_LIMIT)
     /** Free link slots each peer last announced in its presence. */
-    const freeSlots = new Map<PeerId, number>()
+    const freeSlots = new BoundedMap<PeerId, number>(HEARD_LIMIT)
+    /** One optimizer pass at a time: passes yield while dialling, and two from one snapshot over-dial. */
+    const optimizing = yield* Semaphore.make(1)
     const presenceEvery = config.presenceInterval
     // generous: a busy peer's presence may be late, and a false "unheard" means a needless bridge
     const unheardAfter = Math.max(presenceEvery * 3, 3000)
@@ -67,7 +76,7 @@ export const layer = Layer.effect(
     let generation = 0
     let settled = { generation: -1, retryAt: 0 }
 
-    const optimize = Effect.gen(function*() {
+    const optimizePass = Effect.gen(function*() {
       if (!config.autoDiscovery) return
       const now = yield* Clock.currentTimeMillis
       const startedAt = generation
@@ -79,8 +88,13 @@ export const layer = Layer.effect(
       const attempting = links.filter((l) => l.status === "connecting").map((l) => l.peerId)
       // peers heard over the mesh recently are candidates too: signaling relays to anyone in
       // the network, and they are reachable by definition (peer exchange through presence)
+      // (ids known only from the mesh are dialled a few at a time: anyone can make one up)
       const known = new Set(discovered.keys())
-      for (const [id, at] of heard) if (now - at <= unheardAfter) known.add(id)
+      const hearsayBudget = config.maxHearsayDials - attempting.filter((id) => !discovered.has(id)).length
+      if (hearsayBudget > 0) {
+        const hearsay = [...heard].filter(([id, at]) => now - at <= unheardAfter && !known.has(id) && !linked.has(id)).map(([id]) => id)
+        for (const id of sortByDistance(self, hearsay).slice(0, hearsayBudget)) known.add(id)
+      }
       const candidates = [...known].filter((id) => {
         if (linked.has(id)) return false
         const until = connections.cooldownUntil(id)
@@ -152,6 +166,8 @@ export const layer = Layer.effect(
       settled = acted || presenceEvery > 0 ? { generation: -1, retryAt: 0 } : { generation: startedAt, retryAt }
     })
 
+    const optimize = optimizing.withPermit(optimizePass)
+
     /** The periodic pass: skipped while this peer is settled (see `generation`). */
     const optimizeIfChanged = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -160,7 +176,7 @@ export const layer = Layer.effect(
     })
 
     const signalingEvents = yield* signaling.subscribe
-    yield* Effect.gen(function*() {
+    yield* supervised("Discovery.signaling", Effect.gen(function*() {
       while (true) {
         const event = yield* PubSub.take(signalingEvents)
         switch (event._tag) {
@@ -170,7 +186,8 @@ export const layer = Layer.effect(
           case "PeerDiscovered": {
             if (event.peerId === self) break
             const key = event.data["publicKey"]
-            if (event.verified && typeof key === "string") keys.pin(event.peerId, key)
+            // the server checked that the id derives from this key
+            if (event.verified && typeof key === "string") keys.pin(event.peerId, key, true)
             connections.noteVerified(event.peerId, event.verified)
             const known = discovered.has(event.peerId)
             generation++
@@ -192,15 +209,17 @@ export const layer = Layer.effect(
             yield* PubSub.publish(events, { _tag: "SignalingDisconnected", reason: event.reason, willReconnect: event.willReconnect })
             break
           case "ServerError":
+            // a link being set up to a peer the server does not know fails now, not at its timeout
+            if (event.code === "unknown-peer" && event.peerId !== undefined) yield* connections.unreachable(event.peerId, "unknown peer")
             yield* PubSub.publish(events, { _tag: "StatusChanged", type: "warning", message: `signaling: ${event.message}` })
             break
         }
       }
-    }).pipe(Effect.forkScoped)
+    })).pipe(Effect.forkScoped)
 
     // links that drop or get refused leave room: look again
     const meshEvents = yield* PubSub.subscribe(events)
-    yield* Effect.gen(function*() {
+    yield* supervised("Discovery.meshEvents", Effect.gen(function*() {
       while (true) {
         const event = yield* PubSub.take(meshEvents)
         if (event._tag === "PeerConnected") generation++
@@ -209,11 +228,11 @@ export const layer = Layer.effect(
           yield* optimize
         }
       }
-    }).pipe(Effect.forkScoped)
+    })).pipe(Effect.forkScoped)
 
     // whatever arrives over the mesh proves its origin reachable
     const delivered = yield* gossip.subscribe
-    yield* Effect.gen(function*() {
+    yield* supervised("Discovery.heard", Effect.gen(function*() {
       while (true) {
         const m = yield* PubSub.take(delivered)
         const now = yield* Clock.currentTimeMillis
@@ -228,23 +247,24 @@ export const layer = Layer.effect(
           }
         }
       }
-    }).pipe(Effect.forkScoped)
+    })).pipe(Effect.forkScoped)
 
-    yield* optimizeIfChanged.pipe(
-      Effect.catchCause((cause) => Effect.logWarning("optimizer pass failed", cause)),
-      Effect.repeat(Schedule.spaced(config.optimizeInterval)),
+    yield* supervised("Discovery.optimizer", optimizeIfChanged.pipe(Effect.repeat(Schedule.spaced(config.optimizeInterval)))).pipe(
       Effect.forkScoped
     )
     if (presenceEvery > 0) {
-      yield* Effect.gen(function*() {
-        const degree = (yield* connections.connected).length
-        if (degree > 0) yield* gossip.publish({ d: degree, m: config.maxPeers }, "presence").pipe(Effect.ignore)
-      }).pipe(Effect.repeat(Schedule.spaced(presenceEvery)), Effect.forkScoped)
+      yield* supervised(
+        "Discovery.presence",
+        Effect.gen(function*() {
+          const degree = (yield* connections.connected).length
+          if (degree > 0) yield* gossip.publish({ d: degree, m: config.maxPeers }, "presence").pipe(Effect.ignore)
+        }).pipe(Effect.repeat(Schedule.spaced(presenceEvery)))
+      ).pipe(Effect.forkScoped)
     }
 
     return Discovery.of({
       discovered: Effect.sync(() => [...discovered.values()]),
-      reachable: Effect.sync(() => new Map(heard)),
+      reachable: Effect.sync(() => new Map(heard.entries())),
       optimize
     })
   }).pipe(Effect.annotateLogs("module", "Discovery"))

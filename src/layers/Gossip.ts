@@ -15,6 +15,7 @@
  */
 import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
 import { SeenCache } from "../internal/seenCache.ts"
+import { supervised } from "../internal/supervise.ts"
 import type { GossipFrame } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
@@ -23,6 +24,11 @@ import { type Delivered, Gossip, type GossipStats } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { checkContent, checkOrigin, signFields, toDelivered } from "./signedMessages.ts"
+
+/** Most broadcasts held for repair. */
+export const RECENT_LIMIT = 2048
+/** Most characters of broadcasts held for repair (8 Mi characters, 16 MiB of UTF-16 at most). */
+export const RECENT_CHARS_LIMIT = 8 * 1024 * 1024
 
 export const layer = Layer.effect(
   Gossip,
@@ -33,7 +39,7 @@ export const layer = Layer.effect(
     const keys = yield* PeerKeys
     const delivered = yield* Effect.acquireRelease(PubSub.unbounded<Delivered>(), PubSub.shutdown)
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
-    const stats = { published: 0, delivered: 0, duplicates: 0, forwarded: 0, dropped: 0, repaired: 0 }
+    const stats = { published: 0, delivered: 0, duplicates: 0, forwarded: 0, dropped: 0, repaired: 0, recentChars: 0 }
     /** Recent broadcasts held for repair: id -> the frame as we forwarded it, and when. */
     const recent = new Map<string, { readonly text: string; readonly at: number }>()
     /**
@@ -44,11 +50,19 @@ export const layer = Layer.effect(
     const knownBy = new Map<PeerId, Map<string, number>>()
     const HOLDS = Number.POSITIVE_INFINITY
     const ADVERTISE_AT_MOST = 2
-    const RECENT_LIMIT = 2048
 
+    const forget = (id: string) => {
+      const held = recent.get(id)
+      if (held === undefined) return
+      recent.delete(id)
+      stats.recentChars -= held.text.length
+    }
+    /** Holds a frame for repair; the oldest go once over RECENT_LIMIT frames or RECENT_CHARS_LIMIT characters. */
     const remember = (id: string, text: string, at: number) => {
+      forget(id)
       recent.set(id, { text, at })
-      if (recent.size > RECENT_LIMIT) recent.delete(recent.keys().next().value!)
+      stats.recentChars += text.length
+      while (recent.size > RECENT_LIMIT || stats.recentChars > RECENT_CHARS_LIMIT) forget(recent.keys().next().value!)
     }
     const knownAt = (peer: PeerId) => {
       let map = knownBy.get(peer)
@@ -77,7 +91,7 @@ export const layer = Layer.effect(
         return
       }
       // checked before it counts as seen: a forged copy must not shadow the genuine message
-      const check = yield* checkOrigin(keys, frame)
+      const check = yield* checkOrigin(keys, frame, config.allowUnverifiedPeers)
       if (check === "forged" || frame.ttl < 1) {
         stats.dropped++
         return
@@ -117,7 +131,7 @@ export const layer = Layer.effect(
       const now = yield* Clock.currentTimeMillis
       for (const [id, held] of recent) {
         if (now - held.at <= config.repairWindow) break
-        recent.delete(id)
+        forget(id)
       }
       // nothing recent: nothing to advertise nor to remember who holds it (an idle round is cheap)
       if (recent.size === 0) return knownBy.clear()
@@ -138,18 +152,21 @@ export const layer = Layer.effect(
       }
     })
     if (config.repairInterval > 0) {
-      yield* advertise.pipe(Effect.repeat(Schedule.spaced(config.repairInterval)), Effect.forkScoped)
+      yield* supervised("Gossip.repair", advertise.pipe(Effect.repeat(Schedule.spaced(config.repairInterval)))).pipe(Effect.forkScoped)
     }
 
     const inbound = yield* connections.inbound
-    yield* Effect.gen(function*() {
-      while (true) {
-        const { from, frame } = yield* PubSub.take(inbound)
-        if (frame.t === "gossip") yield* receive(from, frame)
-        else if (frame.t === "ihave") yield* onIHave(from, frame.ids)
-        else if (frame.t === "iwant") yield* onIWant(from, frame.ids)
-      }
-    }).pipe(Effect.forkScoped)
+    yield* supervised(
+      "Gossip.inbound",
+      Effect.gen(function*() {
+        while (true) {
+          const { from, frame } = yield* PubSub.take(inbound)
+          if (frame.t === "gossip") yield* receive(from, frame)
+          else if (frame.t === "ihave") yield* onIHave(from, frame.ids)
+          else if (frame.t === "iwant") yield* onIWant(from, frame.ids)
+        }
+      })
+    ).pipe(Effect.forkScoped)
 
     return Gossip.of({
       publish: (content, kind = "message") =>

@@ -267,7 +267,10 @@ export class MemoryNetwork {
             Effect.gen(function*() {
               if (session === undefined) return yield* new SignalingError({ reason: "not-connected", message: "not connected" })
               const target = yield* registry.lookup(to)
-              if (target === undefined || target.networkName !== config.networkName) return
+              if (target === undefined || target.networkName !== config.networkName) {
+                // as the real server answers
+                return publish({ _tag: "ServerError", message: `Unknown peer ${to} in network ${config.networkName}`, code: "unknown-peer", peerId: to })
+              }
               yield* deliver(to, { _tag: "Signal", from: self, signal })
             }),
           isConnected: Effect.sync(() => session !== undefined),

@@ -26,10 +26,12 @@
  * @since 2.0.0
  */
 import { Clock, Deferred, Effect, Exit, Latch, Layer, PubSub, Queue, type Schema } from "effect"
-import { clockwiseDistance } from "../internal/ring.ts"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import { nextHops } from "../internal/nextHop.ts"
 import { SeenCache } from "../internal/seenCache.ts"
-import type { DirectFrame } from "../schema/PeerFrames.ts"
-import { distance, type PeerId } from "../schema/PeerId.ts"
+import { supervised } from "../internal/supervise.ts"
+import { type DirectFrame, MAX_ATTEMPT, signedBytes } from "../schema/PeerFrames.ts"
+import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, Gossip, InvalidMessage } from "../services/Gossip.ts"
@@ -37,6 +39,11 @@ import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { Router, type RouterStats } from "../services/Router.ts"
 import { checkContent, checkOrigin, MAX_BATCH, signBatch, signFields, toDelivered, unsignedFields } from "./signedMessages.ts"
+
+/** Most reverse-path routes remembered (one per origin heard), least recently learned forgotten first. */
+export const ROUTES_LIMIT = 8192
+/** Most acknowledgements waiting to be sent; beyond it new ones are dropped (the sender retransmits). */
+const ACKS_DUE_LIMIT = 16_384
 
 export const layer = Layer.effect(
   Router,
@@ -55,10 +62,9 @@ export const layer = Layer.effect(
      * 12 s at 5,000 messages/s. It only fills at such rates; its entries expire with `seen`'s.
      */
     const deliveredIds = new SeenCache({ maxEntries: Math.max(config.seenCacheSize, 60_000), ttlMs: config.seenCacheTtl })
-    const stats = { sent: 0, delivered: 0, forwarded: 0, flooded: 0, duplicates: 0, dropped: 0 }
+    const stats = { sent: 0, delivered: 0, forwarded: 0, flooded: 0, duplicates: 0, dropped: 0, forged: 0 }
     /** Reverse-path routes: origin -> the neighbour its newest broadcast came through, and when. */
-    const routes = new Map<PeerId, { readonly via: PeerId; readonly hops: number; readonly at: number }>()
-    const ROUTE_STALE_MS = 15_000
+    const routes = new BoundedMap<PeerId, { readonly via: PeerId; readonly at: number }>(ROUTES_LIMIT)
     /**
      * Hops a direct message may take. A backstop, not a budget: every routed hop makes strict
      * progress (XOR, then clockwise) and loops are caught by `seen`, and a walk up the ring
@@ -67,55 +73,30 @@ export const layer = Layer.effect(
      */
     const DIRECT_TTL = 1024
 
-    /** The neighbour with the least `measure`, if it is less than this peer's own (progress). */
-    const closerNeighbour = (neighbours: ReadonlyArray<PeerId>, measure: (id: PeerId) => bigint): PeerId | undefined => {
-      let best: PeerId | undefined
-      let bestDistance = measure(self)
-      for (const n of neighbours) {
-        const d = measure(n)
-        if (d < bestDistance) {
-          best = n
-          bestDistance = d
-        }
-      }
-      return best
-    }
-
-    /** Passes a frame on from this hop (`from` is the neighbour it came from, if any). */
-    const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined) {
+    /**
+     * Passes a frame on from this hop (`from` is the neighbour it came from, if any; `avoid` a
+     * next hop not to use). Returns the neighbour it went to, or `undefined` when it flooded.
+     */
+    const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined, avoid?: PeerId) {
       const neighbours = yield* connections.connected
-      if (neighbours.includes(frame.to)) {
-        if (yield* connections.send(frame.to, JSON.stringify(frame))) {
+      const route = frame.flood || frame.ring === true ? undefined : routes.get(frame.to)
+      const now = yield* Clock.currentTimeMillis
+      const choices = nextHops({
+        self,
+        to: frame.to,
+        neighbours,
+        flood: frame.flood,
+        ring: frame.ring === true,
+        xorRouting: config.xorRouting,
+        from,
+        avoid,
+        route: route !== undefined && now - route.at < config.repairWindow ? route.via : undefined
+      })
+      for (const { peer, ring } of choices) {
+        const copy = ring && frame.ring !== true ? { ...frame, ring: true } : frame
+        if (yield* connections.send(peer, JSON.stringify(copy))) {
           stats.forwarded++
-          return
-        }
-      }
-      if (!frame.flood && frame.ring !== true) {
-        const route = routes.get(frame.to)
-        const now = yield* Clock.currentTimeMillis
-        if (route !== undefined && route.via !== from && now - route.at < config.repairWindow && neighbours.includes(route.via)) {
-          if (yield* connections.send(route.via, JSON.stringify(frame))) {
-            stats.forwarded++
-            return
-          }
-        }
-      }
-      if (!frame.flood && frame.ring !== true && config.xorRouting) {
-        const best = closerNeighbour(neighbours.filter((n) => n !== from), (n) => distance(n, frame.to))
-        if (best !== undefined && (yield* connections.send(best, JSON.stringify(frame)))) {
-          stats.forwarded++
-          return
-        }
-      }
-      if (!frame.flood && config.xorRouting) {
-        // no XOR progress: go up the ring instead, for the rest of the way (`ring`: mixing the
-        // two measures could lead a copy in circles). Every peer links its ring neighbours, so
-        // some neighbour is always closer this way (clockwiseDistance), and no copy loops
-        // (`from` too: where the XOR leg stalls, the way up the ring may lead back)
-        const best = closerNeighbour(neighbours, (n) => clockwiseDistance(n, frame.to))
-        if (best !== undefined && (yield* connections.send(best, JSON.stringify(frame.ring === true ? frame : { ...frame, ring: true })))) {
-          stats.forwarded++
-          return
+          return peer
         }
       }
       // no progress possible (or XOR routing off): flood, delivered only by the target
@@ -124,6 +105,7 @@ export const layer = Layer.effect(
       for (const n of neighbours) {
         if (n !== from && n !== frame.origin) yield* connections.send(n, text)
       }
+      return undefined
     })
 
     /**
@@ -143,9 +125,10 @@ export const layer = Layer.effect(
         stats.duplicates++
         return
       }
-      const check = yield* checkOrigin(keys, frame)
+      const check = yield* checkOrigin(keys, frame, config.allowUnverifiedPeers)
       if (check === "forged") {
         stats.dropped++
+        stats.forged++
         return
       }
       deliveredIds.add(frame.id, now)
@@ -154,49 +137,65 @@ export const layer = Layer.effect(
       yield* PubSub.publish(delivered, toDelivered(frame, check))
     })
 
+    /**
+     * A frame passing through. Checked before it is forwarded (junk stops at the first honest
+     * hop), and each of its copies (routed, up the ring, flooded) is forwarded once per
+     * attempt; an attempt is signed by the origin, so a relay cannot renumber a copy.
+     */
     const receive = Effect.fnUntraced(function*(from: PeerId, frame: DirectFrame) {
       const now = yield* Clock.currentTimeMillis
       if (frame.to === self) return yield* receiveOwn(frame, now)
-      // a flooded copy may pass hops the greedy copy already crossed: de-duplicate them apart
       const attempt = frame.attempt ?? 0
-      // (and the ring leg of a copy may cross hops its XOR leg crossed)
-      if (!seen.add(`${frame.id}:${attempt}${frame.flood ? ":flood" : frame.ring === true ? ":ring" : ""}`, now)) {
-        // a routed copy back here means a route loop: flood it (once) rather than lose it
-        if (!frame.flood && seen.add(`${frame.id}:${attempt}:loop`, now)) {
-          return yield* forward({ ...frame, flood: true }, from)
-        }
-        stats.duplicates++
-        return
-      }
-      if (frame.ttl <= 1) {
+      if (attempt < 0 || attempt > MAX_ATTEMPT || frame.ttl <= 1) {
         stats.dropped++
         return
       }
-      yield* forward({ ...frame, ttl: frame.ttl - 1, hops: frame.hops + 1 }, from)
+      // a flooded copy may pass hops the greedy copy already crossed: de-duplicate them apart
+      // (and the ring leg of a copy may cross hops its XOR leg crossed)
+      const key = `${frame.id}:${attempt}${frame.flood ? ":flood" : frame.ring === true ? ":ring" : ""}`
+      // a routed copy back here means a route loop: flood it (once) rather than lose it
+      const loop = seen.has(key, now)
+      if (loop && (frame.flood || seen.has(`${frame.id}:${attempt}:loop`, now))) {
+        stats.duplicates++
+        return
+      }
+      if ((yield* checkOrigin(keys, frame, config.allowUnverifiedPeers)) === "forged") {
+        stats.dropped++
+        stats.forged++
+        return
+      }
+      // (another copy may have passed its check meanwhile)
+      if (!seen.add(loop ? `${frame.id}:${attempt}:loop` : key, now)) {
+        stats.duplicates++
+        return
+      }
+      const next = { ...frame, ttl: Math.min(frame.ttl, DIRECT_TTL) - 1, hops: frame.hops + 1 }
+      yield* forward(loop ? { ...next, flood: true } : next, from)
     })
 
-    // learn reverse-path routes from every broadcast's first arrival
+    // learn reverse-path routes from every broadcast's first arrival: the neighbour that
+    // delivered the origin's latest broadcast first. Arrival order, not the unsigned `hops`
+    // field, decides, so a neighbour cannot capture routes by lying about its distance;
+    // one broadcast's first arrivals form a tree, so routes learned from it make no loops
     const broadcasts = yield* gossip.subscribe
-    yield* Effect.gen(function*() {
-      while (true) {
-        const m = yield* PubSub.take(broadcasts)
-        if (m.via === undefined) continue
-        const now = yield* Clock.currentTimeMillis
-        const current = routes.get(m.origin)
-        // keep the fewest-hops route (consistent between neighbours, so no loops); refresh it
-        // when the same neighbour delivers again, replace it once it is stale
-        if (
-          current === undefined || m.hops < current.hops || current.via === m.via ||
-          now - current.at > ROUTE_STALE_MS
-        ) {
-          routes.set(m.origin, { via: m.via, hops: m.hops, at: now })
+    yield* supervised(
+      "Router.routes",
+      Effect.gen(function*() {
+        while (true) {
+          const m = yield* PubSub.take(broadcasts)
+          if (m.via === undefined || m.origin === self) continue
+          routes.set(m.origin, { via: m.via, at: yield* Clock.currentTimeMillis })
         }
-      }
-    }).pipe(Effect.forkScoped)
+      })
+    ).pipe(Effect.forkScoped)
 
-    /** Messages awaiting their acknowledgement: id -> the frame and its next retransmission. */
-    const unacked = new Map<string, { frame: DirectFrame; attempt: number; dueAt: number }>()
-    const RETRIES = 4
+    /**
+     * Messages awaiting their acknowledgement: id -> the frame, its next retransmission, and
+     * the neighbour its last routed attempt went to (the next attempt avoids it: that hop may
+     * be dropping it).
+     */
+    const unacked = new Map<string, { frame: DirectFrame; attempt: number; dueAt: number; via: PeerId | undefined }>()
+    const RETRIES = MAX_ATTEMPT
     // patient first: a busy network answers late, and an eager flood makes it busier
     const retryAfter = (attempt: number) => 3000 * 2 ** attempt
 
@@ -211,7 +210,7 @@ export const layer = Layer.effect(
     const onAck = Effect.fnUntraced(function*(frame: DirectFrame) {
       const ids = ackedIds(frame.content)
       if (ids.length === 0) return
-      const check = yield* checkOrigin(keys, frame)
+      const check = yield* checkOrigin(keys, frame, config.allowUnverifiedPeers)
       if (check === "forged") {
         stats.dropped++
         return
@@ -229,9 +228,9 @@ export const layer = Layer.effect(
     })
 
     /** Acks owed, coalesced: one signed ack per origin for all that is due when this runs. */
-    const acksDue = yield* Queue.unbounded<{ readonly to: PeerId; readonly id: string }>()
+    const acksDue = yield* Queue.dropping<{ readonly to: PeerId; readonly id: string }>(ACKS_DUE_LIMIT)
     const ACK_IDS_PER_FRAME = 256
-    yield* Effect.gen(function*() {
+    yield* supervised("Router.acks", Effect.gen(function*() {
       while (true) {
         // wait for one, then give the event loop a few turns while more keep coming: one
         // signed ack for all of them (under load, a few turns hold dozens of ids)
@@ -252,41 +251,56 @@ export const layer = Layer.effect(
           for (let i = 0; i < ids.length; i += ACK_IDS_PER_FRAME) yield* sendAck(to, ids.slice(i, i + ACK_IDS_PER_FRAME))
         }
       }
-    }).pipe(Effect.forkScoped)
+    })).pipe(Effect.forkScoped)
 
-    // retransmit, flooded, what was not acknowledged in time; give up after RETRIES. The loop
-    // sleeps on `pendingAcks` while nothing waits for an ack (idle peers cost no wake-ups).
+    // retransmit what was not acknowledged in time, signed anew with its attempt number; give
+    // up after RETRIES. The loop sleeps on `pendingAcks` while nothing waits for an ack (idle
+    // peers cost no wake-ups).
     const pendingAcks = yield* Latch.make(false)
-    yield* Effect.gen(function*() {
-      if (unacked.size === 0) {
-        pendingAcks.closeUnsafe()
-        yield* pendingAcks.await
-      }
-      yield* Effect.sleep(250)
-      const now = yield* Clock.currentTimeMillis
-      for (const [id, pending] of unacked) {
-        if (pending.dueAt > now) continue
-        if (pending.attempt >= RETRIES) {
-          unacked.delete(id)
-          stats.dropped++
-          continue
+    const retransmit = Effect.fnUntraced(function*(pending: { frame: DirectFrame; attempt: number; via: PeerId | undefined }) {
+      // the first retransmission is routed again (links may have changed), around the hop the
+      // first went to; later ones flood
+      const flood = pending.attempt > 1
+      if (flood) stats.flooded++
+      const { ring: _ring, sig: _sig, ...fields } = pending.frame
+      const unsigned = { ...fields, attempt: pending.attempt, flood }
+      const sig = yield* identity.sign(signedBytes(unsigned))
+      seen.add(`${unsigned.id}:${pending.attempt}`, yield* Clock.currentTimeMillis)
+      pending.via = yield* forward({ ...unsigned, sig }, undefined, pending.via)
+    })
+    yield* supervised(
+      "Router.retransmit",
+      Effect.gen(function*() {
+        if (unacked.size === 0) {
+          pendingAcks.closeUnsafe()
+          yield* pendingAcks.await
         }
-        pending.attempt++
-        pending.dueAt = now + retryAfter(pending.attempt)
-        // the first retransmission is routed again (links may have changed); later ones flood
-        const flood = pending.attempt > 1
-        if (flood) stats.flooded++
-        yield* forward({ ...pending.frame, attempt: pending.attempt, flood }, undefined)
-      }
-    }).pipe(Effect.forever, Effect.forkScoped)
+        yield* Effect.sleep(250)
+        const now = yield* Clock.currentTimeMillis
+        for (const [id, pending] of unacked) {
+          if (pending.dueAt > now) continue
+          if (pending.attempt >= RETRIES) {
+            unacked.delete(id)
+            stats.dropped++
+            continue
+          }
+          pending.attempt++
+          pending.dueAt = now + retryAfter(pending.attempt)
+          yield* retransmit(pending)
+        }
+      }).pipe(Effect.forever)
+    ).pipe(Effect.forkScoped)
 
     const inbound = yield* connections.inbound
-    yield* Effect.gen(function*() {
-      while (true) {
-        const { from, frame } = yield* PubSub.take(inbound)
-        if (frame.t === "direct") yield* receive(from, frame)
-      }
-    }).pipe(Effect.forkScoped)
+    yield* supervised(
+      "Router.inbound",
+      Effect.gen(function*() {
+        while (true) {
+          const { from, frame } = yield* PubSub.take(inbound)
+          if (frame.t === "direct") yield* receive(from, frame)
+        }
+      })
+    ).pipe(Effect.forkScoped)
 
     // Outgoing messages are signed in batches (`signBatch`): whatever is waiting when the
     // signer runs, up to MAX_BATCH under one signature; alone, a message gets its own. `send`
@@ -315,19 +329,19 @@ export const layer = Layer.effect(
         for (let i = 0; i < batch.length; i++) {
           const frame: DirectFrame = { ...batch[i]!.frame, sig: sigs[i]! }
           seen.add(`${frame.id}:0`, frame.ts)
-          if (frame.ack === true) {
-            unacked.set(frame.id, { frame, attempt: 0, dueAt: frame.ts + retryAfter(0) })
-            pendingAcks.openUnsafe()
-          }
           stats.sent++
           // to a neighbour (the common case) straight onto its link, else routed
           const direct = neighbours.includes(frame.to) && (yield* connections.send(frame.to, JSON.stringify(frame)))
           if (direct) stats.forwarded++
-          else yield* forward(frame, undefined)
+          const via = direct ? frame.to : yield* forward(frame, undefined)
+          if (frame.ack === true) {
+            unacked.set(frame.id, { frame, attempt: 0, dueAt: frame.ts + retryAfter(0), via })
+            pendingAcks.openUnsafe()
+          }
           Deferred.doneUnsafe(batch[i]!.done, Exit.void)
         }
       }).pipe(Effect.ensuring(Effect.sync(() => abandon(batch))))
-    yield* Effect.gen(function*() {
+    yield* supervised("Router.signer", Effect.gen(function*() {
       while (true) {
         yield* wake.await
         // let the senders that are ready run first, so that their messages share a signature
@@ -335,7 +349,7 @@ export const layer = Layer.effect(
         wake.closeUnsafe()
         while (outgoing.length > 0) yield* signAndForward(outgoing.splice(0, MAX_BATCH))
       }
-    }).pipe(Effect.forkScoped)
+    })).pipe(Effect.forkScoped)
 
     return Router.of({
       send: (to, content, kind = "message", options) =>

@@ -18,6 +18,7 @@ import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, PubSub,
 import { Socket } from "effect/socket"
 import { type BackoffOptions, backoffDelay } from "../internal/backoff.ts"
 import { announceChallenge } from "../internal/identityProof.ts"
+import { supervised } from "../internal/supervise.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { decodeServerFrame, type JsonObject, type ServerMessage } from "../schema/Signaling.ts"
 import { Identity } from "../services/Identity.ts"
@@ -223,8 +224,11 @@ export const layer: Layer.Layer<Signaling, never, Identity | MeshConfig | Socket
         case "ice-candidate":
           if (m.targetPeerId !== peerId) return Effect.void
           return publish({ _tag: "Signal", from: m.fromPeerId, signal: { kind: m.type, data: m.data } })
-        case "error":
-          return publish({ _tag: "ServerError", message: m.error, code: m.code })
+        case "error": {
+          // the server names the target it could not reach in the message
+          const named = m.code === "unknown-peer" ? /\b([0-9a-f]{40})\b/.exec(m.error)?.[1] : undefined
+          return publish({ _tag: "ServerError", message: m.error, code: m.code, peerId: named as PeerId | undefined })
+        }
         case "connected":
         case "pong":
           return Effect.void
@@ -317,7 +321,8 @@ export const layer: Layer.Layer<Signaling, never, Identity | MeshConfig | Socket
         if (session?.url === target && current !== undefined) return undefined
         yield* stop("replaced")
         const first = yield* Deferred.make<void, SignalingError>()
-        const fiber = yield* Effect.forkIn(runSession(target, first), sessions)
+        // supervised: a defect (in a handler, say) restarts reconnecting instead of ending it
+        const fiber = yield* Effect.forkIn(supervised("WsSignaling.session", runSession(target, first)), sessions)
         session = { url: target, fiber }
         return { first, fiber }
       }))

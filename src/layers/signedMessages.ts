@@ -168,27 +168,43 @@ export interface SignedMessage {
   readonly key: string
   readonly ts: number
   readonly content: Schema.Json
+  readonly attempt?: number
   readonly sig: string
 }
 
-const decide = (keys: PeerKeys["Service"], m: SignedMessage, valid: boolean, keyId: string | undefined): OriginCheck => {
+const decide = (
+  keys: PeerKeys["Service"],
+  m: SignedMessage,
+  valid: boolean,
+  keyId: string | undefined,
+  allowUnverified: boolean
+): OriginCheck => {
   if (!valid) return "forged"
   if (keyId === m.origin) {
-    keys.pin(m.origin, m.key)
+    // a key the id derives from replaces whatever an impostor pinned first
+    keys.pin(m.origin, m.key, true)
     return "verified"
   }
-  // a custom id: trust the first key seen for it, and only that one
+  // a custom id (one key could mint any number of them): only where the mesh allows them,
+  // and then only the first key seen for it
+  if (!allowUnverified) return "forged"
   return keys.pin(m.origin, m.key) ? "unverified" : "forged"
 }
 
-/** Checks a received message's origin signature against what this peer knows. */
-export const checkOrigin = (keys: PeerKeys["Service"], m: SignedMessage): Effect.Effect<OriginCheck> =>
+/**
+ * Checks a received message's origin signature against what this peer knows. An origin
+ * whose id does not derive from its key counts as `"forged"` unless `allowUnverified`.
+ * Never fails: a platform error while verifying counts as forged.
+ */
+export const checkOrigin = (keys: PeerKeys["Service"], m: SignedMessage, allowUnverified: boolean): Effect.Effect<OriginCheck> =>
   Effect.suspend(() => {
     const valid = verifyMessageSignature(m)
     const keyId = cryptoBackend.peerIdOf(m.key)
     return typeof valid === "boolean" && !(keyId instanceof Promise)
-      ? Effect.succeed(decide(keys, m, valid, keyId))
-      : Effect.promise(async () => decide(keys, m, await valid, await keyId))
+      ? Effect.succeed(decide(keys, m, valid, keyId, allowUnverified))
+      : Effect.tryPromise(async () => decide(keys, m, await valid, await keyId, allowUnverified)).pipe(
+        Effect.orElseSucceed((): OriginCheck => "forged")
+      )
   })
 
 /** What a delivered gossip or direct frame looks like to subscribers. */

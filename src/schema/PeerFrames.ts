@@ -59,7 +59,11 @@ export const Direct = Schema.Struct({
   to: PeerId,
   /** True once greedy routing made no progress and the message is being flooded. */
   flood: Schema.Boolean,
-  /** Retransmission number (0 first); each attempt is de-duplicated on its own. */
+  /**
+   * Retransmission number (0 first, at most `MAX_ATTEMPT`); each attempt is de-duplicated on
+   * its own, and a retransmission is signed anew with its number (see `signedBytes`), so a
+   * relay cannot renumber a copy to have it forwarded again.
+   */
   attempt: Schema.optionalKey(Schema.Int),
   /** The target acknowledges delivery (with a direct message of kind `"ack"`). */
   ack: Schema.optionalKey(Schema.Boolean),
@@ -203,7 +207,13 @@ const encoder = new TextEncoder()
 export const linkChallenge = (theirNonce: string, myId: string, theirId: string): Uint8Array<ArrayBuffer> =>
   encoder.encode(`peerpigeon-link:v1:${theirNonce}:${myId}:${theirId}`)
 
-/** The bytes an origin signs for a gossip or direct message (everything but ttl, hops, flood). */
+/** Highest retransmission number of a direct message (the first send is 0). */
+export const MAX_ATTEMPT = 4
+
+/**
+ * The bytes an origin signs for a gossip or direct message: everything but ttl, hops, flood
+ * and ring (which hops change). A retransmission (`attempt` > 0) signs its number too.
+ */
 export const signedBytes = (m: {
   readonly t: string
   readonly id: string
@@ -212,5 +222,10 @@ export const signedBytes = (m: {
   readonly content: Schema.Json
   readonly kind?: string
   readonly to?: string
+  readonly attempt?: number
 }): Uint8Array<ArrayBuffer> =>
-  encoder.encode(`peerpigeon-msg:v1:${m.t}:${m.kind ?? ""}:${m.id}:${m.origin}:${m.to ?? ""}:${m.ts}:${JSON.stringify(m.content)}`)
+  encoder.encode(
+    `peerpigeon-msg:v1:${m.t}:${m.kind ?? ""}:${m.id}:${m.origin}:${m.to ?? ""}${
+      m.attempt ? `#${m.attempt}` : ""
+    }:${m.ts}:${JSON.stringify(m.content)}`
+  )

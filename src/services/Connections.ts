@@ -63,6 +63,11 @@ export class Connections extends Context.Service<Connections, {
   readonly inbound: Effect.Effect<PubSub.Subscription<Inbound>, never, Scope.Scope>
   /** Closes links over maxPeers, farthest first (keeps at least minPeers). */
   readonly enforceCapacity: Effect.Effect<void>
-  /** When a peer may be tried again after a failure, refusal or eviction (epoch ms), if cooling down. */
+  /** When a peer may be tried again after a failure, refusal, eviction or ban (epoch ms), if cooling down. */
   cooldownUntil(peerId: PeerId): number | undefined
+  /**
+   * Signaling said `peerId` cannot be reached (not connected to the server, another network):
+   * a link being set up to it fails now, instead of holding its slot until the timeout.
+   */
+  unreachable(peerId: PeerId, why: string): Effect.Effect<void>
 }>()("peerpigeon/Connections") {}

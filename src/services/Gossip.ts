@@ -41,6 +41,8 @@ export interface GossipStats {
   readonly dropped: number
   /** Frames re-sent on a neighbour's `iwant`. */
   readonly repaired: number
+  /** Characters of frames held for repair (`recent`, bounded by `RECENT_CHARS_LIMIT`). */
+  readonly recentChars: number
 }
 
 export class Gossip extends Context.Service<Gossip, {

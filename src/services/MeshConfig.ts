@@ -5,6 +5,7 @@
  * @since 2.0.0
  */
 import { Context, Layer } from "effect"
+import type { RateLimits } from "../internal/linkLimits.ts"
 import type { DhtOptions } from "./Dht.ts"
 
 /** An ICE server as RTCPeerConnection takes it (STUN, or TURN with credentials). */
@@ -58,6 +59,19 @@ export interface MeshOptions {
    * using custom `peerId`s needs it on every peer. Default false.
    */
   readonly allowUnverifiedPeers: boolean
+  /**
+   * Per-neighbour limits on inbound frames (token buckets per traffic class: gossip, direct,
+   * dht, repair, invalid, and the strikes a neighbour may take before it is disconnected);
+   * see `defaultRateLimits` in internal/linkLimits.ts. Default {} (the defaults).
+   */
+  readonly rateLimits: Partial<RateLimits>
+  /** How long a neighbour disconnected for exceeding its limits is refused. Default 300000 ms. */
+  readonly rateLimitCooldown: number
+  /**
+   * Most links being set up at once to peers known only from the mesh (heard through
+   * presence or peer exchange, not introduced by signaling). Default 2.
+   */
+  readonly maxHearsayDials: number
 }
 
 export const defaults: MeshOptions = {
@@ -80,7 +94,10 @@ export const defaults: MeshOptions = {
   repairInterval: 1_000,
   repairWindow: 30_000,
   maxMessageSize: 256 * 1024,
-  allowUnverifiedPeers: false
+  allowUnverifiedPeers: false,
+  rateLimits: {},
+  rateLimitCooldown: 300_000,
+  maxHearsayDials: 2
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)))

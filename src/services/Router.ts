@@ -15,7 +15,10 @@ export interface RouterStats {
   readonly forwarded: number
   readonly flooded: number
   readonly duplicates: number
+  /** Frames dropped: forged, over their hop or attempt bound, or never acknowledged. */
   readonly dropped: number
+  /** Of `dropped`: frames whose origin signature did not check out (never forwarded). */
+  readonly forged: number
 }
 
 export interface SendOptions {

@@ -16,7 +16,13 @@ export type SignalingEvent =
   | { readonly _tag: "PeerDiscovered"; readonly peerId: PeerId; readonly verified: boolean; readonly data: JsonObject }
   | { readonly _tag: "PeerLeft"; readonly peerId: PeerId; readonly reason: string }
   | { readonly _tag: "Signal"; readonly from: PeerId; readonly signal: Signal }
-  | { readonly _tag: "ServerError"; readonly message: string; readonly code: string | undefined }
+  | {
+    readonly _tag: "ServerError"
+    readonly message: string
+    readonly code: string | undefined
+    /** The peer the error is about, when the server names one (e.g. `unknown-peer`). */
+    readonly peerId?: PeerId | undefined
+  }
 
 export class SignalingError extends Schema.TaggedError<SignalingError>()("SignalingError", {
   reason: Schema.Literals(["connect-failed", "timeout", "not-connected", "refused", "invalid-url"]),

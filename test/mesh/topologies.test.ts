@@ -133,7 +133,7 @@ describe("eviction", () => {
     Effect.gen(function*() {
       const network = new MemoryNetwork()
       const id = (hex: string) => hex.padEnd(40, "0")
-      const opts = { autoDiscovery: false, maxPeers: 2, minPeers: 1 }
+      const opts = { autoDiscovery: false, maxPeers: 2, minPeers: 1, allowUnverifiedPeers: true } // custom ids
       const [hub] = yield* startNodes(network, 1, { ...opts, peerId: id("8") })
       const far1 = (yield* startNodes(network, 1, { ...opts, peerId: id("01") }))[0]!
       const far2 = (yield* startNodes(network, 1, { ...opts, peerId: id("02") }))[0]!
