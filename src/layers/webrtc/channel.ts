@@ -1,0 +1,291 @@
+/**
+ * The data channel half of a WebRTC link: the listeners on the channel, and the sender,
+ * receiver and keepalive fibers once it is open (the wire format is `internal/linkFrames.ts`).
+ *
+ * Pacing, both ways (`internal/pacer.ts`):
+ * - the sender keeps at most `window` data frames (and about `windowChars` characters of
+ *   them) unacknowledged: werift's SCTP collapses under unpaced bursts;
+ * - the receiver returns a frame's credit (`{"a":n}`, those of one turn of the event loop
+ *   together) only once the frame's messages are in `messages`, a queue of `receiveBuffer`
+ *   messages. A consumer that stops taking stops the credit, and the sender's `pending` grows
+ *   instead of the receiver's memory. A peer that sends more frames than its credit allows
+ *   (twice the window, plus slack) breaks the protocol: the link closes with
+ *   `"protocol error: ..."`, as it does for a malformed frame or pieces longer than a message.
+ *
+ * Control frames (acks, keepalives, a close) are read as they arrive and never queue up.
+ * A fiber that dies (a bug, a platform object that threw) logs its cause and closes the link.
+ *
+ * @since 2.0.0
+ */
+import { type Cause, Deferred, Duration, Effect, Exit, Latch, Queue, Schedule, type Scope } from "effect"
+import { canEncode, encodeBatch, encodedLength } from "../../internal/batchFrame.ts"
+import { batchFrames, utf8Length } from "../../internal/creditWindow.ts"
+import {
+  costsCredit,
+  FrameReader,
+  frameLimits,
+  fragment,
+  jsonBatchLength,
+  readControl
+} from "../../internal/linkFrames.ts"
+import { ReceiveLedger, receiveLimits, SendWindow } from "../../internal/pacer.ts"
+import { supervised } from "../../internal/supervise.ts"
+import type { PeerId } from "../../schema/PeerId.ts"
+import { type Link, LinkError } from "../../services/PeerTransport.ts"
+import type { DataChannelLike } from "../RtcPeerConnection.ts"
+import type { WebRtcTransportOptions } from "../WebRtcTransport.ts"
+import { describe, drained, endLinkOnDefect, field, on } from "./events.ts"
+import type { ChannelSetup } from "./negotiation.ts"
+
+export type ChannelOptions = Omit<WebRtcTransportOptions, "iceServers" | "disconnectedGraceMs">
+
+/** The channel half of a link: set up before the channel exists, started once it is open. */
+export interface Channel extends ChannelSetup {
+  /** Runs the link on its open channel; `closeConnection` closes the `RTCPeerConnection`. */
+  readonly start: (dc: DataChannelLike, closeConnection: Effect.Effect<void>) => Effect.Effect<Link, never, Scope.Scope>
+}
+
+export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Channel, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const linkError = (reason: LinkError["reason"], message: string) => new LinkError({ peerId: remote, reason, message })
+    const opened = yield* Deferred.make<void, LinkError>()
+    const closed = yield* Deferred.make<string>()
+    const ended = yield* Deferred.make<void>()
+    const shutdownDone = yield* Deferred.make<void>()
+    const messages = yield* Queue.bounded<string, Cause.Done>(Math.max(1, o.receiveBuffer))
+    // data frames in arrival order; the ledger bounds them (the sender's window)
+    const inbound = yield* Queue.unbounded<string, Cause.Done>()
+    const outbox = yield* Queue.unbounded<string, Cause.Done>()
+    const credit = yield* Latch.make(true)
+    const limits = frameLimits(o)
+    const reader = new FrameReader(limits)
+    const sendWindow = new SendWindow({ frames: o.window, chars: o.windowChars })
+    const ledger = new ReceiveLedger(receiveLimits(o, limits.maxFrameChars))
+
+    let channel: DataChannelLike | undefined
+    let closing = false
+    let receiving = true // false once the link ends: later frames are dropped
+    let endReason: string | undefined // why the link ended (event time)
+    let remoteReason: string | undefined // the remote's close frame (read in order, so it wins)
+    let held = 0 // messages taken from the outbox, not yet on the wire
+    let lastHeard = Date.now()
+
+    /** The link ends: no more frames are taken in, and it closes (`start`'s watcher). */
+    const end = (reason: string) => {
+      endReason ??= reason
+      receiving = false
+      Queue.endUnsafe(inbound)
+      Deferred.doneUnsafe(ended, Exit.void)
+    }
+    const failSetup = (message: string) => Deferred.doneUnsafe(opened, Exit.fail(linkError("setup-failed", message)))
+    const trySend = (dc: DataChannelLike, frame: string): boolean => {
+      try {
+        dc.send(frame)
+        return true
+      } catch (e) {
+        end(`send failed: ${describe(e)}`)
+        return false
+      }
+    }
+
+    const acknowledge = (n: number) => {
+      sendWindow.release(n)
+      credit.openUnsafe()
+    }
+    // Credit owed for processed frames, sent once per turn of the event loop.
+    let ackScheduled = false
+    const sendAck = () => {
+      ackScheduled = false
+      const n = ledger.takeOwed()
+      const dc = channel
+      if (n > 0 && !closing && dc !== undefined && dc.readyState === "open") trySend(dc, `{"a":${n}}`)
+    }
+    const processed = () => {
+      ledger.processed()
+      if (!ackScheduled) {
+        ackScheduled = true
+        queueMicrotask(sendAck)
+      }
+    }
+
+    const detach: Array<() => void> = []
+    yield* Effect.addFinalizer(() => Effect.sync(() => detach.splice(0).forEach((f) => f())))
+
+    const attach = (dc: DataChannelLike) => {
+      channel = dc
+      detach.push(
+        on(dc, "message", (event) => {
+          lastHeard = Date.now()
+          const data = field(event, "data")
+          if (typeof data !== "string" || !receiving) return
+          if (costsCredit(data)) {
+            if (ledger.arrive(data.length)) Queue.offerUnsafe(inbound, data)
+            else {
+              end(
+                `protocol error: more than ${ledger.limits.frames} frames or ${ledger.limits.chars} characters sent without credit`
+              )
+            }
+            return
+          }
+          const control = readControl(data, limits)
+          switch (control._tag) {
+            case "Ack":
+              return acknowledge(control.n)
+            case "Keepalive": // its arrival refreshed lastHeard
+            case "Messages":
+            case "Piece":
+              return
+            case "Close":
+              remoteReason ??= `remote: ${control.reason}`
+              return end(remoteReason)
+            case "ProtocolError":
+              return end(control.reason)
+          }
+        }),
+        on(dc, "open", () => Deferred.doneUnsafe(opened, Exit.void)),
+        on(dc, "close", () => {
+          failSetup("data channel closed")
+          end("channel closed")
+        }),
+        // werift channels are EventEmitters: an "error" nobody listens to would throw
+        on(dc, "error", () => {})
+      )
+      if (dc.readyState === "open") Deferred.doneUnsafe(opened, Exit.void)
+    }
+
+    const start = (dc: DataChannelLike, closeConnection: Effect.Effect<void>) =>
+      Effect.gen(function*() {
+        const dcOpen = () => dc.readyState === "open"
+
+        const shutdown = (reason: string): Effect.Effect<void> =>
+          Effect.suspend(() => {
+            if (closing) return Deferred.await(shutdownDone)
+            closing = true
+            receiving = false
+            Deferred.doneUnsafe(closed, Exit.succeed(reason))
+            credit.openUnsafe()
+            Queue.endUnsafe(outbox)
+            const localClose = remoteReason === undefined && endReason === undefined && dcOpen()
+            const notify = localClose && trySend(dc, JSON.stringify({ c: reason }))
+            Queue.endUnsafe(inbound)
+            // werift resets the stream at once on dc.close(), ahead of data it still buffers:
+            // let the close frame reach SCTP first, or the remote only ever sees "channel closed".
+            return (notify ? drained(dc) : Effect.void).pipe(
+              Effect.timeoutOrElse({ duration: Duration.millis(o.closeGraceMs), orElse: () => Effect.void }),
+              Effect.andThen(Effect.sync(() => dc.close())),
+              Effect.ignore,
+              Effect.andThen(closeConnection),
+              Effect.ensuring(Deferred.done(shutdownDone, Exit.void)),
+              Effect.uninterruptible
+            )
+          })
+
+        // The link closes as soon as it ends, whether or not the consumer is reading.
+        yield* Deferred.await(ended).pipe(
+          Effect.andThen(Effect.suspend(() => shutdown(remoteReason ?? endReason ?? "closed"))),
+          Effect.forkScoped
+        )
+
+        // Sender: batches the outbox into frames and spends one credit per data frame.
+        const acquireCredit = (chars: number) =>
+          Effect.gen(function*() {
+            while (!closing) {
+              if (sendWindow.tryAcquire(chars)) return true
+              credit.closeUnsafe()
+              if (sendWindow.tryAcquire(chars)) return true
+              yield* credit.await
+            }
+            return false
+          })
+        yield* Effect.gen(function*() {
+          while (true) {
+            const batch = yield* Queue.takeBetween(outbox, 1, o.window * o.maxMessagesPerFrame)
+            held = batch.length
+            const plain = batch.every(canEncode)
+            const frames = plain
+              ? batchFrames(batch, o.maxFrameChars - 1, o.maxMessagesPerFrame, encodedLength)
+              : batchFrames(batch.map((m) => JSON.stringify(m)), o.maxFrameChars - 8, o.maxMessagesPerFrame, (s) => s.length + 1)
+            for (const group of frames) {
+              const frame = plain ? encodeBatch(group) : `{"b":[${group.join(",")}]}`
+              for (const piece of fragment(frame, o.maxFrameChars)) {
+                if (!(yield* acquireCredit(piece.length)) || !trySend(dc, piece)) return
+              }
+              held -= group.length
+            }
+            held = 0
+          }
+        }).pipe(
+          Effect.catch((_: Cause.Done) => Effect.void), // the outbox ended: the link is closing
+          endLinkOnDefect("sender", end),
+          Effect.forkScoped
+        )
+
+        // Receiver: data frames in arrival order -> messages; a frame's credit goes back once
+        // its messages are in `messages` (so a consumer that stops reading stops the sender).
+        yield* Effect.gen(function*() {
+          while (true) {
+            for (const raw of yield* Queue.takeAll(inbound)) {
+              const read = reader.read(raw)
+              if (read._tag === "Messages") {
+                if (read.messages.length > 0) yield* Queue.offerAll(messages, read.messages)
+                processed()
+              } else if (read._tag === "Piece") {
+                processed()
+              } else if (read._tag === "ProtocolError") {
+                return end(read.reason)
+              }
+            }
+          }
+        }).pipe(
+          Effect.catch((_: Cause.Done) => Effect.void), // inbound ended and drained
+          endLinkOnDefect("receiver", end),
+          Effect.ensuring(Queue.end(messages)),
+          Effect.forkScoped
+        )
+
+        // Keepalive: a peer that vanished (crash, network gone) stops sending; close the link then.
+        lastHeard = Date.now()
+        yield* supervised(
+          "WebRtcTransport.keepalive",
+          Effect.sync(() => {
+            if (closing || !dcOpen()) return
+            if (Date.now() - lastHeard > o.deadAfterMs) end("peer silent")
+            else trySend(dc, `{"k":1}`)
+          }).pipe(Effect.repeat(Schedule.spaced(o.keepaliveMs)))
+        ).pipe(Effect.forkScoped)
+
+        // Registered last so it runs first when the Scope closes, before the fibers go.
+        yield* Effect.addFinalizer(() => shutdown("scope closed"))
+
+        const tooLarge = (m: string) =>
+          m.length > o.maxMessageBytes || (m.length * 3 > o.maxMessageBytes && utf8Length(m) > o.maxMessageBytes) ||
+          // a lone surrogate sends it as JSON, escapes and all: the receiver takes one frame of this much
+          (m.length * 6 + 8 > limits.maxReassembledChars && !canEncode(m) && jsonBatchLength(m) > limits.maxReassembledChars)
+
+        return {
+          remote,
+          send: (message) =>
+            Effect.suspend(() => {
+              if (closing) return Effect.fail(linkError("closed", "the link is closed"))
+              if (tooLarge(message)) {
+                return Effect.fail(linkError("refused", `message larger than ${o.maxMessageBytes} bytes`))
+              }
+              Queue.offerUnsafe(outbox, message)
+              return Effect.void
+            }),
+          messages,
+          closed: Deferred.await(closed),
+          close: shutdown,
+          pending: Effect.sync(() => (closing ? 0 : Queue.sizeUnsafe(outbox) + held))
+        } satisfies Link
+      })
+
+    return {
+      opened,
+      attach,
+      channel: () => channel,
+      end: (reason: string) => end(reason),
+      isClosing: () => closing,
+      start
+    }
+  })
