@@ -13,18 +13,20 @@ export const DhtRecord = Schema.Struct({
   key: Schema.String.check(Schema.isBetweenLength(1, 512)),
   value: Schema.Json,
   publisher: PeerId,
+  /** The key's owner (its first writer), when the publisher is not: an update of a writable record. */
+  owner: Schema.optionalKey(PeerId),
   /** The publisher's public key, base64url. */
-  publisherKey: Schema.String,
-  /** Increases by one with every change; a holder keeps the highest. */
+  publisherKey: Schema.String.check(Schema.isMaxLength(128)),
+  /** Increases by one with every change; a holder keeps the highest (steps and range bounded: dhtRecords.ts). */
   version: Schema.Int,
   /** When the publisher signed this copy (a republish refreshes it). */
-  ts: Schema.Number,
-  /** When holders drop it unless republished. */
-  expiresAt: Schema.Number,
+  ts: Schema.Finite,
+  /** When holders drop it unless republished (holders cap it at their `maxTtl` from now). */
+  expiresAt: Schema.Finite,
   /** Others may update it too. */
   writable: Schema.Boolean,
   deleted: Schema.Boolean,
-  sig: Schema.String
+  sig: Schema.String.check(Schema.isMaxLength(256))
 })
 export type DhtRecord = typeof DhtRecord.Type
 
@@ -32,7 +34,12 @@ const RequestId = Schema.String.check(Schema.isBetweenLength(1, 64))
 const NodeIds = Schema.Array(PeerId).check(Schema.isMaxLength(64))
 
 /** Asks for the peers closest to `target` (and the record under `key`, when given). */
-export const Find = Schema.Struct({ op: Schema.tag("find"), rid: RequestId, target: PeerId, key: Schema.optionalKey(Schema.String) })
+export const Find = Schema.Struct({
+  op: Schema.tag("find"),
+  rid: RequestId,
+  target: PeerId,
+  key: Schema.optionalKey(Schema.String.check(Schema.isBetweenLength(1, 512)))
+})
 export const Found = Schema.Struct({
   op: Schema.tag("found"),
   rid: RequestId,
@@ -44,11 +51,17 @@ export const Stored = Schema.Struct({
   op: Schema.tag("stored"),
   rid: RequestId,
   ok: Schema.Boolean,
-  reason: Schema.optionalKey(Schema.Literals(["stale", "unauthorized", "invalid", "too-large"]))
+  reason: Schema.optionalKey(Schema.Literals(["stale", "unauthorized", "invalid", "too-large", "quota"]))
 })
-/** Subscribe to (or unsubscribe from) changes of `key` at a holder. */
-export const Watch = Schema.Struct({ op: Schema.tag("watch"), rid: RequestId, key: Schema.String, on: Schema.Boolean })
-export const Watched = Schema.Struct({ op: Schema.tag("watched"), rid: RequestId })
+/** Subscribe to (or unsubscribe from) changes of `key` at a holder: a lease the watcher renews. */
+export const Watch = Schema.Struct({
+  op: Schema.tag("watch"),
+  rid: RequestId,
+  key: Schema.String.check(Schema.isBetweenLength(1, 512)),
+  on: Schema.Boolean
+})
+/** `ok: false` when the holder refused the watch (its watcher caps are reached). */
+export const Watched = Schema.Struct({ op: Schema.tag("watched"), rid: RequestId, ok: Schema.optionalKey(Schema.Boolean) })
 /** A holder tells a subscriber about a change. */
 export const Notify = Schema.Struct({ op: Schema.tag("notify"), record: DhtRecord, oldValue: Schema.NullOr(Schema.Json) })
 

@@ -1,7 +1,8 @@
 /**
  * WebDHT: a replicated, signed key-value store over the whole mesh. Records live on the
  * `replicationFactor` peers XOR-closest to the key's id, found by a Kademlia lookup routed
- * over the mesh; only the publisher (or anyone, for writable records) may change a key;
+ * over the mesh; only the key's owner, its first writer (or anyone, for writable records),
+ * may change a key, by bounded version steps; holders bound what each publisher may store;
  * subscribers anywhere receive every change.
  *
  * @since 2.0.0
@@ -65,7 +66,16 @@ export interface DhtChange {
 }
 
 export interface DhtStats {
+  /** Records held here (as one of the closest peers, and in the cache for other keys). */
   readonly records: number
+  /** Bytes of the records held here. */
+  readonly storedBytes: number
+  /** Watch leases held here for other peers. */
+  readonly watchers: number
+  /** Stores refused: invalid, unauthorized, stale, over a quota. */
+  readonly refusedStores: number
+  /** Requests dropped because the inbox was full, or not sent because too many RPCs were pending. */
+  readonly droppedRpcs: number
   readonly lookups: number
   readonly lookupHops: number
   readonly rpcsSent: number
@@ -105,6 +115,37 @@ export interface DhtOptions {
   readonly replicateInterval: number
   /** Largest value, in bytes of JSON. Default 64 KiB. */
   readonly maxValueSize: number
+  /** Longest lifetime a holder keeps a record without a republish: later expiries are cut to now + maxTtl. Default 86400000 ms (24 h). */
+  readonly maxTtl: number
+  /** Largest step a version may take over the copy a holder has (versions never exceed 2^32). Default 1000. */
+  readonly maxVersionStep: number
+  /** Records one holder keeps in all. Default 10000. */
+  readonly maxRecords: number
+  /** Bytes of records one holder keeps in all. Default 32 MiB. */
+  readonly maxStoreBytes: number
+  /** Records one holder keeps per publisher. Default 256. */
+  readonly maxRecordsPerPublisher: number
+  /** Bytes of records one holder keeps per publisher. Default 4 MiB. */
+  readonly maxBytesPerPublisher: number
+  /**
+   * A holder keeps records of keys it is among the `replicationFactor * 2` closest peers to
+   * (as far as it knows); others only in a cache of this many records, never re-replicated. Default 128.
+   */
+  readonly farCacheSize: number
+  /** How long a watch lasts unless renewed (subscribers renew every replicateInterval). Default 3 x replicateInterval. */
+  readonly watchLease: number | undefined
+  /** Watches one holder keeps per watching peer. Default 64. */
+  readonly maxWatchesPerPeer: number
+  /** Watches one holder keeps in all. Default 4096. */
+  readonly maxWatches: number
+  /** Requests handled at once; more wait in the inbox. Default 16. */
+  readonly maxConcurrentRpcs: number
+  /** Requests waiting in the inbox; more are dropped (their senders time out and retry). Default 1024. */
+  readonly inboxCapacity: number
+  /** RPCs of this peer awaiting an answer; more are not sent (they count as unanswered). Default 1024. */
+  readonly maxPendingRpcs: number
+  /** Records one replication pass re-replicates (the next pass goes on where it stopped). Default 64. */
+  readonly maxReplicatePerPass: number
 }
 
 export const dhtDefaults: DhtOptions = {
@@ -115,7 +156,21 @@ export const dhtDefaults: DhtOptions = {
   ttl: 3_600_000,
   republishInterval: undefined,
   replicateInterval: 10_000,
-  maxValueSize: 64 * 1024
+  maxValueSize: 64 * 1024,
+  maxTtl: 86_400_000,
+  maxVersionStep: 1000,
+  maxRecords: 10_000,
+  maxStoreBytes: 32 * 1024 * 1024,
+  maxRecordsPerPublisher: 256,
+  maxBytesPerPublisher: 4 * 1024 * 1024,
+  farCacheSize: 128,
+  watchLease: undefined,
+  maxWatchesPerPeer: 64,
+  maxWatches: 4096,
+  maxConcurrentRpcs: 16,
+  inboxCapacity: 1024,
+  maxPendingRpcs: 1024,
+  maxReplicatePerPass: 64
 }
 
 export const DhtConfig = Context.Reference<DhtOptions>("peerpigeon/DhtConfig", { defaultValue: () => dhtDefaults })
