@@ -15,6 +15,9 @@ const server = new PeerPigeonServer({
   port: 0,
   host: "127.0.0.1",
   maxConnections: 20000,
+  // every load socket comes from 127.0.0.1, and scenario 4 connects 10k peers before they announce
+  maxConnectionsPerIp: 20000,
+  announceTimeout: 600_000,
   discoveryK,
   rateLimit: { perSecond: 1_000_000, burst: 1_000_000 }
 })

@@ -190,6 +190,7 @@ export type ErrorCode =
   | "identity-invalid"
   | "peer-id-mismatch"
   | "rate-limited"
+  | "announce-too-large"
 
 // ---------------------------------------------------------------------------------------------
 // Decoding

@@ -14,6 +14,32 @@ export interface ServerOptions {
   readonly host: string
   /** Simultaneous WebSocket connections; more are closed with 1008. Default 1000. */
   readonly maxConnections: number
+  /**
+   * Simultaneous WebSocket connections from one remote address; more are closed with 1008
+   * "Too many connections from this address". Behind a reverse proxy every client shares the
+   * proxy's address: raise it there. Default 50.
+   */
+  readonly maxConnectionsPerIp: number
+  /**
+   * A connection that has not announced this long after its greeting (or after its goodbye)
+   * is closed with 1008 "Announce timeout" (a contender for a held id, see Admission.ts:
+   * "Peer already connected"), so an idle socket cannot hold a peer id or a slot.
+   * Default 10000 ms.
+   */
+  readonly announceTimeout: number
+  /**
+   * Largest announce extras (everything in `announce.data` but `peerId` and `signature`, as
+   * JSON, in UTF-8 bytes); a larger announce gets an `announce-too-large` error and is
+   * refused. They are stored and re-sent in every `peer-discovered`. Default 4096.
+   */
+  readonly maxAnnounceExtras: number
+  /**
+   * Per-connection limit on accepted announces (the first one included; refused ones do not
+   * count), separate from `rateLimit`: every announce makes its receivers re-plan their links.
+   * Over it, an `error` (`rate-limited`) and the announce is refused. Default 1/s sustained,
+   * bursts of 3.
+   */
+  readonly announceRateLimit: TokenBucketOptions
   /** Largest frame in bytes; a larger one closes the connection with 1009. Default 1 MiB. */
   readonly maxMessageSize: number
   /** A peer silent this long (no frame, no pong) is dropped. Default 300000 ms. */
@@ -40,6 +66,10 @@ export const defaults: ServerOptions = {
   port: 3000,
   host: "localhost",
   maxConnections: 1000,
+  maxConnectionsPerIp: 50,
+  announceTimeout: 10_000,
+  maxAnnounceExtras: 4096,
+  announceRateLimit: { perSecond: 1, burst: 3 },
   maxMessageSize: 1024 * 1024,
   peerTimeout: 300_000,
   pingInterval: 30_000,
@@ -62,6 +92,9 @@ export const resolveOptions = (partial: Partial<ServerOptions> = {}): ServerOpti
   }
   int("port", o.port, 0, 65535)
   int("maxConnections", o.maxConnections, 1)
+  int("maxConnectionsPerIp", o.maxConnectionsPerIp, 1)
+  int("announceTimeout", o.announceTimeout, 1)
+  int("maxAnnounceExtras", o.maxAnnounceExtras, 0)
   int("maxMessageSize", o.maxMessageSize, 64)
   int("peerTimeout", o.peerTimeout, 1)
   int("pingInterval", o.pingInterval, 1)
@@ -70,8 +103,10 @@ export const resolveOptions = (partial: Partial<ServerOptions> = {}): ServerOpti
   int("discoveryRandom", o.discoveryRandom, 0, 1000)
   int("rateLimitCloseAfter", o.rateLimitCloseAfter, 1)
   if (typeof o.host !== "string" || o.host.length === 0) throw new RangeError("PeerPigeonServer option host must be a non-empty string")
-  if (!(o.rateLimit.perSecond > 0) || !(o.rateLimit.burst >= 1)) {
-    throw new RangeError("PeerPigeonServer option rateLimit needs perSecond > 0 and burst >= 1")
+  for (const name of ["rateLimit", "announceRateLimit"] as const) {
+    if (!(o[name].perSecond > 0) || !(o[name].burst >= 1)) {
+      throw new RangeError(`PeerPigeonServer option ${name} needs perSecond > 0 and burst >= 1`)
+    }
   }
   return o
 }

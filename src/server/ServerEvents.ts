@@ -34,7 +34,12 @@ export interface StatsCounters {
   disconnectsSent: number
   errorsSent: number
   rateLimited: number
+  /** Connections dropped by the keepalive after `peerTimeout` of silence. */
   timeouts: number
+  /** Connections closed for not announcing within `announceTimeout`. */
+  announceTimeouts: number
+  /** Unverified holders of a peer id closed because a verified announce took the id over. */
+  takeovers: number
   identityVerified: number
   identityRejected: number
 }
@@ -51,6 +56,8 @@ export class ServerStats extends Context.Service<ServerStats, StatsCounters>()("
     errorsSent: 0,
     rateLimited: 0,
     timeouts: 0,
+    announceTimeouts: 0,
+    takeovers: 0,
     identityVerified: 0,
     identityRejected: 0
   }))

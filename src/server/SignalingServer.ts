@@ -12,10 +12,13 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "e
 import { PrometheusMetrics } from "effect/observability"
 import { createServer, type IncomingMessage } from "node:http"
 import type { Socket as NetSocket } from "node:net"
-import { type Hub, type LiveConnection, makeHub, SignalingWebSocket, takeWebSocket } from "./Connection.ts"
+import { supervised } from "../internal/supervise.ts"
+import type { LiveConnection } from "./Connection.ts"
+import { type Hub, keepalive, makeHub } from "./Hub.ts"
 import { Registry } from "./Registry.ts"
 import { ServerConfig, type ServerOptions } from "./ServerConfig.ts"
-import { ServerStats } from "./ServerEvents.ts"
+import { ServerStats, type StatsCounters } from "./ServerEvents.ts"
+import { SignalingWebSocket, takeWebSocket } from "./SignalingSocket.ts"
 
 /** The server's set of live sockets, for the keepalive sweep and shutdown. */
 export class LiveSockets extends Context.Service<LiveSockets, Set<LiveConnection>>()("peerpigeon/server/LiveSockets") {
@@ -23,22 +26,12 @@ export class LiveSockets extends Context.Service<LiveSockets, Set<LiveConnection
     LiveSockets,
     Effect.gen(function*() {
       const config = yield* ServerConfig
+      const stats = yield* ServerStats
       const live = new Set<LiveConnection>()
-      // keepalive: ping every socket; one silent for peerTimeout is terminated (its handler then
-      // leaves the network and frees the slot)
-      const sweep = Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        for (const conn of live) {
-          if (now - conn.lastSeen > config.peerTimeout) {
-            conn.closing = "timeout"
-            conn.ws.terminate()
-          } else if (conn.ws.readyState === 1) {
-            conn.ws.ping()
-          }
-        }
-      })
+      // a defect in a sweep (a throwing socket, a bug) restarts it instead of ending keepalive for good
       const period = Math.min(config.pingInterval, config.cleanupInterval, Math.max(1, Math.floor(config.peerTimeout / 2)))
-      yield* sweep.pipe(Effect.repeat(Schedule.spaced(period)), Effect.forkScoped)
+      const sweep = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => keepalive(live, config, stats, now)))
+      yield* supervised("signaling-server.keepalive", Effect.repeat(sweep, Schedule.spaced(period))).pipe(Effect.forkScoped)
       return live
     })
   )
@@ -49,7 +42,13 @@ export class SignalingHub extends Context.Service<SignalingHub, Hub>()("peerpige
   static readonly layer = Layer.effect(
     SignalingHub,
     Effect.gen(function*() {
-      return yield* makeHub(yield* LiveSockets)
+      const config = yield* ServerConfig
+      const hub = yield* makeHub(yield* LiveSockets)
+      // the announce deadline, checked a few times per announceTimeout
+      const period = Math.max(5, Math.min(1000, Math.floor(config.announceTimeout / 4)))
+      const expire = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => hub.expireUnannounced(now)))
+      yield* supervised("signaling-server.announce-deadline", Effect.repeat(expire, Schedule.spaced(period))).pipe(Effect.forkScoped)
+      return hub
     })
   )
 }
@@ -108,7 +107,7 @@ const socketRoute = HttpRouter.add(
     yield* Scope.provide(socket.reader, Scope.makeUnsafe())
     const ws = takeWebSocket(requestSocket)
     if (ws === undefined) return yield* Effect.die(new Error("upgraded WebSocket not found"))
-    hub.accept(ws, requestedPeerId)
+    hub.accept(ws, requestedPeerId, requestSocket.remoteAddress)
     releaseUpgradeRequest(requestSocket)
     return HttpServerResponse.empty()
   }).pipe(
@@ -152,6 +151,7 @@ export const statsSnapshot = Effect.gen(function*() {
     peers: counts.peers,
     networks: counts.networks,
     maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
     memory: memoryUsage()
   }
 })
@@ -159,18 +159,31 @@ export const statsSnapshot = Effect.gen(function*() {
 const statsRoute = HttpRouter.add("GET", "/stats", Effect.map(statsSnapshot, (s) => HttpServerResponse.jsonUnsafe(s)))
 
 const gauge = (name: string, description: string) => Metric.gauge(name, { description })
-const counterGauges = {
+const countGauges = {
   connections: gauge("peerpigeon_connections", "Open WebSocket connections"),
   peers: gauge("peerpigeon_peers", "Announced peers"),
-  networks: gauge("peerpigeon_networks", "Networks with at least one peer"),
-  connectionsAccepted: gauge("peerpigeon_connections_accepted_total", "Connections accepted since start"),
-  connectionsRejected: gauge("peerpigeon_connections_rejected_total", "Connections refused since start"),
-  messagesReceived: gauge("peerpigeon_messages_received_total", "Frames received since start"),
-  messagesRelayed: gauge("peerpigeon_messages_relayed_total", "Offers, answers and candidates relayed since start"),
-  discoveriesSent: gauge("peerpigeon_discoveries_sent_total", "peer-discovered frames sent since start"),
-  errorsSent: gauge("peerpigeon_errors_sent_total", "error replies sent since start"),
-  rateLimited: gauge("peerpigeon_rate_limited_total", "Frames refused by the rate limit since start")
+  networks: gauge("peerpigeon_networks", "Networks with at least one peer")
 }
+/** Every counter of `StatsCounters` (but `startedAt`), as `peerpigeon_<snake_case>_total`. */
+const counterHelp: { readonly [K in Exclude<keyof StatsCounters, "startedAt">]: string } = {
+  connectionsAccepted: "Connections accepted since start",
+  connectionsRejected: "Connections refused since start (capacity, per-address cap, duplicate or invalid peer id)",
+  messagesReceived: "Frames received since start",
+  messagesRelayed: "Offers, answers and candidates relayed since start",
+  discoveriesSent: "peer-discovered frames sent since start",
+  disconnectsSent: "peer-disconnected frames sent since start",
+  errorsSent: "error replies sent since start",
+  rateLimited: "Frames and announces refused by the rate limits since start",
+  timeouts: "Connections dropped after peerTimeout of silence since start",
+  announceTimeouts: "Connections closed for not announcing within announceTimeout since start",
+  takeovers: "Unverified holders of a peer id closed by a verified announce since start",
+  identityVerified: "Announces with a valid identity proof since start",
+  identityRejected: "Announces refused for a missing or invalid identity proof since start"
+}
+const snake = (name: string) => name.replace(/[A-Z]/g, (ch) => "_" + ch.toLowerCase())
+const counterGauges = Object.entries(counterHelp).map(([key, help]) =>
+  [key as keyof typeof counterHelp, gauge(`peerpigeon_${snake(key)}_total`, help)] as const
+)
 
 // Effect metrics are set from the counters at scrape time: nothing is added to the hot path
 const metricsRoute = HttpRouter.add(
@@ -178,16 +191,10 @@ const metricsRoute = HttpRouter.add(
   "/metrics",
   Effect.gen(function*() {
     const s = yield* statsSnapshot
-    yield* Metric.update(counterGauges.connections, s.connections)
-    yield* Metric.update(counterGauges.peers, s.peers)
-    yield* Metric.update(counterGauges.networks, Object.keys(s.networks).length)
-    yield* Metric.update(counterGauges.connectionsAccepted, s.connectionsAccepted)
-    yield* Metric.update(counterGauges.connectionsRejected, s.connectionsRejected)
-    yield* Metric.update(counterGauges.messagesReceived, s.messagesReceived)
-    yield* Metric.update(counterGauges.messagesRelayed, s.messagesRelayed)
-    yield* Metric.update(counterGauges.discoveriesSent, s.discoveriesSent)
-    yield* Metric.update(counterGauges.errorsSent, s.errorsSent)
-    yield* Metric.update(counterGauges.rateLimited, s.rateLimited)
+    yield* Metric.update(countGauges.connections, s.connections)
+    yield* Metric.update(countGauges.peers, s.peers)
+    yield* Metric.update(countGauges.networks, Object.keys(s.networks).length)
+    for (const [key, metric] of counterGauges) yield* Metric.update(metric, s[key])
     const text = yield* PrometheusMetrics.format()
     return HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" })
   })

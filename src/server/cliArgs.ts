@@ -14,6 +14,9 @@ Options (environment variable in brackets):
   -p, --port <n>              TCP port, 0 = any free port [PORT] (default ${defaults.port})
       --host <addr>           interface to bind, exactly as given [HOST] (default ${defaults.host})
       --max-connections <n>   simultaneous connections [MAX_CONNECTIONS] (default ${defaults.maxConnections})
+      --max-connections-per-ip <n>
+                              simultaneous connections from one address [MAX_CONNECTIONS_PER_IP] (default ${defaults.maxConnectionsPerIp})
+      --announce-timeout <ms> close connections that have not announced by then [ANNOUNCE_TIMEOUT] (default ${defaults.announceTimeout})
       --cors-origin <origin>  Access-Control-Allow-Origin [CORS_ORIGIN] (default ${defaults.corsOrigin})
       --max-message-size <b>  largest frame in bytes [MAX_MESSAGE_SIZE] (default ${defaults.maxMessageSize})
       --peer-timeout <ms>     drop peers silent this long [PEER_TIMEOUT] (default ${defaults.peerTimeout})
@@ -27,12 +30,21 @@ export type CliResult =
   | { readonly _tag: "Help" }
   | { readonly _tag: "Invalid"; readonly message: string }
 
-type NumericKey = "port" | "maxConnections" | "maxMessageSize" | "peerTimeout" | "discoveryK"
+type NumericKey =
+  | "port"
+  | "maxConnections"
+  | "maxConnectionsPerIp"
+  | "announceTimeout"
+  | "maxMessageSize"
+  | "peerTimeout"
+  | "discoveryK"
 
 const numericFlags: Record<string, NumericKey> = {
   "--port": "port",
   "-p": "port",
   "--max-connections": "maxConnections",
+  "--max-connections-per-ip": "maxConnectionsPerIp",
+  "--announce-timeout": "announceTimeout",
   "--max-message-size": "maxMessageSize",
   "--peer-timeout": "peerTimeout",
   "--discovery-k": "discoveryK"
@@ -40,6 +52,8 @@ const numericFlags: Record<string, NumericKey> = {
 const numericEnv: Record<string, NumericKey> = {
   PORT: "port",
   MAX_CONNECTIONS: "maxConnections",
+  MAX_CONNECTIONS_PER_IP: "maxConnectionsPerIp",
+  ANNOUNCE_TIMEOUT: "announceTimeout",
   MAX_MESSAGE_SIZE: "maxMessageSize",
   PEER_TIMEOUT: "peerTimeout",
   DISCOVERY_K: "discoveryK"

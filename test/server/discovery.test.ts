@@ -26,7 +26,7 @@ const drain = (client: TestClient, type: string): Array<Frame> => {
 
 describe("bounded XOR discovery", () => {
   it("tells each newcomer about at most K closest + R random peers + its 2 ring neighbours in a network of 50", () =>
-    withServer({ discoveryK: 5, discoveryRandom: 1, maxConnections: 100 }, async (server) => {
+    withServer({ discoveryK: 5, discoveryRandom: 1, maxConnections: 100, maxConnectionsPerIp: 100 }, async (server) => {
       const ids = Array.from({ length: 50 }, (_, i) => idOf(i))
       expect(new Set(ids).size).toBe(50)
       const clients: Array<TestClient> = []
@@ -53,7 +53,7 @@ describe("bounded XOR discovery", () => {
     }))
 
   it("when a peer leaves, its two ring neighbours are told about each other", () =>
-    withServer({ discoveryK: 1, discoveryRandom: 0, maxConnections: 100 }, async (server) => {
+    withServer({ discoveryK: 1, discoveryRandom: 0, maxConnections: 100, maxConnectionsPerIp: 100 }, async (server) => {
       // ids 1..5 in numeric order; with K = 1 the ends of the ring do not meet by closeness
       const ids = [1, 2, 3, 4, 5].map((n) => hexId(n, "8"))
       const clients: Array<TestClient> = []

@@ -31,6 +31,22 @@ describe("identity extension", () => {
       await Promise.all([other.close(), c2.close()])
     }))
 
+  it("refuses at once a second connection for the id of a verified peer (1008)", () =>
+    withServer({}, async (server) => {
+      const me = await makeIdentity()
+      const first = await connect(server.port, me.peerId)
+      const nonce = nonceOf(await first.next(ofType("connected")))
+      first.send({ type: "announce", data: { peerId: me.peerId, publicKey: me.publicKey, signature: await me.sign("global", nonce) } })
+      first.send({ type: "ping" })
+      await first.next(ofType("pong"))
+      const second = await connect(server.port, me.peerId)
+      expect(await second.closed).toEqual({ code: 1008, reason: "Peer already connected" })
+      expect(second.all("connected")).toEqual([])
+      first.send({ type: "ping" })
+      expect(await first.next()).toMatchObject({ type: "pong" })
+      await first.close()
+    }))
+
   it("rejects a wrong signature, a key of another id, and a proof for another network", () =>
     withServer({}, async (server) => {
       const me = await makeIdentity()

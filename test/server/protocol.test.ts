@@ -30,8 +30,19 @@ describe("signaling protocol", () => {
   it("refuses a second connection with the same peer id (1008) and keeps the first", () =>
     withServer({}, async (server) => {
       const first = await join(server.port, A)
-      const second = await connect(server.port, A)
+      // the first has not proved A, so the second is greeted and may still prove it (see
+      // test/adversarial); an announce without a proof gets 1.x's refusal
+      const second = await join(server.port, A)
+      second.send({ type: "announce", data: { peerId: A } })
       expect(await second.closed).toEqual({ code: 1008, reason: "Peer already connected" })
+      first.send({ type: "announce", data: { peerId: A } })
+      const third = await join(server.port, A)
+      third.send({ type: "ping" })
+      await third.next(ofType("pong"))
+      third.send({ type: "offer", data: {}, targetPeerId: B })
+      expect(await third.next()).toMatchObject({ type: "error", code: "not-announced" })
+      third.send({ type: "announce", data: { peerId: A } })
+      expect(await third.closed).toEqual({ code: 1008, reason: "Peer already connected" })
       first.send({ type: "ping" })
       expect(await first.next()).toMatchObject({ type: "pong" })
       await first.close()
