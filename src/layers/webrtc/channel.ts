@@ -25,6 +25,7 @@ import {
   FrameReader,
   frameLimits,
   fragment,
+  type Inbound,
   jsonBatchLength,
   readControl
 } from "../../internal/linkFrames.ts"
@@ -53,8 +54,9 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
     const ended = yield* Deferred.make<void>()
     const shutdownDone = yield* Deferred.make<void>()
     const messages = yield* Queue.bounded<string, Cause.Done>(Math.max(1, o.receiveBuffer))
-    // data frames in arrival order; the ledger bounds them (the sender's window)
-    const inbound = yield* Queue.unbounded<string, Cause.Done>()
+    // Data frames the listener could not hand on at once, in arrival order: raw frames, or
+    // the messages of a frame that did not fit in `messages`. The ledger bounds them.
+    const inbound = yield* Queue.unbounded<string | ReadonlyArray<string>, Cause.Done>()
     const outbox = yield* Queue.unbounded<string, Cause.Done>()
     const credit = yield* Latch.make(true)
     const limits = frameLimits(o)
@@ -69,6 +71,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
     let remoteReason: string | undefined // the remote's close frame (read in order, so it wins)
     let held = 0 // messages taken from the outbox, not yet on the wire
     let lastHeard = Date.now()
+    let backlog = 0 // items in `inbound` or in the receiver's hands
 
     /** The link ends: no more frames are taken in, and it closes (`start`'s watcher). */
     const end = (reason: string) => {
@@ -119,11 +122,28 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
           const data = field(event, "data")
           if (typeof data !== "string" || !receiving) return
           if (costsCredit(data)) {
-            if (ledger.arrive(data.length)) Queue.offerUnsafe(inbound, data)
-            else {
-              end(
+            if (!ledger.arrive(data.length)) {
+              return end(
                 `protocol error: more than ${ledger.limits.frames} frames or ${ledger.limits.chars} characters sent without credit`
               )
+            }
+            if (backlog > 0) {
+              backlog++
+              Queue.offerUnsafe(inbound, data)
+              return
+            }
+            // Nothing waits before it: read it now, so credit goes back at once while the
+            // consumer keeps up; what does not fit in `messages` waits for the receiver.
+            const read = reader.read(data)
+            if (read._tag === "Messages") {
+              const rest = Queue.offerAllUnsafe(messages, read.messages)
+              if (rest.length === 0) return processed()
+              backlog++
+              Queue.offerUnsafe(inbound, rest)
+            } else if (read._tag === "Piece") {
+              processed()
+            } else if (read._tag === "ProtocolError") {
+              end(read.reason)
             }
             return
           }
@@ -220,12 +240,12 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
           Effect.forkScoped
         )
 
-        // Receiver: data frames in arrival order -> messages; a frame's credit goes back once
-        // its messages are in `messages` (so a consumer that stops reading stops the sender).
+        // Receiver: the backlog in arrival order -> messages; a frame's credit goes back once its
+        // messages are in `messages` (so a consumer that stops reading stops the sender).
         yield* Effect.gen(function*() {
           while (true) {
-            for (const raw of yield* Queue.takeAll(inbound)) {
-              const read = reader.read(raw)
+            for (const item of yield* Queue.takeAll(inbound)) {
+              const read: Inbound = typeof item === "string" ? reader.read(item) : { _tag: "Messages", messages: item }
               if (read._tag === "Messages") {
                 if (read.messages.length > 0) yield* Queue.offerAll(messages, read.messages)
                 processed()
@@ -234,6 +254,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
               } else if (read._tag === "ProtocolError") {
                 return end(read.reason)
               }
+              backlog--
             }
           }
         }).pipe(
