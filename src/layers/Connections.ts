@@ -78,6 +78,8 @@ export const layer = Layer.effect(
     const signalingVerified = new BoundedMap<PeerId, boolean>(PEER_STATE_LIMIT)
     const degrees = new BoundedMap<PeerId, number>(PEER_STATE_LIMIT)
     const rateLimits = resolveRateLimits(config.rateLimits)
+    /** Longest valid frame: the largest content plus its envelope (ids, key, a batch signature). */
+    const maxFrameChars = config.maxMessageSize + 16 * 1024
     let ring: ReadonlySet<PeerId> = new Set()
     const self = identity.peerId
     /** Links that may be given up: not to a ring neighbour, nor the long link (see internal/protectedLinks.ts). */
@@ -173,7 +175,8 @@ export const layer = Layer.effect(
         const limiter = new LinkLimiter(rateLimits, yield* Clock.currentTimeMillis)
         while (true) {
           const text = yield* Queue.take(link.messages)
-          const frame = decodePeerFrame(text)
+          // (a frame longer than any valid one is not even parsed)
+          const frame = text.length > maxFrameChars ? undefined : decodePeerFrame(text)
           const now = yield* Clock.currentTimeMillis
           if (frame === undefined) {
             if (limiter.admit("invalid", now) === "disconnect") return yield* banFor(entry, link, "rate-limit: invalid frames")

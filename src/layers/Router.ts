@@ -30,6 +30,7 @@ import { BoundedMap } from "../internal/boundedMap.ts"
 import { nextHops } from "../internal/nextHop.ts"
 import { SeenCache } from "../internal/seenCache.ts"
 import { supervised } from "../internal/supervise.ts"
+import { TokenBucket } from "../internal/tokenBucket.ts"
 import { type DirectFrame, MAX_ATTEMPT, signedBytes } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
@@ -42,6 +43,8 @@ import { checkContent, checkOrigin, MAX_BATCH, signBatch, signFields, toDelivere
 
 /** Most reverse-path routes remembered (one per origin heard), least recently learned forgotten first. */
 export const ROUTES_LIMIT = 8192
+/** Flooded direct frames forwarded per origin: 20/s, burst 200. */
+export const FLOOD_BUDGET = { perSecond: 20, burst: 200 } as const
 /** Most acknowledgements waiting to be sent; beyond it new ones are dropped (the sender retransmits). */
 const ACKS_DUE_LIMIT = 16_384
 
@@ -65,6 +68,8 @@ export const layer = Layer.effect(
     const stats = { sent: 0, delivered: 0, forwarded: 0, flooded: 0, duplicates: 0, dropped: 0, forged: 0 }
     /** Reverse-path routes: origin -> the neighbour its newest broadcast came through, and when. */
     const routes = new BoundedMap<PeerId, { readonly via: PeerId; readonly at: number }>(ROUTES_LIMIT)
+    /** Flooded frames each origin may have this hop forward. */
+    const floodBudgets = new BoundedMap<PeerId, TokenBucket>(ROUTES_LIMIT)
     /**
      * Hops a direct message may take. A backstop, not a budget: every routed hop makes strict
      * progress (XOR, then clockwise) and loops are caught by `seen`, and a walk up the ring
@@ -151,11 +156,11 @@ export const layer = Layer.effect(
         return
       }
       // a flooded copy may pass hops the greedy copy already crossed: de-duplicate them apart
-      // (and the ring leg of a copy may cross hops its XOR leg crossed)
+      // (and the ring leg of a copy may cross hops its XOR leg crossed). A copy seen before
+      // is not forwarded again: a replay looks exactly like a route loop, and a loop's message
+      // is retransmitted around the hop that lost it (see `retransmit`)
       const key = `${frame.id}:${attempt}${frame.flood ? ":flood" : frame.ring === true ? ":ring" : ""}`
-      // a routed copy back here means a route loop: flood it (once) rather than lose it
-      const loop = seen.has(key, now)
-      if (loop && (frame.flood || seen.has(`${frame.id}:${attempt}:loop`, now))) {
+      if (seen.has(key, now)) {
         stats.duplicates++
         return
       }
@@ -164,13 +169,23 @@ export const layer = Layer.effect(
         stats.forged++
         return
       }
+      // flooding crosses every link of the network: each origin gets a small budget of it
+      // (honest peers flood only retransmissions and the rare message greedy routing cannot place)
+      if (frame.flood) {
+        let budget = floodBudgets.touch(frame.origin)
+        if (budget === undefined) floodBudgets.set(frame.origin, budget = new TokenBucket(FLOOD_BUDGET, now))
+        if (!budget.take(now)) {
+          stats.dropped++
+          return
+        }
+      }
       // (another copy may have passed its check meanwhile)
-      if (!seen.add(loop ? `${frame.id}:${attempt}:loop` : key, now)) {
+      if (!seen.add(key, now)) {
         stats.duplicates++
         return
       }
       const next = { ...frame, ttl: Math.min(frame.ttl, DIRECT_TTL) - 1, hops: frame.hops + 1 }
-      yield* forward(loop ? { ...next, flood: true } : next, from)
+      yield* forward(next, from)
     })
 
     // learn reverse-path routes from every broadcast's first arrival: the neighbour that
