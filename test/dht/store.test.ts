@@ -53,13 +53,16 @@ describe("RecordStore", () => {
 
   it("cuts expiries to maxTtl from arrival, and sweeps expired records", () => {
     const store = new RecordStore(limits)
-    store.put(rec("far-future", "A", { expiresAt: 32_503_680_000_000 }), 10, true, 1000)
+    store.put(rec("far-future", "A", { ts: 1000, expiresAt: 32_503_680_000_000 }), 10, true, 1000)
     expect(store.expiryOf("far-future")).toBe(11_000)
+    // a copy arriving later lives no longer than maxTtl after it was signed
+    store.put(rec("replicated", "A", { ts: 0, expiresAt: 32_503_680_000_000 }), 10, true, 5000)
+    expect(store.expiryOf("replicated")).toBe(10_000)
     expect(store.get("far-future", 10_999)).toBeDefined()
     expect(store.get("far-future", 11_000)).toBeUndefined()
     store.put(rec("soon", "A", { expiresAt: 2000 }), 10, true, 1000)
     expect(store.expiryOf("soon")).toBe(2000)
-    expect(store.sweep(11_000)).toBe(2)
+    expect(store.sweep(11_000)).toBe(3)
     expect(store.size).toBe(0)
     expect(store.usage("A")).toEqual({ records: 0, bytes: 0 })
   })

@@ -32,3 +32,6 @@ export const READ_QUORUM = 2
 
 /** A holder keeps a key among its own records when it is among this many times `replicationFactor` closest peers it knows. */
 export const NEAR_FACTOR = 2
+
+/** How far ahead of a holder's clock a record's signing time may be (clock skew); later ones are refused. */
+export const MAX_CLOCK_SKEW_MS = 300_000

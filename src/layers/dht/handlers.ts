@@ -12,6 +12,7 @@ import { Clock, Effect, type Schema } from "effect"
 import { judge } from "../../internal/dhtRecords.ts"
 import type { DhtRecord, DhtRpc } from "../../schema/DhtMessages.ts"
 import type { PeerId } from "../../schema/PeerId.ts"
+import { MAX_CLOCK_SKEW_MS } from "./constants.ts"
 import { type DhtContext, sizeOf } from "./context.ts"
 import type { Handler, Request } from "./network.ts"
 
@@ -46,7 +47,7 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
       // validRecord checks the size too: say which it was
       return refuse(sizeOf(r.value) > options.maxValueSize ? "too-large" : "invalid")
     }
-    if (r.expiresAt <= now) return refuse("invalid")
+    if (r.expiresAt <= now || r.ts > now + MAX_CLOCK_SKEW_MS) return refuse("invalid")
     const held = store.get(r.key, now)
     const verdict = judge(held, r, options.maxVersionStep)
     if (verdict === "stale" || verdict === "unauthorized") return refuse(verdict)

@@ -2,7 +2,7 @@
  * What a DHT holder keeps for others, as plain data structures with their own limits:
  *
  * - `RecordStore`: the records, with a quota per publisher (records and bytes), a total cap
- *   (records and bytes), expiries cut to `maxTtl` from arrival, and a small cache for keys
+ *   (records and bytes), expiries cut to `maxTtl` from arrival and from signing, and a small cache for keys
  *   this holder is not among the closest peers to (kept, answered, never re-replicated).
  *   When the total cap is reached, the publisher holding the most bytes loses its oldest
  *   record first, so one publisher's flood cannot push out everyone else's records.
@@ -114,7 +114,8 @@ export class RecordStore<R extends RecordHeader> {
     if (!keepNear) {
       while (this.#far.size >= l.farCacheSize) this.#remove(this.#far.values().next().value!)
     }
-    this.#insert(record, bytes, keepNear, Math.min(record.expiresAt, now + l.maxTtl))
+    // from the signed time too: copies re-replicated between holders do not live on for ever
+    this.#insert(record, bytes, keepNear, Math.min(record.expiresAt, record.ts + l.maxTtl, now + l.maxTtl))
     return "ok"
   }
 
