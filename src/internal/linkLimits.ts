@@ -20,6 +20,11 @@ export type RateLimits = { readonly [C in TrafficClass]: TokenBucketOptions } & 
    * disconnected. Default 20/s, burst 500.
    */
   readonly strikes: TokenBucketOptions
+  /**
+   * Broadcasts one origin may have a node deliver and forward, whichever neighbours bring
+   * them (beyond it they are dropped). Default 200/s, burst 2,000.
+   */
+  readonly gossipPerOrigin: TokenBucketOptions
 }
 
 export const defaultRateLimits: RateLimits = {
@@ -33,7 +38,8 @@ export const defaultRateLimits: RateLimits = {
   repair: { perSecond: 50, burst: 500 },
   /** Frames that do not decode (an honest neighbour sends none). Default 10/s, burst 100. */
   invalid: { perSecond: 10, burst: 100 },
-  strikes: { perSecond: 20, burst: 500 }
+  strikes: { perSecond: 20, burst: 500 },
+  gossipPerOrigin: { perSecond: 200, burst: 2_000 }
 }
 
 /** Fills a partial set of limits from the defaults. */

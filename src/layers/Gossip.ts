@@ -14,7 +14,10 @@
  * @since 2.0.0
  */
 import { Clock, Effect, Layer, PubSub, Schedule } from "effect"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import { resolveRateLimits } from "../internal/linkLimits.ts"
 import { SeenCache } from "../internal/seenCache.ts"
+import { TokenBucket } from "../internal/tokenBucket.ts"
 import { supervised } from "../internal/supervise.ts"
 import type { GossipFrame } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
@@ -48,6 +51,9 @@ export const layer = Layer.effect(
      * (the second time covers a lost `ihave` or `iwant`).
      */
     const knownBy = new Map<PeerId, Map<string, number>>()
+    /** Broadcasts each origin may still have delivered and forwarded here. */
+    const perOrigin = resolveRateLimits(config.rateLimits).gossipPerOrigin
+    const budgets = new BoundedMap<PeerId, TokenBucket>(4096)
     const HOLDS = Number.POSITIVE_INFINITY
     const ADVERTISE_AT_MOST = 2
 
@@ -99,6 +105,12 @@ export const layer = Layer.effect(
       // (another copy may have passed its check meanwhile)
       if (!seen.add(frame.id, now)) {
         stats.duplicates++
+        return
+      }
+      let budget = budgets.touch(frame.origin)
+      if (budget === undefined) budgets.set(frame.origin, budget = new TokenBucket(perOrigin, now))
+      if (!budget.take(now)) {
+        stats.dropped++
         return
       }
       stats.delivered++
