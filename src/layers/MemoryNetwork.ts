@@ -27,6 +27,12 @@ export interface MemoryNetworkOptions {
   readonly discoveryRandom?: number
   /** Random source for loss (default Math.random). */
   readonly random?: () => number
+  /**
+   * Messages a link's receiver may hold unread. When its inbox is full, delivery waits (the
+   * sender's `pending` grows), so a peer that floods a receiver which does not keep up cannot
+   * grow the receiver's memory without limit. Default 4096.
+   */
+  readonly inboxCapacity?: number
 }
 
 interface Endpoint {
@@ -66,7 +72,8 @@ export class MemoryNetwork {
       loss: options.loss ?? 0,
       discoveryK: options.discoveryK ?? 8,
       discoveryRandom: options.discoveryRandom ?? 2,
-      random: options.random ?? Math.random
+      random: options.random ?? Math.random,
+      inboxCapacity: Math.max(1, options.inboxCapacity ?? 4096)
     }
   }
 
@@ -93,12 +100,15 @@ export class MemoryNetwork {
     return Layer.mergeAll(this.#transportLayer, this.#signalingLayer)
   }
 
-  readonly #endpoint = Effect.gen(function*() {
-    return {
-      inbox: yield* Queue.unbounded<string, import("effect").Cause.Done>(),
-      closed: yield* Deferred.make<string>()
-    }
-  })
+  get #endpoint(): Effect.Effect<Endpoint> {
+    const capacity = this.options.inboxCapacity
+    return Effect.gen(function*() {
+      return {
+        inbox: yield* Queue.bounded<string, import("effect").Cause.Done>(capacity),
+        closed: yield* Deferred.make<string>()
+      }
+    })
+  }
 
   /** Wires two endpoints into a link seen from `local`. */
   #link(local: PeerId, remote: PeerId, mine: Endpoint, theirs: Endpoint): Effect.Effect<Link, never, Scope.Scope> {
@@ -114,15 +124,20 @@ export class MemoryNetwork {
         })
       const handle = { a: local, b: remote, close }
       network.#links.add(handle)
-      // ordered delivery with latency: each message waits until its own due time
+      // ordered delivery with latency: each message waits until its own due time, and until
+      // the receiver's inbox has room (back-pressure: the messages wait here, in `pending`)
+      let held = 0 // the message the delivery fiber holds (waiting for its time or for room)
       yield* Effect.gen(function*() {
         while (true) {
           const { at, text } = yield* Queue.take(outbox)
+          held = 1
           const now = yield* Clock.currentTimeMillis
           if (at > now) yield* Effect.sleep(at - now)
-          if (yield* Deferred.isDone(theirs.closed)) continue
-          network.stats.delivered++
-          yield* Queue.offer(theirs.inbox, text)
+          if (!(yield* Deferred.isDone(theirs.closed))) {
+            network.stats.delivered++
+            yield* Queue.offer(theirs.inbox, text)
+          }
+          held = 0
         }
       }).pipe(Effect.forkScoped)
       yield* Effect.addFinalizer(() =>
@@ -149,7 +164,7 @@ export class MemoryNetwork {
         messages: mine.inbox,
         closed: Deferred.await(mine.closed),
         close,
-        pending: Queue.size(outbox)
+        pending: Effect.sync(() => Queue.sizeUnsafe(outbox) + held)
       } satisfies Link
     })
   }

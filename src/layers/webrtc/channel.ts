@@ -185,7 +185,9 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
             Deferred.doneUnsafe(closed, Exit.succeed(reason))
             credit.openUnsafe()
             Queue.endUnsafe(outbox)
-            const localClose = remoteReason === undefined && endReason === undefined && dcOpen()
+            // the remote hears why when this side chose to close (a protocol error included)
+            const localClose = remoteReason === undefined && dcOpen() &&
+              (endReason === undefined || endReason.startsWith("protocol error"))
             const notify = localClose && trySend(dc, JSON.stringify({ c: reason }))
             Queue.endUnsafe(inbound)
             // werift resets the stream at once on dc.close(), ahead of data it still buffers:
