@@ -1,7 +1,7 @@
 // The RPC plumbing alone, over a scripted Router: an answer settles a pending RPC only when
 // it comes from the peer asked; pending RPCs are capped.
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Deferred, Effect, Fiber, PubSub } from "effect"
 import { TestClock } from "effect/testing"
 import type { DhtContext } from "../../src/layers/dht/context.ts"
 import { type Answer, decodeContent, makeNetwork, pendingFor } from "../../src/layers/dht/network.ts"
@@ -83,6 +83,58 @@ describe("DHT network", () => {
       assert.strictEqual(sent.length, 2)
       assert.strictEqual(ctx.stats.droppedRpcs, 1)
     }))
+
+  it.effect("the inbox handles at most maxConcurrentRpcs requests at once, queues inboxCapacity, drops the rest", () =>
+    Effect.gen(function*() {
+      const { ctx, sent } = fakeContext()
+      const pubsub = yield* PubSub.unbounded<unknown>()
+      const inboxCtx = {
+        ...ctx,
+        options: { ...ctx.options, maxConcurrentRpcs: 2, inboxCapacity: 3 },
+        mesh: { allowUnverifiedPeers: false },
+        router: { ...ctx.router, subscribe: PubSub.subscribe(pubsub) }
+      } as unknown as DhtContext
+      const net = makeNetwork(inboxCtx)
+      const gate = yield* Deferred.make<void>()
+      let active = 0
+      let most = 0
+      let handled = 0
+      yield* net.serve((_, request) =>
+        Effect.gen(function*() {
+          active++
+          most = Math.max(most, active)
+          yield* Deferred.await(gate)
+          active--
+          handled++
+          return { op: "watched", rid: "rid" in request ? request.rid : "" }
+        })
+      )
+      const publish = (i: number) =>
+        PubSub.publish(pubsub, {
+          id: `m${i}`,
+          kind: "dht",
+          origin: RELAY,
+          content: { op: "find", rid: `r${i}`, target: TARGET },
+          hops: 1,
+          timestamp: 0,
+          verified: true
+        })
+      // two requests occupy both workers, then eight more arrive: three wait, five are dropped
+      yield* publish(0)
+      yield* publish(1)
+      for (let i = 0; i < 1000 && active < 2; i++) yield* Effect.yieldNow
+      for (let i = 2; i < 10; i++) {
+        yield* publish(i)
+        for (let j = 0; j < 50; j++) yield* Effect.yieldNow
+      }
+      for (let i = 0; i < 1000 && inboxCtx.stats.droppedRpcs < 5; i++) yield* Effect.yieldNow
+      assert.strictEqual(most, 2)
+      assert.strictEqual(inboxCtx.stats.droppedRpcs, 5)
+      yield* Deferred.succeed(gate, undefined)
+      for (let i = 0; i < 1000 && sent.length < 5; i++) yield* Effect.yieldNow
+      assert.strictEqual(handled, 5)
+      assert.deepStrictEqual(sent.map((s) => s.to), [RELAY, RELAY, RELAY, RELAY, RELAY])
+    }).pipe(Effect.scoped))
 
   it("decodeContent drops malformed and over-deep content without throwing", () => {
     let deep: unknown = 1
