@@ -6,7 +6,7 @@
  * @since 2.0.0
  */
 import { Exit, Schema } from "effect"
-import { MAX_CONTENT_DEPTH, parseBounded } from "../internal/jsonLimits.ts"
+import { deeperThan, MAX_CONTENT_DEPTH, parseBounded } from "../internal/jsonLimits.ts"
 import { PeerId } from "./PeerId.ts"
 
 export const PROTOCOL_VERSION = 1
@@ -112,7 +112,10 @@ export const decodePeerFrame = (text: string): PeerFrame | undefined => {
   const fast = decodeSignedFast(json)
   if (fast !== undefined) return fast
   const exit = decodeFrame(json)
-  return Exit.isSuccess(exit) ? exit.value : undefined
+  if (Exit.isFailure(exit)) return undefined
+  const frame = exit.value
+  // (the schema checks the whole frame's depth only)
+  return (frame.t === "gossip" || frame.t === "direct") && deeperThan(frame.content, MAX_CONTENT_DEPTH) ? undefined : frame
 }
 
 // ---------------------------------------------------------------------------------------------
