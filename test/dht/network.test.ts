@@ -8,6 +8,7 @@ import { type Answer, decodeContent, makeNetwork, pendingFor } from "../../src/l
 import type { DhtRpc } from "../../src/schema/DhtMessages.ts"
 import type { PeerId } from "../../src/schema/PeerId.ts"
 import { dhtDefaults } from "../../src/services/Dht.ts"
+import { restartCount } from "../../src/internal/supervise.ts"
 
 const SELF = "0".repeat(40) as PeerId
 const TARGET = "1".repeat(40) as PeerId
@@ -134,6 +135,35 @@ describe("DHT network", () => {
       for (let i = 0; i < 1000 && sent.length < 5; i++) yield* Effect.yieldNow
       assert.strictEqual(handled, 5)
       assert.deepStrictEqual(sent.map((s) => s.to), [RELAY, RELAY, RELAY, RELAY, RELAY])
+    }).pipe(Effect.scoped))
+
+  it.effect("a defect in a handler is logged and the worker restarts: later requests are still answered", () =>
+    Effect.gen(function*() {
+      const { ctx, sent } = fakeContext()
+      const pubsub = yield* PubSub.unbounded<unknown>()
+      const inboxCtx = {
+        ...ctx,
+        options: { ...ctx.options, maxConcurrentRpcs: 1 },
+        mesh: { allowUnverifiedPeers: false },
+        router: { ...ctx.router, subscribe: PubSub.subscribe(pubsub) }
+      } as unknown as DhtContext
+      const net = makeNetwork(inboxCtx)
+      const before = restartCount("Dht.worker")
+      yield* net.serve((_, request) =>
+        "rid" in request && request.rid === "boom"
+          ? Effect.die(new Error("handler bug"))
+          : Effect.succeed({ op: "watched", rid: "rid" in request ? request.rid : "" })
+      )
+      const publish = (rid: string) =>
+        PubSub.publish(pubsub, { id: rid, kind: "dht", origin: RELAY, content: { op: "watch", rid, key: "k", on: true }, hops: 1, timestamp: 0, verified: true })
+      yield* publish("boom")
+      yield* publish("after")
+      for (let i = 0; i < 100 && sent.length === 0; i++) {
+        yield* TestClock.adjust(10)
+        yield* Effect.yieldNow
+      }
+      assert.strictEqual(restartCount("Dht.worker"), before + 1)
+      assert.deepStrictEqual(sent.map((s) => s.message), [{ op: "watched", rid: "after" }])
     }).pipe(Effect.scoped))
 
   it("decodeContent drops malformed and over-deep content without throwing", () => {
