@@ -5,7 +5,7 @@
  * protocol error, or the sender is paced.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Cause, Effect, Layer, Queue } from "effect"
+import { Cause, Effect, Layer, Logger, Queue } from "effect"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import { type DataChannelLike, layerWerift, RtcPeerConnectionCtor } from "../../src/layers/RtcPeerConnection.ts"
 import * as WebRtcTransport from "../../src/layers/WebRtcTransport.ts"
@@ -170,6 +170,24 @@ layer(CapturingWerift, { excludeTestServices: true })("hostile peers over a weri
       while (got.length < n) got.push(...(yield* Queue.takeBetween(receiver.messages, 1, n - got.length)))
       assert.deepStrictEqual(got, Array.from({ length: n }, (_, i) => `m${i}`))
       yield* waitFor("the sender to drain", Effect.map(sender.pending, (p) => p === 0))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("a sender fiber that dies logs its cause and closes the link with a reason, both sides", () =>
+    Effect.gen(function*() {
+      const logged: Array<{ readonly message: unknown; readonly cause: Cause.Cause<unknown> }> = []
+      const recorder = Logger.make(({ cause, message }) => void logged.push({ message, cause }))
+      // maxFrameChars 1 leaves no room for a message in a frame: batchFrames throws (a defect)
+      const { attackerLink: broken, victimLink: other } = yield* hostilePair({}, { maxFrameChars: 1 }).pipe(
+        Effect.provide(Logger.layer([recorder]))
+      )
+      yield* broken.send("anything")
+      const reason = yield* broken.closed
+      assert.match(reason, /^sender failed: maxFrameBytes must be positive/)
+      assert.strictEqual(yield* other.closed, `remote: ${reason}`)
+      const entry = logged.find((l) => String(l.message).includes("sender died"))
+      assert.isDefined(entry)
+      assert.isTrue(Cause.hasDies(entry!.cause))
+      assert.strictEqual((yield* Effect.flip(broken.send("late"))).reason, "closed")
     }).pipe(Effect.scoped), 30_000)
 })
 

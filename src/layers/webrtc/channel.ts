@@ -68,14 +68,21 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
     let closing = false
     let receiving = true // false once the link ends: later frames are dropped
     let endReason: string | undefined // why the link ended (event time)
+    let tellRemote = false // this side chose to end it (the remote gets the reason in a close frame)
     let remoteReason: string | undefined // the remote's close frame (read in order, so it wins)
     let held = 0 // messages taken from the outbox, not yet on the wire
     let lastHeard = Date.now()
     let backlog = 0 // items in `inbound` or in the receiver's hands
 
-    /** The link ends: no more frames are taken in, and it closes (`start`'s watcher). */
-    const end = (reason: string) => {
-      endReason ??= reason
+    /**
+     * The link ends: no more frames are taken in, and it closes (`start`'s watcher). `tell`:
+     * this side decided it (a protocol error, a dead fiber), so the close frame says why.
+     */
+    const end = (reason: string, tell = false) => {
+      if (endReason === undefined) {
+        endReason = reason
+        tellRemote = tell
+      }
       receiving = false
       Queue.endUnsafe(inbound)
       Deferred.doneUnsafe(ended, Exit.void)
@@ -124,7 +131,8 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
           if (costsCredit(data)) {
             if (!ledger.arrive(data.length)) {
               return end(
-                `protocol error: more than ${ledger.limits.frames} frames or ${ledger.limits.chars} characters sent without credit`
+                `protocol error: more than ${ledger.limits.frames} frames or ${ledger.limits.chars} characters sent without credit`,
+                true
               )
             }
             if (backlog > 0) {
@@ -143,7 +151,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
             } else if (read._tag === "Piece") {
               processed()
             } else if (read._tag === "ProtocolError") {
-              end(read.reason)
+              end(read.reason, true)
             }
             return
           }
@@ -159,7 +167,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
               remoteReason ??= `remote: ${control.reason}`
               return end(remoteReason)
             case "ProtocolError":
-              return end(control.reason)
+              return end(control.reason, true)
           }
         }),
         on(dc, "open", () => Deferred.doneUnsafe(opened, Exit.void)),
@@ -186,8 +194,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
             credit.openUnsafe()
             Queue.endUnsafe(outbox)
             // the remote hears why when this side chose to close (a protocol error included)
-            const localClose = remoteReason === undefined && dcOpen() &&
-              (endReason === undefined || endReason.startsWith("protocol error"))
+            const localClose = remoteReason === undefined && (endReason === undefined || tellRemote) && dcOpen()
             const notify = localClose && trySend(dc, JSON.stringify({ c: reason }))
             Queue.endUnsafe(inbound)
             // werift resets the stream at once on dc.close(), ahead of data it still buffers:
@@ -238,7 +245,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
           }
         }).pipe(
           Effect.catch((_: Cause.Done) => Effect.void), // the outbox ended: the link is closing
-          endLinkOnDefect("sender", end),
+          endLinkOnDefect("sender", (reason) => end(reason, true)),
           Effect.forkScoped
         )
 
@@ -254,14 +261,14 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
               } else if (read._tag === "Piece") {
                 processed()
               } else if (read._tag === "ProtocolError") {
-                return end(read.reason)
+                return end(read.reason, true)
               }
               backlog--
             }
           }
         }).pipe(
           Effect.catch((_: Cause.Done) => Effect.void), // inbound ended and drained
-          endLinkOnDefect("receiver", end),
+          endLinkOnDefect("receiver", (reason) => end(reason, true)),
           Effect.ensuring(Queue.end(messages)),
           Effect.forkScoped
         )
