@@ -48,6 +48,11 @@ describe("parseCli: flags", () => {
     })
   })
 
+  it("--max-connections-per-ip and --announce-timeout", () => {
+    expect(run(["--max-connections-per-ip", "5", "--announce-timeout=250"])).toEqual({ maxConnectionsPerIp: 5, announceTimeout: 250 })
+    expect(invalid(["--max-connections-per-ip", "many"])).toContain("--max-connections-per-ip")
+  })
+
   it("everything together", () => {
     expect(
       run(["-p", "9", "--host", "localhost", "--max-connections", "10", "--cors-origin", "*", "--require-identity"])
@@ -78,12 +83,18 @@ describe("parseCli: flags", () => {
       "HOST",
       "MAX_CONNECTIONS",
       "CORS_ORIGIN",
-      "REQUIRE_IDENTITY"
+      "REQUIRE_IDENTITY",
+      "--max-connections-per-ip",
+      "MAX_CONNECTIONS_PER_IP",
+      "--announce-timeout",
+      "ANNOUNCE_TIMEOUT"
     ]) {
       expect(usage).toContain(text)
     }
     expect(usage).toContain(`default ${defaults.port}`)
     expect(usage).toContain(`default ${defaults.host}`)
+    expect(usage).toContain(`default ${defaults.maxConnectionsPerIp}`)
+    expect(usage).toContain(`default ${defaults.announceTimeout}`)
   })
 })
 
@@ -96,6 +107,11 @@ describe("parseCli: environment", () => {
       maxConnections: 12,
       corsOrigin: "https://x.example"
     })
+  })
+
+  it("MAX_CONNECTIONS_PER_IP and ANNOUNCE_TIMEOUT, under the flags", () => {
+    expect(run([], { MAX_CONNECTIONS_PER_IP: "7", ANNOUNCE_TIMEOUT: "3000" })).toEqual({ maxConnectionsPerIp: 7, announceTimeout: 3000 })
+    expect(run(["--max-connections-per-ip", "9"], { MAX_CONNECTIONS_PER_IP: "7" })).toEqual({ maxConnectionsPerIp: 9 })
   })
 
   it("the other numeric variables", () => {

@@ -41,6 +41,9 @@ describe("PeerPigeonServer", () => {
     expect(() => new PeerPigeonServer({ port: 70000 })).toThrow(/port/)
     expect(() => new PeerPigeonServer({ maxConnections: 0 })).toThrow(/maxConnections/)
     expect(() => new PeerPigeonServer({ host: "" })).toThrow(/host/)
+    expect(() => new PeerPigeonServer({ maxConnectionsPerIp: 0 })).toThrow(/maxConnectionsPerIp/)
+    expect(() => new PeerPigeonServer({ announceTimeout: 1.5 })).toThrow(/announceTimeout/)
+    expect(() => new PeerPigeonServer({ announceRateLimit: { perSecond: 0, burst: 1 } })).toThrow(/announceRateLimit/)
   })
 
   it("start() rejects when the port is taken, and getStats() before start rejects", async () => {
@@ -102,6 +105,9 @@ describe("HTTP endpoints", () => {
       expect(text).toMatch(/^peerpigeon_connections 1$/m)
       expect(text).toMatch(/^peerpigeon_peers 1$/m)
       expect(text).toContain("# TYPE peerpigeon_messages_received_total gauge")
+      for (const counter of ["disconnects_sent", "timeouts", "announce_timeouts", "takeovers", "identity_verified", "identity_rejected"]) {
+        expect(text).toMatch(new RegExp(`^peerpigeon_${counter}_total 0$`, "m"))
+      }
       await a.close()
     }))
 

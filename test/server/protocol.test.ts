@@ -227,6 +227,7 @@ describe("signaling protocol", () => {
       expect(live.ws.readyState).toBe(live.ws.OPEN)
       const peers = await server.getPeers()
       expect(peers.map((p) => p.peerId)).toEqual([A])
+      expect((await server.getStats()).timeouts).toBe(1)
       await live.close()
     }))
 })
