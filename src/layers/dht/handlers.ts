@@ -10,6 +10,7 @@
  */
 import { Clock, Effect, type Schema } from "effect"
 import { judge } from "../../internal/dhtRecords.ts"
+import { deeperThan, MAX_CONTENT_DEPTH } from "../../internal/jsonLimits.ts"
 import type { DhtRecord, DhtRpc } from "../../schema/DhtMessages.ts"
 import type { PeerId } from "../../schema/PeerId.ts"
 import { MAX_CLOCK_SKEW_MS } from "./constants.ts"
@@ -44,8 +45,8 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
       return { op: "stored", rid: message.rid, ok: false, reason }
     }
     if (!(yield* ctx.validRecord(r))) {
-      // validRecord checks the size too: say which it was
-      return refuse(sizeOf(r.value) > options.maxValueSize ? "too-large" : "invalid")
+      // validRecord checks the depth and size too: say which it was (measuring only what is not too deep)
+      return refuse(!deeperThan(r.value, MAX_CONTENT_DEPTH) && sizeOf(r.value) > options.maxValueSize ? "too-large" : "invalid")
     }
     if (r.expiresAt <= now || r.ts > now + MAX_CLOCK_SKEW_MS) return refuse("invalid")
     const held = store.get(r.key, now)
