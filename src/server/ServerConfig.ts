@@ -28,9 +28,10 @@ export interface ServerOptions {
    */
   readonly announceTimeout: number
   /**
-   * Largest announce extras (everything in `announce.data` but `peerId` and `signature`, as
-   * JSON, in UTF-8 bytes); a larger announce gets an `announce-too-large` error and is
-   * refused. They are stored and re-sent in every `peer-discovered`. Default 4096.
+   * Largest announce extras (what is kept of `announce.data`: all but `peerId`, `signature`,
+   * `verified` and `isHub`, as JSON, in UTF-8 bytes); a larger announce gets an
+   * `announce-too-large` error and is refused. They are stored for as long as the peer stays
+   * and re-sent in every `peer-discovered` about it. Default 4096.
    */
   readonly maxAnnounceExtras: number
   /**
