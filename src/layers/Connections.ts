@@ -12,17 +12,17 @@
  *
  * @since 2.0.0
  */
-import { Cause, Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random } from "effect"
+import { Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random } from "effect"
 import { backoffDelay } from "../internal/backoff.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
-import { LinkLimiter, resolveRateLimits, type TrafficClass } from "../internal/linkLimits.ts"
+import { resolveRateLimits } from "../internal/linkLimits.ts"
 import { chooseEviction } from "../internal/eviction.ts"
-import { makeNonce } from "../internal/identityProof.ts"
 import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLinks.ts"
-import { decodePeerFrame, type Hello, linkChallenge, PROTOCOL_VERSION } from "../schema/PeerFrames.ts"
 import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
+import { handshake as linkHandshake } from "./connections/handshake.ts"
+import { readLink } from "./connections/readLink.ts"
 import { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
-import { Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
+import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
@@ -49,16 +49,10 @@ interface Cooldown {
   attempts: number
 }
 
-type HelloFrame = typeof Hello.Type
-
 /** Most peers whose cooldowns, bans, verification and degree are remembered (least recent forgotten). */
 export const PEER_STATE_LIMIT = 4096
 /** Frames from the links waiting for Gossip and the Router; a full buffer stops reading the links (back-pressure). */
 const INBOUND_BUFFER = 1024
-
-/** The traffic class of a decoded frame, for the per-neighbour limits. */
-const classOf = (frame: Inbound["frame"]): TrafficClass =>
-  frame.t === "gossip" ? "gossip" : frame.t === "direct" ? (frame.kind === "dht" ? "dht" : "direct") : "repair"
 
 export const layer = Layer.effect(
   Connections,
@@ -110,54 +104,8 @@ export const layer = Layer.effect(
      */
     const REFUSED_COOLDOWN_MS = 20_000
 
-    const fail = (peerId: PeerId, message: string) =>
-      new LinkError({ peerId, reason: "setup-failed", message })
-
-    const takeFrame = <T extends "hello" | "proof">(link: Link, t: T) =>
-      Effect.gen(function*() {
-        while (true) {
-          const text = yield* Queue.take(link.messages)
-          const frame = decodePeerFrame(text)
-          if (frame?.t === t) return frame as Extract<NonNullable<typeof frame>, { t: T }>
-        }
-      }).pipe(Effect.mapError(() => fail(link.remote, `link closed during the handshake (waiting for ${t})`)))
-
-    /** Proves both identities on a fresh link; returns whether the peer's id derives from its key. */
-    const handshake = Effect.fnUntraced(function*(entry: Entry, link: Link) {
-      const nonce = makeNonce()
-      const hello: HelloFrame = {
-        t: "hello",
-        v: PROTOCOL_VERSION,
-        peerId: self,
-        publicKey: identity.publicKey,
-        nonce,
-        networkName: config.networkName
-      }
-      yield* link.send(JSON.stringify(hello))
-      const theirs = yield* takeFrame(link, "hello")
-      if (theirs.v !== PROTOCOL_VERSION) return yield* fail(entry.peerId, `handshake: protocol version ${theirs.v}, not ${PROTOCOL_VERSION}`)
-      if (theirs.peerId !== entry.peerId) return yield* fail(entry.peerId, `handshake: peer claims ${theirs.peerId}`)
-      if (theirs.networkName !== config.networkName) {
-        return yield* fail(entry.peerId, `handshake: peer is in network ${theirs.networkName}`)
-      }
-      const signature = yield* identity.sign(linkChallenge(theirs.nonce, self, entry.peerId))
-      yield* link.send(JSON.stringify({ t: "proof", signature }))
-      const proof = yield* takeFrame(link, "proof")
-      const valid = yield* verifySignature(theirs.publicKey, proof.signature, linkChallenge(nonce, entry.peerId, self))
-      if (!valid) return yield* fail(entry.peerId, "handshake: invalid signature")
-      const derived = yield* peerIdMatchesKey(entry.peerId, theirs.publicKey)
-      if (derived) {
-        keys.pin(entry.peerId, theirs.publicKey, true)
-        return true
-      }
-      // a custom id: only where the mesh allows them, never for a peer the server saw prove
-      // its id, and only with the key already known for it (nobody else may pose as it)
-      if (!config.allowUnverifiedPeers) return yield* fail(entry.peerId, "handshake: peer id does not derive from its key")
-      if (signalingVerified.get(entry.peerId) === true || !keys.pin(entry.peerId, theirs.publicKey)) {
-        return yield* fail(entry.peerId, "handshake: peer id does not derive from its key, and another key is known for it")
-      }
-      return false
-    })
+    const handshake = (entry: Entry, link: Link) =>
+      linkHandshake({ identity, config, keys, signalingVerified: (id) => signalingVerified.get(id) === true }, entry.peerId, link)
 
     /** Ends a link whose peer keeps exceeding its limits: tells it why, and refuses it for a while. */
     const banFor = Effect.fnUntraced(function*(entry: Entry, link: Link, why: string) {
@@ -171,46 +119,15 @@ export const layer = Layer.effect(
     })
 
     const readLoop = (entry: Entry, link: Link) =>
-      Effect.gen(function*() {
-        const limiter = new LinkLimiter(rateLimits, yield* Clock.currentTimeMillis)
-        while (true) {
-          const text = yield* Queue.take(link.messages)
-          // (a frame longer than any valid one is not even parsed)
-          const frame = text.length > maxFrameChars ? undefined : decodePeerFrame(text)
-          const now = yield* Clock.currentTimeMillis
-          if (frame === undefined) {
-            if (limiter.admit("invalid", now) === "disconnect") return yield* banFor(entry, link, "rate-limit: invalid frames")
-            yield* Effect.logDebug(`dropped an invalid frame from ${entry.peerId}`)
-            continue
-          }
-          switch (frame.t) {
-            case "gossip":
-            case "direct":
-            case "ihave":
-            case "iwant": {
-              const c = classOf(frame)
-              const verdict = limiter.admit(c, now)
-              if (verdict === "disconnect") return yield* banFor(entry, link, `rate-limit: ${c}`)
-              if (verdict === "accept") yield* PubSub.publish(inbound, { from: entry.peerId, frame })
-              break
-            }
-            case "evict":
-              yield* coolDown(entry.peerId)
-              yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId: self, by: entry.peerId, reason: frame.reason.slice(0, 200) })
-              return `evicted: ${frame.reason.slice(0, 200)}`
-            default:
-              break
-          }
-        }
-      }).pipe(
-        Effect.catchTag("Done", () => Effect.succeed("closed")),
-        // a defect while reading ends this link (with its cause in the log), never the node
-        Effect.catchCause((cause) =>
-          Cause.hasInterrupts(cause)
-            ? Effect.failCause(cause)
-            : Effect.as(Effect.logError(`reading the link from ${entry.peerId} failed`, cause), "internal error")
-        )
-      )
+      readLink({
+        link,
+        limits: rateLimits,
+        maxFrameChars,
+        deliver: (frame) => PubSub.publish(inbound, { from: entry.peerId, frame }),
+        overLimit: (why) => banFor(entry, link, why),
+        evicted: (reason) =>
+          Effect.andThen(coolDown(entry.peerId), PubSub.publish(events, { _tag: "PeerEvicted", peerId: self, by: entry.peerId, reason }))
+      })
 
     const lifecycle = (entry: Entry) =>
       Effect.gen(function*() {

@@ -1,0 +1,71 @@
+/**
+ * Reading one link once it is up: each frame is size-checked, decoded and counted against the
+ * neighbour's rate limits (internal/linkLimits.ts) before it is handed on. Returns why the
+ * link ended: closed, an eviction notice from the peer, the peer exceeding its limits, or a
+ * defect while reading (logged with its cause; it ends this link, never the node).
+ *
+ * @since 2.0.0
+ */
+import { Cause, Clock, Effect, Queue } from "effect"
+import { LinkLimiter, type RateLimits, type TrafficClass } from "../../internal/linkLimits.ts"
+import { decodePeerFrame } from "../../schema/PeerFrames.ts"
+import type { Inbound } from "../../services/Connections.ts"
+import type { Link } from "../../services/PeerTransport.ts"
+
+/** The traffic class of a decoded frame, for the per-neighbour limits. */
+export const classOf = (frame: Inbound["frame"]): TrafficClass =>
+  frame.t === "gossip" ? "gossip" : frame.t === "direct" ? (frame.kind === "dht" ? "dht" : "direct") : "repair"
+
+export interface ReadLinkOptions {
+  readonly link: Link
+  readonly limits: RateLimits
+  /** Longer frames are not parsed (they count as invalid). */
+  readonly maxFrameChars: number
+  /** Hands on an accepted gossip, direct or repair frame (may wait: back-pressure). */
+  readonly deliver: (frame: Inbound["frame"]) => Effect.Effect<unknown>
+  /** The peer ran out of strikes; returns the reason the link ends with. */
+  readonly overLimit: (why: string) => Effect.Effect<string>
+  /** The peer sent an eviction notice with this reason. */
+  readonly evicted: (reason: string) => Effect.Effect<unknown>
+}
+
+export const readLink = ({ deliver, evicted, limits, link, maxFrameChars, overLimit }: ReadLinkOptions): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    const limiter = new LinkLimiter(limits, yield* Clock.currentTimeMillis)
+    while (true) {
+      const text = yield* Queue.take(link.messages)
+      const frame = text.length > maxFrameChars ? undefined : decodePeerFrame(text)
+      const now = yield* Clock.currentTimeMillis
+      if (frame === undefined) {
+        if (limiter.admit("invalid", now) === "disconnect") return yield* overLimit("rate-limit: invalid frames")
+        yield* Effect.logDebug(`dropped an invalid frame from ${link.remote}`)
+        continue
+      }
+      switch (frame.t) {
+        case "gossip":
+        case "direct":
+        case "ihave":
+        case "iwant": {
+          const c = classOf(frame)
+          const verdict = limiter.admit(c, now)
+          if (verdict === "disconnect") return yield* overLimit(`rate-limit: ${c}`)
+          if (verdict === "accept") yield* deliver(frame)
+          break
+        }
+        case "evict": {
+          const reason = frame.reason.slice(0, 200)
+          yield* evicted(reason)
+          return `evicted: ${reason}`
+        }
+        default:
+          break
+      }
+    }
+  }).pipe(
+    Effect.catchTag("Done", () => Effect.succeed("closed")),
+    Effect.catchCause((cause) =>
+      Cause.hasInterrupts(cause)
+        ? Effect.failCause(cause)
+        : Effect.as(Effect.logError(`reading the link from ${link.remote} failed`, cause), "internal error")
+    )
+  )
