@@ -4,61 +4,23 @@
  * handling an inbound frame; the frames after it must still be relayed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, PubSub, Queue } from "effect"
+import { Effect, PubSub, Queue } from "effect"
 import { restartCount } from "../../src/internal/supervise.ts"
-import * as RouterLayer from "../../src/layers/Router.ts"
 import { signFields } from "../../src/layers/signedMessages.ts"
 import type { DirectFrame } from "../../src/schema/PeerFrames.ts"
-import type { PeerId } from "../../src/schema/PeerId.ts"
-import { Connections, type Inbound } from "../../src/services/Connections.ts"
-import { type Delivered, Gossip } from "../../src/services/Gossip.ts"
 import * as IdentityModule from "../../src/services/Identity.ts"
-import { MeshConfig } from "../../src/services/MeshConfig.ts"
-import { PeerKeys } from "../../src/services/PeerKeys.ts"
-import { Router } from "../../src/services/Router.ts"
+import { fakeRouter } from "../support/fakeMesh.ts"
 
 describe("supervised loops", () => {
   it.live("the Router's inbound loop survives a defect and keeps relaying", () =>
     Effect.gen(function*() {
-      const self = yield* IdentityModule.make().pipe(Effect.orDie)
       const origin = yield* IdentityModule.make().pipe(Effect.orDie)
       const next = yield* IdentityModule.make().pipe(Effect.orDie)
-      const inbound = yield* PubSub.unbounded<Inbound>()
-      const sent = yield* Queue.unbounded<{ readonly to: PeerId; readonly text: string }>()
       let calls = 0
-      const connections = Connections.of({
-        connect: () => Effect.void,
-        disconnect: () => Effect.void,
-        handleSignal: () => Effect.void,
-        send: (to, text) => Effect.as(Queue.offer(sent, { to, text }), true),
-        // the second frame's relay finds the link table broken: a defect in the loop
-        connected: Effect.suspend(() => ++calls === 2 ? Effect.die(new Error("injected defect")) : Effect.succeed([next.peerId])),
-        links: Effect.succeed([]),
-        noteVerified: () => undefined,
-        protect: () => undefined,
-        noteDegree: () => undefined,
-        inbound: PubSub.subscribe(inbound),
-        enforceCapacity: Effect.void,
-        cooldownUntil: () => undefined,
-        unreachable: () => Effect.void
-      })
-      const gossip = Gossip.of({
-        publish: () => Effect.succeed("unused"),
-        subscribe: Effect.flatMap(PubSub.unbounded<Delivered>(), PubSub.subscribe),
-        stats: Effect.die("unused")
-      })
-      const context = yield* Layer.build(
-        RouterLayer.layer.pipe(
-          Layer.provide(Layer.mergeAll(
-            MeshConfig.layer({}),
-            Layer.succeed(IdentityModule.Identity, self),
-            Layer.succeed(Connections, connections),
-            Layer.succeed(Gossip, gossip),
-            PeerKeys.layer
-          ))
-        )
-      )
-      const router = Context.get(context, Router)
+      // the second frame's relay finds the link table broken: a defect in the loop
+      const mesh = yield* fakeRouter({}, () =>
+        Effect.suspend(() => ++calls === 2 ? Effect.die(new Error("injected defect")) : Effect.succeed([next.peerId])))
+      const { inbound, router, sent } = mesh
       const frameFor = (n: number) =>
         Effect.map(
           signFields(origin, { t: "direct", kind: "message", to: next.peerId }, { n }, 64),
