@@ -7,7 +7,8 @@
  * row per attack:
  * - honest broadcast and direct delivery (every honest node should get every broadcast);
  * - link messages per injected frame: everything the network carried during the attack,
- *   less what it carried in the same time without one, per frame injected (1 = only the
+ *   less what the same network carried per honest message in a quiet phase just before it
+ *   (`max(5, seconds / 3)` s of honest traffic alone), per frame injected (1 = only the
  *   injected frame itself: the first honest hop dropped it);
  * - heap growth of the process after a full GC (honest nodes, plus the hostile node's few
  *   in-flight frames), and the process's CPU share (all 11 nodes run on one core).
@@ -47,12 +48,19 @@ const attacks: ReadonlyArray<Attack> = [
     name: "nested",
     what: "gossip with 60,000-level nested content",
     prepare: (h) =>
-      Effect.map(gossipFrame(h, "x"), (f) => (i) => Effect.succeed(JSON.stringify({ ...f, id: `n${i}` }).replace(`"content":"x"`, `"content":${deep}`)))
+      Effect.map(gossipFrame(h, "x"), (f) => {
+        const texts = Array.from({ length: 16 }, (_, i) => JSON.stringify({ ...f, id: `n${i}` }).replace(`"content":"x"`, `"content":${deep}`))
+        return (i: number) => Effect.succeed(texts[i % texts.length]!)
+      })
   },
   {
     name: "oversize",
     what: "600 KB gossip frames",
-    prepare: (h) => Effect.map(gossipFrame(h, "x".repeat(600 * 1024)), (f) => (i) => Effect.succeed(JSON.stringify({ ...f, id: `o${i}` })))
+    prepare: (h) =>
+      Effect.map(gossipFrame(h, "x".repeat(600 * 1024)), (f) => {
+        const texts = Array.from({ length: 16 }, (_, i) => JSON.stringify({ ...f, id: `o${i}` }))
+        return (i: number) => Effect.succeed(texts[i % texts.length]!)
+      })
   },
   {
     name: "junk-flood",
@@ -96,9 +104,13 @@ const attacks: ReadonlyArray<Attack> = [
 ]
 
 const HONEST = 10
-const options = { maxPeers: 3, minPeers: 2, enableWebDHT: false }
+// presence at its default period (test/support's fast options have it at 250 ms)
+const options = { maxPeers: 3, minPeers: 2, enableWebDHT: false, presenceInterval: 5000 }
 
-const run = (attack: Attack, baselineSentPerSecond: number) =>
+/** Seconds of honest traffic alone before each attack, on the same network: the baseline. */
+const QUIET = Math.max(5, Math.round(SECONDS / 3))
+
+const run = (attack: Attack) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const network = new MemoryNetwork({ latencyMs: 2 })
@@ -108,32 +120,42 @@ const run = (attack: Attack, baselineSentPerSecond: number) =>
     yield* waitFor("honest nodes link", Effect.map(Effect.forEach(honest, connectedOf), (ls) => ls.every((l) => l.length >= 1)))
     const victims = yield* connectedOf(hostile!)
     const next = yield* attack.prepare(identityOf(hostile!), honest)
-    const heapBefore = heap()
-    const sentBefore = network.stats.sent
-    const cpuBefore = process.cpuUsage()
-    const started = Date.now()
     let injected = 0
     let expectedBroadcasts = 0
     let expectedDirect = 0
     const tags: Array<string> = []
     const directTags: Array<{ to: TestNode; tag: string }> = []
-    // honest traffic, 5 broadcasts and 5 direct messages a second
-    const honestLoop = Effect.gen(function*() {
-      for (let i = 0; Date.now() - started < SECONDS * 1000; i++) {
-        const from = honest[i % HONEST]!
-        const to = honest[(i * 7 + 3) % HONEST]!
-        const tag = `${attack.name}-${i}`
-        tags.push(tag)
-        expectedBroadcasts += HONEST - 1
-        yield* from.run(Mesh.use((m) => m.sendMessage({ tag }))).pipe(Effect.ignore)
-        if (to !== from) {
-          directTags.push({ to, tag })
-          expectedDirect++
-          yield* from.run(Mesh.use((m) => m.sendDirectMessage(to.peerId, { tag }))).pipe(Effect.ignore, Effect.forkIn(scope))
+    let sequence = 0
+    // honest traffic, 5 broadcasts and 5 direct messages a second, for `seconds`
+    const honestLoop = (seconds: number) =>
+      Effect.gen(function*() {
+        const until = Date.now() + seconds * 1000
+        while (Date.now() < until) {
+          const i = sequence++
+          const from = honest[i % HONEST]!
+          const to = honest[(i * 7 + 3) % HONEST]!
+          const tag = `${attack.name}-${i}`
+          tags.push(tag)
+          expectedBroadcasts += HONEST - 1
+          yield* from.run(Mesh.use((m) => m.sendMessage({ tag }))).pipe(Effect.ignore)
+          if (to !== from) {
+            directTags.push({ to, tag })
+            expectedDirect++
+            yield* from.run(Mesh.use((m) => m.sendDirectMessage(to.peerId, { tag }))).pipe(Effect.ignore, Effect.forkIn(scope))
+          }
+          yield* Effect.sleep(200)
         }
-        yield* Effect.sleep(200)
-      }
-    })
+      })
+    // the baseline: what this network carries for honest traffic alone
+    // (per honest message sent, so an attack that slows the honest senders is not credited for it)
+    const quietSent = network.stats.sent
+    yield* honestLoop(QUIET)
+    const baselinePerMessage = (network.stats.sent - quietSent) / sequence
+    const sequenceBefore = sequence
+    const heapBefore = heap()
+    const sentBefore = network.stats.sent
+    const cpuBefore = process.cpuUsage()
+    const started = Date.now()
     const hostileLoop = Effect.gen(function*() {
       if (attack.name === "none") return
       while (Date.now() - started < SECONDS * 1000) {
@@ -153,7 +175,7 @@ const run = (attack: Attack, baselineSentPerSecond: number) =>
         if (injected % 64 === 0) yield* Effect.yieldNow
       }
     })
-    yield* Effect.all([honestLoop, hostileLoop], { concurrency: 2 })
+    yield* Effect.all([honestLoop(SECONDS), hostileLoop], { concurrency: 2 })
     const elapsed = (Date.now() - started) / 1000
     const cpu = process.cpuUsage(cpuBefore)
     const sent = network.stats.sent - sentBefore
@@ -183,7 +205,7 @@ const run = (attack: Attack, baselineSentPerSecond: number) =>
       broadcast: b / expectedBroadcasts,
       direct: d / Math.max(1, expectedDirect),
       sentPerSecond: sent / elapsed,
-      perFrame: injected === 0 ? null : (sent - baselineSentPerSecond * elapsed) / injected,
+      perFrame: injected === 0 ? null : (sent - baselinePerMessage * (sequence - sequenceBefore)) / injected,
       heapGrowthMB: (heapAfter - heapBefore) / 1024 / 1024,
       cpu: (cpu.user + cpu.system) / 1000 / (elapsed * 1000),
       evicted
@@ -195,11 +217,9 @@ const pct = (x: number) => `${(100 * x).toFixed(x === 1 ? 0 : 1)}%`
 const main = Effect.gen(function*() {
   console.log(`bench:hostile: ${HONEST} honest nodes + 1 hostile neighbour, ${SECONDS} s per attack, gc ${gc ? "on" : "off (run with --expose-gc)"}`)
   const rows: Array<Effect.Success<ReturnType<typeof run>>> = []
-  let baseline = 0
   for (const attack of attacks) {
     if (ONLY !== undefined && attack.name !== "none" && !ONLY.includes(attack.name)) continue
-    const row = yield* run(attack, baseline)
-    if (attack.name === "none") baseline = row.sentPerSecond
+    const row = yield* run(attack)
     rows.push(row)
     console.log(`  ${row.name}: injected ${row.injected}, broadcast ${pct(row.broadcast)}, direct ${pct(row.direct)}, ${row.perFrame?.toFixed(2) ?? "-"} link msgs/frame, heap ${row.heapGrowthMB.toFixed(1)} MB, cpu ${pct(row.cpu)}`)
   }
