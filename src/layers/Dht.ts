@@ -37,6 +37,7 @@ export { keyId } from "./dht/context.ts"
 
 const emptyStats: DhtStats = {
   records: 0,
+  cachedRecords: 0,
   storedBytes: 0,
   watchers: 0,
   refusedStores: 0,
@@ -121,6 +122,7 @@ export const layer = Layer.effect(
       stats: Effect.sync((): DhtStats => ({
         ...ctx.stats,
         records: store.size,
+        cachedRecords: store.cached,
         storedBytes: store.bytes,
         watchers: ctx.leases.size
       }))

@@ -68,6 +68,8 @@ export interface DhtChange {
 export interface DhtStats {
   /** Records held here (as one of the closest peers, and in the cache for other keys). */
   readonly records: number
+  /** Of `records`, those held only in the cache for keys this peer is not among the closest to (not re-replicated). */
+  readonly cachedRecords: number
   /** Bytes of the records held here. */
   readonly storedBytes: number
   /** Watch leases held here for other peers. */

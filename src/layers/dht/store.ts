@@ -61,6 +61,11 @@ export class RecordStore<R extends RecordHeader> {
     return this.#bytes
   }
 
+  /** Records held only in the cache for keys this holder is not close to. */
+  get cached(): number {
+    return this.#far.size
+  }
+
   /** Records and bytes held for `publisher`. */
   usage(publisher: string): { readonly records: number; readonly bytes: number } {
     const u = this.#usage.get(publisher)
