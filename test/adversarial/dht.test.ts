@@ -188,6 +188,41 @@ describe("WebDHT against a hostile peer", () => {
       yield* honestPutGet(honest)
     }).pipe(Effect.scoped), 120_000)
 
+  it.live("routing-table poisoning: ids a hostile peer names in its answers never enter the victim's table", () =>
+    Effect.gen(function*() {
+      const { honest, hostile } = yield* network()
+      const victim = honest[2]!
+      const fakes = new Set<string>()
+      /** Made-up ids next to `target`: they would be the closest entries of any table holding them. */
+      const fakesNear = (target: string) =>
+        Array.from({ length: 12 }, (_, i) => {
+          const id = target.slice(0, 36) + (0x1000 + i * 7).toString(16).slice(-4)
+          fakes.add(id)
+          return id
+        })
+      let poisoned = 0
+      hostile.onRequest = (from, content) =>
+        Effect.gen(function*() {
+          if (from !== victim.peerId || content.op !== "find" || typeof content.target !== "string") return false
+          poisoned++
+          yield* hostile.send(from, { op: "found", rid: content.rid as string, nodes: fakesNear(content.target) })
+          return true
+        })
+      // the victim looks keys up until one of its lookups asked the hostile node
+      for (let i = 0; i < 20 && poisoned === 0; i++) yield* Effect.ignore(dht(victim, (d) => d.get(`lookup/${i}`)))
+      assert.isAbove(poisoned, 0)
+      hostile.onRequest = undefined
+      // the victim's answer to a find for a poisoned region names none of them
+      for (const target of [...fakes].slice(0, 3)) {
+        const answer = yield* hostile.request(victim.peerId, { op: "find", target })
+        assert.strictEqual(answer?.answer.op, "found")
+        const nodes = answer!.answer.nodes as ReadonlyArray<string>
+        assert.isAbove(nodes.length, 0)
+        for (const id of nodes) assert.isFalse(fakes.has(id), `made-up ${id} in the victim's table`)
+      }
+      yield* honestPutGet(honest)
+    }).pipe(Effect.scoped), 120_000)
+
   it.live("random and mutated RPCs: nothing throws or dies, and the victim still answers", () =>
     Effect.gen(function*() {
       const { honest, hostile } = yield* network()
