@@ -75,6 +75,9 @@ describe("WebDHT against a hostile peer", () => {
       assert.strictEqual(result._tag, "Failure")
       // the spoofed answer did not count: nobody answered, which is a timeout
       if (result._tag === "Failure") assert.include(String(result.cause), "Timeout")
+      // the reader (the only honest node) still writes and reads
+      yield* dht(reader!, (d) => d.put("after-spoof", 1))
+      assert.strictEqual(yield* dht(reader!, (d) => d.get("after-spoof")), 1)
     }).pipe(Effect.scoped), 60_000)
 
   it.live("key takeover: a higher version signed by another peer is refused by holders and loses reads; the owner still updates", () =>

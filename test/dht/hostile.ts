@@ -22,7 +22,7 @@ export interface Hostile {
   readonly peerId: PeerId
   /** Sends any content as a DHT message, best effort. */
   readonly send: (to: PeerId, content: Json) => Effect.Effect<void>
-  /** Sends a request with a fresh rid and waits (at most `timeoutMs`) for the answer from anyone. */
+  /** Sends a request with a fresh rid (again every 3 s) and waits, at most `timeoutMs`, for the answer from anyone. */
   readonly request: (to: PeerId, rpc: JsonObject, timeoutMs?: number) => Effect.Effect<{ from: PeerId; answer: JsonObject } | undefined>
   /** A record signed by the hostile peer. */
   readonly sign: (fields: Partial<Omit<DhtRecord, "sig">> & { readonly key: string; readonly value: Json }) => Effect.Effect<DhtRecord>
@@ -48,13 +48,20 @@ export const startHostile = Effect.fnUntraced(function*(node: TestNode): Effect.
     forged,
     seen,
     onRequest: undefined,
-    request: (to, rpc, timeoutMs = 10_000) =>
+    request: (to, rpc, timeoutMs = 20_000) =>
       Effect.gen(function*() {
         const rid = makeNonce()
         const answer = yield* Deferred.make<{ from: PeerId; answer: JsonObject }>()
         waiting.set(rid, answer)
-        yield* send(to, { ...rpc, rid })
+        // requests travel unacknowledged, as the DHT's own: sent again (same rid) until answered
+        const resend = Effect.gen(function*() {
+          while (true) {
+            yield* send(to, { ...rpc, rid })
+            yield* Effect.sleep(3000)
+          }
+        })
         return yield* Deferred.await(answer).pipe(
+          Effect.raceFirst(resend),
           Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.succeed(undefined) }),
           Effect.ensuring(Effect.sync(() => waiting.delete(rid)))
         )
