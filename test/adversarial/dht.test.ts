@@ -156,7 +156,7 @@ describe("WebDHT against a hostile peer", () => {
 
   it.live("watch spam: watches are capped per watcher, and leases end unless renewed", () =>
     Effect.gen(function*() {
-      const { honest, hostile } = yield* network({ maxWatchesPerPeer: 16, watchLease: 1500 })
+      const { honest, hostile } = yield* network({ maxWatchesPerPeer: 16, watchLease: 5000 })
       const victim = honest[2]!
       const answers = yield* Effect.forEach(
         Array.from({ length: 200 }, (_, i) => i),
@@ -176,7 +176,7 @@ describe("WebDHT against a hostile peer", () => {
 
   it.live("ttl beyond maxTtl: a record signed to live for years is dropped maxTtl after signing", () =>
     Effect.gen(function*() {
-      const { honest, hostile } = yield* network({ maxTtl: 3000 })
+      const { honest, hostile } = yield* network({ maxTtl: 6000 })
       const forever = yield* hostile.sign({ key: "forever", value: "years", expiresAt: Date.now() + 10 * 365 * 86_400_000 })
       const answers = yield* storeAt(hostile, honest.map((n) => n.peerId), forever)
       assert.isAbove(answers.filter((a) => a.answer.ok === true).length, 0)
