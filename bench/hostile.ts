@@ -152,6 +152,16 @@ const run = (attack: Attack) =>
     yield* honestLoop(QUIET)
     const baselinePerMessage = (network.stats.sent - quietSent) / sequence
     const sequenceBefore = sequence
+    // the harness records every event of every node: keep only the honest messages it
+    // measures, so the heap figures are the nodes' own
+    const trimEvents = () => {
+      for (const n of [...honest, hostile!]) {
+        const kept = n.events.filter((e) => e._tag !== "MessageReceived" || typeof (e.content as { tag?: unknown })?.tag === "string")
+        n.events.length = 0
+        n.events.push(...kept)
+      }
+    }
+    trimEvents()
     const heapBefore = heap()
     const sentBefore = network.stats.sent
     const cpuBefore = process.cpuUsage()
@@ -194,6 +204,7 @@ const run = (attack: Attack) =>
       return b >= expectedBroadcasts && d >= expectedDirect
     }), 20_000).pipe(Effect.exit)
     const { b, d } = delivered()
+    trimEvents()
     const heapAfter = heap()
     const evicted = honest.filter((n) => n.events.some((e) => e._tag === "PeerDisconnected" && e.peerId === hostile!.peerId && e.reason.startsWith("rate-limit"))).length
     yield* Scope.close(scope, Exit.void)
