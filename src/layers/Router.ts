@@ -10,10 +10,15 @@
  * 4. up the ring: the neighbour with the least clockwise distance to the target, if less than
  *    this hop's (ring links make sure there is one while the ring is intact);
  * 5. flooding, de-duplicated by every hop and delivered only by the target, once.
- * A hop that sees a routed copy twice (a route loop while links change) floods it instead.
+ * Relays check the origin's signature before forwarding (junk stops at the first honest hop),
+ * forward each copy of an attempt once (a replay, or a route loop while links change, goes no
+ * further), and give each origin a small flooding budget.
  *
- * End to end, the target acknowledges each message; the sender retransmits (flooded) what
- * is not acknowledged in time, so a link that drops mid-flight loses nothing. The target
+ * End to end, the target acknowledges each message; the sender retransmits what is not
+ * acknowledged in time, each attempt signed with its number (at most `MAX_ATTEMPT`): the first
+ * retransmission is routed around the hop the message first took (it may be the one dropping
+ * it), later ones flood. So a link that drops mid-flight, or a hop that swallows traffic,
+ * loses nothing. The target
  * delivers each message id once. Acknowledgements are coalesced: whatever is waiting when the
  * acknowledging fiber runs goes out as one signed `ack` per origin, its content the list of
  * ids (a single id travels as a plain string, as before). An ack counts only when its
