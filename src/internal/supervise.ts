@@ -49,3 +49,18 @@ export const supervised = <A, E, R>(
       delay = Math.min(max, delay * 2)
     }
   })
+
+/**
+ * Runs one unit of work (one request, say) whose failure or defect must not end anything
+ * else: it is logged with its cause and counted under `name` as a restart (the slot it held
+ * is free again), and the result is `undefined`. Interruption passes through.
+ */
+export const contained = <A, E, R>(name: string, work: Effect.Effect<A, E, R>): Effect.Effect<A | undefined, never, R> =>
+  Effect.exit(work).pipe(
+    Effect.flatMap((exit) => {
+      if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)
+      if (Cause.hasInterrupts(exit.cause)) return Effect.interrupt
+      restarts.set(name, restartCount(name) + 1)
+      return Effect.as(Effect.logError(`${name} failed`, exit.cause), undefined)
+    })
+  )

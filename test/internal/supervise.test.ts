@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Queue } from "effect"
 import { TestClock } from "effect/testing"
-import { restartCount, supervised } from "../../src/internal/supervise.ts"
+import { contained, restartCount, supervised } from "../../src/internal/supervise.ts"
 
 describe("supervised", () => {
   it.effect("restarts a loop that dies, and the loop keeps serving its queue", () =>
@@ -48,5 +48,14 @@ describe("supervised", () => {
       const fiber = yield* supervised("test/never", Effect.never).pipe(Effect.forkChild)
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(restartCount("test/never"), 0)
+    }))
+
+  it.effect("contained: a unit of work that dies is logged and counted, and nothing else ends", () =>
+    Effect.gen(function*() {
+      const before = restartCount("test/contained")
+      assert.strictEqual(yield* contained("test/contained", Effect.die(new Error("bug"))), undefined)
+      assert.strictEqual(yield* contained("test/contained", Effect.fail("typed")), undefined)
+      assert.strictEqual(yield* contained("test/contained", Effect.succeed(3)), 3)
+      assert.strictEqual(restartCount("test/contained"), before + 2)
     }))
 })
