@@ -21,7 +21,7 @@ import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLink
 import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
 import { handshake as linkHandshake } from "./connections/handshake.ts"
 import { readLink } from "./connections/readLink.ts"
-import { ConnectError, Connections, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
+import { ConnectError, Connections, type ConnectionsStats, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
@@ -72,6 +72,7 @@ export const layer = Layer.effect(
     const signalingVerified = new BoundedMap<PeerId, boolean>(PEER_STATE_LIMIT)
     const degrees = new BoundedMap<PeerId, number>(PEER_STATE_LIMIT)
     const rateLimits = resolveRateLimits(config.rateLimits)
+    const stats = { invalidFrames: 0, rateLimitedFrames: 0, rateLimitDisconnects: 0 }
     /** Longest valid frame: the largest content plus its envelope (ids, key, a batch signature). */
     const maxFrameChars = config.maxMessageSize + 16 * 1024
     let ring: ReadonlySet<PeerId> = new Set()
@@ -111,6 +112,7 @@ export const layer = Layer.effect(
     const banFor = Effect.fnUntraced(function*(entry: Entry, link: Link, why: string) {
       const now = yield* Clock.currentTimeMillis
       banned.set(entry.peerId, now + config.rateLimitCooldown)
+      stats.rateLimitDisconnects++
       entry.leaving = true
       yield* link.send(JSON.stringify({ t: "evict", reason: why })).pipe(Effect.ignore)
       yield* PubSub.publish(events, { _tag: "PeerEvicted", peerId: entry.peerId, by: self, reason: why })
@@ -125,6 +127,7 @@ export const layer = Layer.effect(
         maxFrameChars,
         deliver: (frame) => PubSub.publish(inbound, { from: entry.peerId, frame }),
         overLimit: (why) => banFor(entry, link, why),
+        counters: stats,
         evicted: (reason) =>
           Effect.andThen(coolDown(entry.peerId), PubSub.publish(events, { _tag: "PeerEvicted", peerId: self, by: entry.peerId, reason }))
       })
@@ -375,6 +378,7 @@ export const layer = Layer.effect(
         const until = Math.max(cooldowns.get(peerId)?.until ?? 0, banned.get(peerId) ?? 0)
         return until === 0 ? undefined : until
       },
+      stats: Effect.sync((): ConnectionsStats => ({ ...stats })),
       unreachable: (peerId, why) =>
         Effect.suspend(() => {
           const entry = entries.get(peerId)

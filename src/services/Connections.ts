@@ -26,6 +26,16 @@ export interface Inbound {
   readonly frame: GossipFrame | DirectFrame | IHaveFrame | IWantFrame
 }
 
+/** What the links brought that was not taken, since start. */
+export interface ConnectionsStats {
+  /** Frames that did not decode (malformed, too deep, too long), dropped. */
+  readonly invalidFrames: number
+  /** Frames over a neighbour's rate limit, dropped. */
+  readonly rateLimitedFrames: number
+  /** Neighbours disconnected (and refused for a while) for exceeding their limits. */
+  readonly rateLimitDisconnects: number
+}
+
 export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", {
   peerId: Schema.String,
   reason: Schema.Literals(["self", "already-connected", "full", "invalid-peer-id"]),
@@ -70,4 +80,6 @@ export class Connections extends Context.Service<Connections, {
    * a link being set up to it fails now, instead of holding its slot until the timeout.
    */
   unreachable(peerId: PeerId, why: string): Effect.Effect<void>
+  /** Counters of dropped inbound frames. */
+  readonly stats: Effect.Effect<ConnectionsStats>
 }>()("peerpigeon/Connections") {}

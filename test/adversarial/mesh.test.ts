@@ -56,6 +56,11 @@ describe("a hostile neighbour", () => {
       for (const v of victims) assert.isTrue(yield* sendRaw(hostile, v, directText))
       // several rounds: a loop killed by the first would miss the later ones
       for (let i = 0; i < 3; i++) yield* honestDelivery(honest)
+      // dropped at the first hop, and counted there
+      for (const v of victims) {
+        const node = honest.find((n) => n.peerId === v)!
+        assert.isAtLeast((yield* node.run(Connections.use((c) => c.stats))).invalidFrames, 2)
+      }
     }).pipe(Effect.scoped), 60_000)
 
   it.live("junk direct floods (bad signatures, random targets) are not forwarded by anyone", () =>
@@ -181,6 +186,9 @@ describe("a hostile neighbour", () => {
         hostile.events.some((e) => e._tag === "PeerDisconnected" && e.peerId === victim.peerId && e.reason.includes("rate-limit: gossip"))))
       const until = yield* victim.run(Connections.use((c) => Effect.sync(() => c.cooldownUntil(hostile.peerId))))
       assert.isAbove(until ?? 0, Date.now() + 60_000)
+      const stats = yield* victim.run(Connections.use((c) => c.stats))
+      assert.strictEqual(stats.rateLimitDisconnects, 1)
+      assert.isAtLeast(stats.rateLimitedFrames, 1)
       yield* honestDelivery(honest)
     }).pipe(Effect.scoped), 60_000)
 
@@ -191,6 +199,10 @@ describe("a hostile neighbour", () => {
       for (const v of victims) yield* sendRaw(hostile, v, JSON.stringify(big))
       yield* honestDelivery(honest)
       for (const n of honest) assert.isFalse(received(n).some((e) => typeof e.content === "string" && e.content.length > 1000))
+      for (const v of victims) {
+        const node = honest.find((n) => n.peerId === v)!
+        assert.isAtLeast((yield* node.run(Connections.use((c) => c.stats))).invalidFrames, 1)
+      }
     }).pipe(Effect.scoped), 60_000)
 })
 

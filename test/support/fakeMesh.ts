@@ -47,7 +47,8 @@ export const fakeRouter = (options: Partial<MeshOptions> = {}, connected?: (mesh
       inbound: PubSub.subscribe(inbound),
       enforceCapacity: Effect.void,
       cooldownUntil: () => undefined,
-      unreachable: () => Effect.void
+      unreachable: () => Effect.void,
+      stats: Effect.succeed({ invalidFrames: 0, rateLimitedFrames: 0, rateLimitDisconnects: 0 })
     })
     const gossip = Gossip.of({
       publish: () => Effect.succeed("unused"),

@@ -27,9 +27,11 @@ export interface ReadLinkOptions {
   readonly overLimit: (why: string) => Effect.Effect<string>
   /** The peer sent an eviction notice with this reason. */
   readonly evicted: (reason: string) => Effect.Effect<unknown>
+  /** Counts what is dropped (shared by every link of a node). */
+  readonly counters: { invalidFrames: number; rateLimitedFrames: number }
 }
 
-export const readLink = ({ deliver, evicted, limits, link, maxFrameChars, overLimit }: ReadLinkOptions): Effect.Effect<string> =>
+export const readLink = ({ counters, deliver, evicted, limits, link, maxFrameChars, overLimit }: ReadLinkOptions): Effect.Effect<string> =>
   Effect.gen(function*() {
     const limiter = new LinkLimiter(limits, yield* Clock.currentTimeMillis)
     while (true) {
@@ -37,6 +39,7 @@ export const readLink = ({ deliver, evicted, limits, link, maxFrameChars, overLi
       const frame = text.length > maxFrameChars ? undefined : decodePeerFrame(text)
       const now = yield* Clock.currentTimeMillis
       if (frame === undefined) {
+        counters.invalidFrames++
         if (limiter.admit("invalid", now) === "disconnect") return yield* overLimit("rate-limit: invalid frames")
         yield* Effect.logDebug(`dropped an invalid frame from ${link.remote}`)
         continue
@@ -50,6 +53,7 @@ export const readLink = ({ deliver, evicted, limits, link, maxFrameChars, overLi
           const verdict = limiter.admit(c, now)
           if (verdict === "disconnect") return yield* overLimit(`rate-limit: ${c}`)
           if (verdict === "accept") yield* deliver(frame)
+          else counters.rateLimitedFrames++
           break
         }
         case "evict": {
