@@ -51,7 +51,10 @@ describe("WsSignaling", () => {
 
       // a target the server does not know comes back as a ServerError, and the link stays up
       yield* a.signaling.send("f".repeat(40) as typeof a.peerId, { kind: "offer", data: {} })
-      assert.strictEqual((yield* a.next("ServerError")).code, "unknown-peer")
+      const unknown = yield* a.next("ServerError")
+      assert.strictEqual(unknown.code, "unknown-peer")
+      // naming the target, so a link being set up to it fails at once (Discovery -> Connections.unreachable)
+      assert.strictEqual(unknown.peerId, "f".repeat(40))
       assert.isTrue(yield* a.signaling.isConnected)
     }))
 
