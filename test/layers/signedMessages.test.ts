@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { checkOrigin, MAX_BATCH, signBatch, unsignedFields, type UnsignedMessage, verifyMessageSignature } from "../../src/layers/signedMessages.ts"
+import { signedBytes } from "../../src/schema/PeerFrames.ts"
 import type { PeerId } from "../../src/schema/PeerId.ts"
 import { make as makeIdentity } from "../../src/services/Identity.ts"
 import { PeerKeys } from "../../src/services/PeerKeys.ts"
@@ -83,6 +84,31 @@ describe("batch signatures", () => {
       const sigs = yield* signBatch(identity, batch)
       expect(yield* checkOrigin(keys, { ...batch[2]!, sig: sigs[2]! }, false)).toBe("verified")
       expect(yield* checkOrigin(keys, { ...batch[2]!, content: "other", sig: sigs[2]! }, false)).toBe("forged")
+    }))
+  })
+
+  it("checkOrigin: an impostor's first pin for a real id is replaced by the key the id derives from", async () => {
+    await run(Effect.gen(function*() {
+      const real = yield* makeIdentity()
+      const impostor = yield* makeIdentity()
+      const keys = yield* Effect.gen(function*() {
+        return yield* PeerKeys
+      }).pipe(Effect.provide(PeerKeys.layer))
+      const as = (signer: typeof real, content: string) =>
+        Effect.gen(function*() {
+          const m = { t: "gossip" as const, kind: "message", id: content, origin: real.peerId, key: signer.publicKey, ts: 1, content }
+          return { ...m, sig: yield* signer.sign(signedBytes(m)) }
+        })
+      // without allowUnverifiedPeers an id the key does not derive from is never taken
+      expect(yield* checkOrigin(keys, yield* as(impostor, "first"), false)).toBe("forged")
+      expect(keys.keyOf(real.peerId)).toBeUndefined()
+      // with it, the impostor pins first and is taken, unverified
+      expect(yield* checkOrigin(keys, yield* as(impostor, "early"), true)).toBe("unverified")
+      expect(keys.keyOf(real.peerId)).toBe(impostor.publicKey)
+      // the real peer's own key replaces the pin, and from then on the impostor is forged
+      expect(yield* checkOrigin(keys, yield* as(real, "genuine"), true)).toBe("verified")
+      expect(keys.keyOf(real.peerId)).toBe(real.publicKey)
+      expect(yield* checkOrigin(keys, yield* as(impostor, "later"), true)).toBe("forged")
     }))
   })
 })
