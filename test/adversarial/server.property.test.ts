@@ -3,16 +3,14 @@
 // make the signaling server throw or stop answering. First against `decodeClientFrame`
 // directly, then over a real socket to the running server, with an honest pair afterwards.
 import fc from "fast-check"
-import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import { decodeClientFrame, isFrameProblem } from "../../src/schema/Signaling.ts"
 import type { PeerPigeonServer } from "../../src/server/index.ts"
-import { withServer } from "../support/server.ts"
+import { randomId, released, withServer } from "../support/server.ts"
 import { type Frame, join, ofType, type TestClient } from "../support/wsClient.ts"
 
 /** The server's default `maxMessageSize` (1 MiB): room for frames nested 400,000 levels deep. */
 const MAX_MESSAGE_SIZE = 1024 * 1024
-const randomId = () => randomBytes(20).toString("hex")
 const ATTACKER = randomId()
 const TARGET = randomId()
 
@@ -114,15 +112,6 @@ const honestPair = async (server: PeerPigeonServer) => {
   a.send({ type: "offer", data: { type: "offer", sdp: "v=0" }, targetPeerId: y })
   expect(await b.next(ofType("offer"))).toMatchObject({ fromPeerId: x, data: { sdp: "v=0" } })
   await Promise.all([a.close(), b.close()])
-}
-
-/** Resolves once the server no longer lists `peerId` (its release has run). */
-const released = async (server: PeerPigeonServer, peerId: string) => {
-  for (let i = 0; i < 500; i++) {
-    if (!(await server.getPeers()).some((p) => p.peerId === peerId)) return
-    await new Promise((r) => setImmediate(r))
-  }
-  throw new Error(`${peerId} still registered`)
 }
 
 describe("hostile frames (property)", () => {

@@ -2,24 +2,12 @@
 // peer's id, idle sockets, many sockets from one address, oversized or lying announce
 // extras, announce spam. After each attack an honest pair still announces, discovers each
 // other and relays an offer.
-import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "vitest"
-import { announceChallenge, peerIdFromPublicKey, toBase64Url } from "../../src/internal/identityProof.ts"
 import type { PeerPigeonServer } from "../../src/server/index.ts"
-import { withServer } from "../support/server.ts"
+import { type AnnounceIdentity, makeIdentity, randomId, released, withServer } from "../support/server.ts"
 import { connect, type Frame, join, ofType, type TestClient } from "../support/wsClient.ts"
 
-const randomId = () => randomBytes(20).toString("hex")
-
-const makeIdentity = async () => {
-  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as unknown as import("node:crypto").webcrypto.CryptoKeyPair
-  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))
-  const peerId = await peerIdFromPublicKey(raw)
-  const sign = async (networkName: string, nonce: string) =>
-    toBase64Url(new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, announceChallenge(networkName, peerId, nonce))))
-  return { peerId, publicKey: toBase64Url(raw), sign }
-}
-type Identity = Awaited<ReturnType<typeof makeIdentity>>
+type Identity = AnnounceIdentity
 
 const nonceOf = (f: Frame) => (f["data"] as { nonce: string }).nonce
 const dataOf = (f: Frame) => f["data"] as Record<string, unknown>
@@ -53,15 +41,6 @@ const honestPair = async (server: PeerPigeonServer) => {
   a.send({ type: "offer", data: { type: "offer", sdp: "v=0" }, targetPeerId: y })
   expect(await b.next(ofType("offer"))).toMatchObject({ fromPeerId: x, targetPeerId: y, data: { sdp: "v=0" }, networkName })
   await Promise.all([a.close(), b.close()])
-}
-
-/** Resolves once the server no longer lists `peerId` (its release has run). */
-const released = async (server: PeerPigeonServer, peerId: string) => {
-  for (let i = 0; i < 500; i++) {
-    if (!(await server.getPeers()).some((p) => p.peerId === peerId)) return
-    await new Promise((r) => setImmediate(r))
-  }
-  throw new Error(`${peerId} still registered`)
 }
 
 describe("signaling server under hostile clients", () => {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest"
-import { announceChallenge, peerIdFromPublicKey, toBase64Url } from "../../src/internal/identityProof.ts"
-import { withServer } from "../support/server.ts"
+import { makeIdentity, withServer } from "../support/server.ts"
 import { connect, type Frame, hexId, join, ofType } from "../support/wsClient.ts"
 
-const makeIdentity = async () => {
-  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as unknown as import("node:crypto").webcrypto.CryptoKeyPair
-  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))
-  const peerId = await peerIdFromPublicKey(raw)
-  const sign = async (networkName: string, nonce: string) =>
-    toBase64Url(new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, announceChallenge(networkName, peerId, nonce))))
-  return { peerId, publicKey: toBase64Url(raw), sign }
-}
 
 const nonceOf = (f: Frame) => (f["data"] as { nonce: string }).nonce
 
