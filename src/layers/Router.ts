@@ -43,7 +43,7 @@ import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, Gossip, InvalidMessage } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
-import { Router, type RouterStats } from "../services/Router.ts"
+import { Router, type RouterStats, type Undelivered } from "../services/Router.ts"
 import { checkContent, checkOrigin, MAX_BATCH, signBatch, signFields, toDelivered, unsignedFields } from "./signedMessages.ts"
 
 /** Most reverse-path routes remembered (one per origin heard), least recently learned forgotten first. */
@@ -63,6 +63,7 @@ export const layer = Layer.effect(
     const keys = yield* PeerKeys
     const self = identity.peerId
     const delivered = yield* Effect.acquireRelease(PubSub.unbounded<Delivered>(), PubSub.shutdown)
+    const undelivered = yield* Effect.acquireRelease(PubSub.unbounded<Undelivered>(), PubSub.shutdown)
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
     /**
      * Ids delivered here, apart from `seen` (which every relayed copy fills), and large enough
@@ -302,6 +303,8 @@ export const layer = Layer.effect(
           if (pending.attempt >= RETRIES) {
             unacked.delete(id)
             stats.dropped++
+            const { to, kind } = pending.frame
+            yield* PubSub.publish(undelivered, { id, to, kind, attempts: pending.attempt + 1 })
             continue
           }
           pending.attempt++
@@ -388,6 +391,7 @@ export const layer = Layer.effect(
           return fields.id
         }),
       subscribe: PubSub.subscribe(delivered),
+      undelivered: PubSub.subscribe(undelivered),
       stats: Effect.sync((): RouterStats => ({ ...stats }))
     })
   }).pipe(Effect.annotateLogs("module", "Router"))

@@ -21,6 +21,15 @@ export interface RouterStats {
   readonly forged: number
 }
 
+/** A message given up on: never acknowledged by its target after every retransmission. */
+export interface Undelivered {
+  readonly id: string
+  readonly to: PeerId
+  readonly kind: string
+  /** Attempts made (the first send and its retransmissions). */
+  readonly attempts: number
+}
+
 export interface SendOptions {
   /** Have the target acknowledge the message, and retransmit until it does. Default true. */
   readonly ack?: boolean
@@ -40,5 +49,10 @@ export class Router extends Context.Service<Router, {
   ): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   /** Direct messages delivered to this peer, for the caller's Scope. */
   readonly subscribe: Effect.Effect<PubSub.Subscription<Delivered>, never, Scope.Scope>
+  /**
+   * Messages sent with `ack` that their target never acknowledged, once the last
+   * retransmission timed out (each one also counts in `stats.dropped`), for the caller's Scope.
+   */
+  readonly undelivered: Effect.Effect<PubSub.Subscription<Undelivered>, never, Scope.Scope>
   readonly stats: Effect.Effect<RouterStats>
 }>()("peerpigeon/Router") {}
