@@ -174,7 +174,10 @@ const program = Effect.gen(function*() {
     const entry = { key: `bench/${i}`, value: { i, token: random().toString(36).slice(2) } }
     const r = yield* timed(use(pick(nodes), Dht.use((d) => d.put(entry.key, entry.value))))
     putMs.push(r.ms)
-    if (Exit.isSuccess(r.exit)) (putOk++, keys.push(entry))
+    if (Exit.isSuccess(r.exit)) {
+      putOk++
+      keys.push(entry)
+    }
     if ((i + 1) % 10 === 0 || r.ms > 5000) {
       const sn = yield* sumStats(nodes)
       const q = yield* sumRouter(nodes)

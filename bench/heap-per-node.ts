@@ -15,6 +15,13 @@ const { connectedOf, startNodes, waitFor } = root === undefined ? ThisMesh : (aw
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error("run with --expose-gc (npm run bench:heap does)")
 const N = 100
+
+/** The parts of V8's heap snapshot format read here. */
+interface HeapSnapshot {
+  readonly snapshot: { readonly meta: { readonly node_fields: Array<string>; readonly node_types: [Array<string>, ...Array<unknown>] } }
+  readonly nodes: Array<number>
+  readonly strings: Array<string>
+}
 const agg = () => {
   gc(); gc()
   const chunks: Array<string> = []
@@ -22,13 +29,13 @@ const agg = () => {
   return new Promise<Map<string, [number, number]>>((resolve) => {
     stream.on("data", (c: Buffer) => chunks.push(c.toString()))
     stream.on("end", () => {
-      const snap = JSON.parse(chunks.join(""))
-      const f = snap.snapshot.meta.node_fields as Array<string>
-      const types = snap.snapshot.meta.node_types[0] as Array<string>
+      const snap = JSON.parse(chunks.join("")) as HeapSnapshot
+      const f = snap.snapshot.meta.node_fields
+      const types = snap.snapshot.meta.node_types[0]
       const nf = f.length
       const iType = f.indexOf("type"), iName = f.indexOf("name"), iSize = f.indexOf("self_size")
       const out = new Map<string, [number, number]>()
-      const nodes = snap.nodes as Array<number>
+      const nodes = snap.nodes
       for (let i = 0; i < nodes.length; i += nf) {
         const t = types[nodes[i + iType]!]!
         const name = t === "object" || t === "closure" ? `${t}:${snap.strings[nodes[i + iName]!]}` : t

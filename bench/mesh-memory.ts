@@ -193,7 +193,10 @@ const program = Effect.gen(function*() {
     let count = 0
     for (const id of sent.keys()) {
       const seen = new Set<string>()
-      for (const d of deliveries.get(id) ?? []) if (stableIds.has(d.peerId) && !seen.has(d.peerId)) (seen.add(d.peerId), count++)
+      for (const d of deliveries.get(id) ?? []) if (stableIds.has(d.peerId) && !seen.has(d.peerId)) {
+        seen.add(d.peerId)
+        count++
+      }
     }
     return count
   }

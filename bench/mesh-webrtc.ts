@@ -360,7 +360,7 @@ const runLink = async () => {
   let receiverCpu = 0 // ms, the receiver process's (split only)
   let receiverElu: EventLoopUtilization | undefined
   let target = ""
-  let finish = async () => {}
+  let finish: () => Promise<void>
   if (split) {
     const { fork } = await import("node:child_process")
     const child = fork(new URL(import.meta.url).pathname, ["--mode=link-receiver", `--url=${url}`, `--weriftFix=${weriftFix ? 1 : 0}`], {

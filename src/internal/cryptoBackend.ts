@@ -33,23 +33,24 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/
 
 type WebKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
 
+/** Plain functions (no `this`): callers may take them off the object. */
 export interface CryptoBackend {
   /** `"node"` (synchronous `node:crypto`) or `"webcrypto"`. */
   readonly backend: "node" | "webcrypto"
   /** A signing function for `privateKey` (a WebCrypto Ed25519 private key): base64url signatures. */
-  signer(privateKey: WebKey): (bytes: Uint8Array<ArrayBuffer>) => MaybePromise<string>
+  readonly signer: (privateKey: WebKey) => (bytes: Uint8Array<ArrayBuffer>) => MaybePromise<string>
   /** True when `signature` (base64url) is `publicKey`'s (raw, base64url) over `bytes`; never throws or rejects. */
-  verify(publicKey: string, signature: string, bytes: Uint8Array<ArrayBuffer>): MaybePromise<boolean>
+  readonly verify: (publicKey: string, signature: string, bytes: Uint8Array<ArrayBuffer>) => MaybePromise<boolean>
   /** The peer id derived from `publicKey` (raw, base64url), or `undefined` when it is not a 32-byte key. */
-  peerIdOf(publicKey: string): MaybePromise<string | undefined>
+  readonly peerIdOf: (publicKey: string) => MaybePromise<string | undefined>
   /** SHA-256 of the concatenation of `parts`, synchronously. */
-  sha256(parts: ReadonlyArray<Uint8Array>): Uint8Array
+  readonly sha256: (parts: ReadonlyArray<Uint8Array>) => Uint8Array
   /** base64url without padding, as `toBase64Url`. */
-  toBase64Url(bytes: Uint8Array): string
+  readonly toBase64Url: (bytes: Uint8Array) => string
   /** Decodes base64url exactly as `fromBase64Url` does (`undefined` for anything malformed). */
-  fromBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined
+  readonly fromBase64Url: (text: string) => Uint8Array<ArrayBuffer> | undefined
   /** A fresh random nonce: 16 bytes, base64url (as `makeNonce`). */
-  nonce(): string
+  readonly nonce: () => string
 }
 
 /**

@@ -29,7 +29,7 @@ export const deeperThan = (value: unknown, maxDepth: number): boolean => {
     const v = values.pop() as object
     const depth = depths.pop()!
     if (depth > maxDepth) return true
-    const children = Array.isArray(v) ? v : Object.values(v)
+    const children: ReadonlyArray<unknown> = Array.isArray(v) ? v : Object.values(v)
     for (let i = 0; i < children.length; i++) {
       const child = children[i]
       if (typeof child === "object" && child !== null) {

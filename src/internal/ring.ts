@@ -33,10 +33,22 @@ export const ringNeighbours = <A extends string>(self: string, ids: Iterable<A>)
   for (const id of ids) {
     const k = toBigInt(id)
     if (k === me) continue
-    if (k < me && k > predKey) (pred = id, predKey = k)
-    if (k > me && (succKey < 0n || k < succKey)) (succ = id, succKey = k)
-    if (minKey < 0n || k < minKey) (min = id, minKey = k)
-    if (k > maxKey) (max = id, maxKey = k)
+    if (k < me && k > predKey) {
+      pred = id
+      predKey = k
+    }
+    if (k > me && (succKey < 0n || k < succKey)) {
+      succ = id
+      succKey = k
+    }
+    if (minKey < 0n || k < minKey) {
+      min = id
+      minKey = k
+    }
+    if (k > maxKey) {
+      max = id
+      maxKey = k
+    }
   }
   // wrap around: below the smallest id is the largest, above the largest is the smallest
   return { pred: pred ?? max, succ: succ ?? min }

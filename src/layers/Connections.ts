@@ -134,7 +134,6 @@ export const layer = Layer.effect(
 
     const lifecycle = (entry: Entry) =>
       Effect.gen(function*() {
-        let reason = "closed"
         const signals = {
           send: (signal: Signal) =>
             signaling.send(
@@ -179,7 +178,7 @@ export const layer = Layer.effect(
         cooldowns.delete(entry.peerId)
         yield* PubSub.publish(events, { _tag: "PeerConnected", peerId: entry.peerId, verified })
         yield* enforceCapacityFor(entry.peerId)
-        reason = yield* Effect.raceFirst(readLoop(entry, link), link.closed)
+        const reason = yield* Effect.raceFirst(readLoop(entry, link), link.closed)
         yield* link.close(reason)
         // forget the link before telling anyone, so listeners see the new state
         if (entries.get(entry.peerId) === entry) entries.delete(entry.peerId)
@@ -199,7 +198,7 @@ export const layer = Layer.effect(
         }))
       )
 
-    const start = Effect.fnUntraced(function*(peerId: PeerId, initiator: boolean, bridge = false) {
+    const start = Effect.fnUntraced(function*(peerId: PeerId, initiator: boolean, bridge: boolean = false) {
       const entry: Entry = {
         peerId,
         initiator,

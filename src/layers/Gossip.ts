@@ -72,7 +72,7 @@ export const layer = Layer.effect(
     }
     const knownAt = (peer: PeerId) => {
       let map = knownBy.get(peer)
-      if (map === undefined) knownBy.set(peer, map = new Map())
+      if (map === undefined) knownBy.set(peer, map = new Map<string, number>())
       return map
     }
     const knows = (peer: PeerId, id: string) => {

@@ -112,6 +112,7 @@ export class MemoryNetwork {
 
   /** Wires two endpoints into a link seen from `local`. */
   #link(local: PeerId, remote: PeerId, mine: Endpoint, theirs: Endpoint): Effect.Effect<Link, never, Scope.Scope> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator functions below (Effect.gen) cannot capture `this` lexically
     const network = this
     return Effect.gen(function*() {
       const outbox = yield* Queue.unbounded<{ readonly at: number; readonly text: string }>()
@@ -170,6 +171,7 @@ export class MemoryNetwork {
   }
 
   get #transportLayer(): Layer.Layer<PeerTransport, never, Identity> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator functions below (Effect.gen) cannot capture `this` lexically
     const network = this
     return Layer.effect(
       PeerTransport,
@@ -199,7 +201,8 @@ export class MemoryNetwork {
               while (true) {
                 const signal = yield* Queue.take(signals.incoming)
                 if (signal.kind !== "offer" || signal.data === null) continue
-                const pending = network.#pending.get(String(signal.data["memory"]))
+                const offerId = signal.data["memory"]
+                const pending = typeof offerId === "string" ? network.#pending.get(offerId) : undefined
                 if (pending === undefined || pending.to !== self || pending.from !== remote) {
                   return yield* fail(remote, "setup-failed", "no such offer")
                 }

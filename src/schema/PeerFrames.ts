@@ -149,7 +149,7 @@ const isJson = (u: unknown): u is Schema.Json => {
         depths.push(depth + 1)
       }
     } else {
-      const proto = Object.getPrototypeOf(v)
+      const proto: unknown = Object.getPrototypeOf(v)
       if (proto !== Object.prototype && proto !== null) return false
       for (const key in v) {
         stack.push((v as Record<string, unknown>)[key])

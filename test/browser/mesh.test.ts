@@ -77,7 +77,10 @@ const isConnectedGraph = (ids: ReadonlyArray<string>, links: ReadonlyMap<string,
   const seen = new Set([ids[0]!])
   const stack = [ids[0]!]
   while (stack.length > 0) {
-    for (const n of adjacency.get(stack.pop()!) ?? []) if (!seen.has(n)) (seen.add(n), stack.push(n))
+    for (const n of adjacency.get(stack.pop()!) ?? []) if (!seen.has(n)) {
+      seen.add(n)
+      stack.push(n)
+    }
   }
   return ids.every((id) => seen.has(id))
 }
@@ -135,7 +138,7 @@ describe.skipIf(!hasChromium)("the demo app in Chromium", () => {
       maxPeers: String(MAX_PEERS),
       minPeers: String(MIN_PEERS)
     })
-    await page.goto(`${statics.origin}/examples/browser/?${query}`)
+    await page.goto(`${statics.origin}/examples/browser/?${query.toString()}`)
     await page.waitForFunction(() => {
       const app = (globalThis as unknown as Partial<AppWindow>).getPeerPigeonState
       return app !== undefined && app().peerId !== ""

@@ -2,7 +2,7 @@
 // handler of one peer, with a scripted mesh around it. Whatever arrives, decoding and
 // handling never throw or die, and the peer still stores and returns an honest record.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, type Schema } from "effect"
+import { Cause, Effect, Exit, type Schema } from "effect"
 import fc from "fast-check"
 import { chooseRecord, judge, MAX_VERSION, ownerOf, type RecordHeader, recordBytes } from "../../src/internal/dhtRecords.ts"
 import { keyId, makeContext } from "../../src/layers/dht/context.ts"
@@ -92,7 +92,7 @@ describe("DHT handler under random input", () => {
         const message = decodeContent(content)
         if (message === undefined || isAnswer(message)) continue
         const exit = yield* Effect.exit(handle(from, message))
-        if (!Exit.isSuccess(exit)) assert.fail(`handler failed on an input of op ${String((content as { op?: unknown }).op)}: ${exit.cause}`)
+        if (!Exit.isSuccess(exit)) assert.fail(`handler failed on an input of op ${String((content as { op?: unknown }).op)}: ${Cause.pretty(exit.cause)}`)
         handled++
       }
       assert.isAbove(handled, 10)

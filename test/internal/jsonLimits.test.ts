@@ -14,7 +14,7 @@ describe("jsonLimits", () => {
   })
 
   it("takes nesting far past what JSON.stringify survives, without throwing", () => {
-    const deep = JSON.parse(nested(200_000))
+    const deep: unknown = JSON.parse(nested(200_000))
     expect(() => JSON.stringify(deep)).toThrow()
     expect(deeperThan(deep, MAX_CONTENT_DEPTH)).toBe(true)
     expect(parseBounded(nested(200_000))).toBeUndefined()

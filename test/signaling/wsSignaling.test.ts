@@ -156,7 +156,7 @@ describe("WsSignaling", () => {
         // answer only the handshake's ping, so the announce is confirmed; silent from then on
         let answered = false
         ws.on("message", (data) => {
-          if (answered || JSON.parse(String(data)).type !== "ping") return
+          if (answered || (JSON.parse((data as Buffer).toString()) as { type?: unknown }).type !== "ping") return
           answered = true
           ws.send(JSON.stringify({ type: "pong", data: { timestamp: 0 }, fromPeerId: "system", timestamp: 0 }))
         })

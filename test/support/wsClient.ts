@@ -29,7 +29,7 @@ export const connect = (port: number, peerId: string | null, options: WebSocket.
   const received: Array<Frame> = []
   let waiters: Array<{ predicate: (f: Frame) => boolean; resolve: (f: Frame) => void }> = []
   ws.on("message", (data) => {
-    const frame = JSON.parse(String(data)) as Frame
+    const frame = JSON.parse((data as Buffer).toString()) as Frame // ws's default binaryType gives a Buffer
     const waiter = waiters.find((w) => w.predicate(frame))
     if (waiter) {
       waiters = waiters.filter((w) => w !== waiter)
