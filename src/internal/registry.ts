@@ -49,6 +49,49 @@ export class RegistryError extends Schema.TaggedError<RegistryError>()("Registry
   }
 }
 
+/**
+ * A shared registry backend (Redis) could not be reached in time, or has fenced this server
+ * off (its lease is stale). The server closes the socket with 1013 (try again later) or
+ * answers the frame with an error; nothing is silently lost.
+ */
+export class RegistryUnavailable extends Schema.TaggedError<RegistryUnavailable>()("RegistryUnavailable", {
+  operation: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `Signaling store unavailable (${this.operation}); try again later`
+  }
+}
+
+/** What a relay came to: handed to the target, no such peer in the network, or not deliverable (an error reply). */
+export type RelayOutcome = "delivered" | "unknown" | "failed"
+
+/**
+ * What a delivered frame says about who knows whom, for a backend that keeps the "knows"
+ * sets of remote peers on their own server: `meet` (the target now knows `about`), `intro`
+ * (the same, and the frame is dropped when it already did), `gone` (the target forgets
+ * `about`; the frame is dropped when it did not know it). The in-memory registry keeps both
+ * sides itself and ignores it.
+ */
+export interface Knowledge {
+  readonly kind: "meet" | "intro" | "gone"
+  readonly about: PeerId
+}
+
+export interface Delivery {
+  readonly to: PeerId
+  readonly frame: string
+  readonly note?: Knowledge | undefined
+}
+
+/** Figures of the whole deployment (several servers over one shared backend). */
+export interface ClusterCounts {
+  readonly servers: number
+  readonly connections: number
+  readonly peers: number
+  readonly networks: Readonly<Record<string, number>>
+}
+
 export interface Counts {
   readonly connections: number
   readonly peers: number
@@ -69,10 +112,13 @@ export interface Displaced extends LeaveResult {
   readonly networkName: string | undefined
 }
 
-/** The registry's operations (the server's `Registry` service has this shape). */
-export interface RegistryShape {
+/**
+ * The registry's operations (the server's `Registry` service has this shape). `U` is how a
+ * backend may be unreachable: never for the in-memory one.
+ */
+export interface RegistryShape<U = RegistryUnavailable> {
   /** Registers a connection for the lifetime of the caller's Scope. */
-  connect(peerId: PeerId, sink: PeerSink, maxConnections: number): Effect.Effect<void, RegistryError, Scope.Scope>
+  connect(peerId: PeerId, sink: PeerSink, maxConnections: number): Effect.Effect<void, RegistryError | U, Scope.Scope>
   /**
    * Registers a connection that has proved it owns `peerId` (a valid identity proof), for
    * the lifetime of the caller's Scope. An unverified holder of the id (one that has not
@@ -85,24 +131,34 @@ export interface RegistryShape {
     sink: PeerSink,
     maxConnections: number,
     reason: string
-  ): Effect.Effect<Displaced | undefined, RegistryError, Scope.Scope>
+  ): Effect.Effect<Displaced | undefined, RegistryError | U, Scope.Scope>
   /**
    * Joins `record.networkName` (leaving any previous network first is the caller's job) and
    * picks whom the newcomer is told about: the `k` XOR-closest members plus `random` others.
    * Both sides of each pair are remembered as knowing each other.
    */
-  announce(record: PeerRecord, k: number, random: number): Effect.Effect<ReadonlyArray<PeerRecord>>
+  announce(record: PeerRecord, k: number, random: number): Effect.Effect<ReadonlyArray<PeerRecord>, U>
   /**
    * Leaves the peer's network; returns the members that knew about it (to be told), and the
    * introductions that close the ring over the gap (its ring neighbours, told about each other).
    */
-  leave(peerId: PeerId): Effect.Effect<LeaveResult>
+  leave(peerId: PeerId): Effect.Effect<LeaveResult, U>
   /** The announced record of a peer, if it is connected and announced. */
-  lookup(peerId: PeerId): Effect.Effect<PeerRecord | undefined>
+  lookup(peerId: PeerId): Effect.Effect<PeerRecord | undefined, U>
   /** Sends a frame to a connected peer; false when it is not connected. */
-  deliver(peerId: PeerId, frame: string): Effect.Effect<boolean>
+  deliver(peerId: PeerId, frame: string): Effect.Effect<boolean, U>
+  /** Sends frames to peers wherever they are connected (one round trip for a shared backend). */
+  deliverAll(deliveries: ReadonlyArray<Delivery>): Effect.Effect<void, U>
+  /** Sends a relayed frame to `target` if it is announced in `networkName` (one lookup and delivery). */
+  relay(networkName: string, target: PeerId, frame: string): Effect.Effect<RelayOutcome, U>
+  /** This server's connections (synchronous for every backend: they are local). */
   readonly connections: Effect.Effect<ReadonlyArray<ConnectionRecord>>
+  /** This server's figures (synchronous for every backend). */
   readonly counts: Effect.Effect<Counts>
+  /** The whole deployment's figures; `undefined` for a backend that is this process alone. */
+  readonly cluster: Effect.Effect<ClusterCounts | undefined, U>
+  /** False while a shared backend is unreachable (then `/health` answers 503). */
+  readonly healthy: Effect.Effect<boolean>
 }
 
 const nobody: LeaveResult = { told: [], introductions: [] }
@@ -129,7 +185,7 @@ interface Claimed {
 }
 
 /** An in-memory registry: the server's default, and `MemoryNetwork`'s signaling hub. */
-export const makeMemoryRegistry = (): RegistryShape => {
+export const makeMemoryRegistry = (): RegistryShape<never> => {
   const entries = new Map<PeerId, Entry>()
   const networks = new Map<string, XorIndex<PeerId>>()
 
@@ -280,6 +336,19 @@ export const makeMemoryRegistry = (): RegistryShape => {
         entry.sink.send(frame)
         return true
       }),
+    deliverAll: (deliveries) =>
+      Effect.sync(() => {
+        for (const { frame, to } of deliveries) entries.get(to)?.sink.send(frame)
+      }),
+    relay: (networkName, target, frame) =>
+      Effect.sync(() => {
+        const entry = entries.get(target)
+        if (entry?.announced?.networkName !== networkName) return "unknown"
+        entry.sink.send(frame)
+        return "delivered"
+      }),
+    cluster: Effect.succeed(undefined),
+    healthy: Effect.succeed(true),
     connections: Effect.sync(() =>
       [...entries.values()].map((e) => ({ peerId: e.peerId, connectedAt: e.connectedAt, announced: e.announced }))
     ),

@@ -15,6 +15,7 @@ import { Effect, Exit, Fiber, Scope } from "effect"
 import { isPeerIdString, type PeerId } from "../schema/PeerId.ts"
 import { awaitAnnounce, CLOSE_POLICY, Connection, OPEN } from "./Connection.ts"
 import type { Hub } from "./Hub.ts"
+import { unavailable } from "./Announce.ts"
 import { receive, run } from "./Inbound.ts"
 import { leaveNetwork } from "./Membership.ts"
 import { connectedFrame } from "./ServerFrames.ts"
@@ -56,9 +57,14 @@ const admit = Effect.fnUntraced(function*(c: Connection) {
     c.registered = true
   } else {
     const reason = admitted.cause.reasons[0]
-    const error = reason?._tag === "Fail" ? reason.error : undefined
-    const contender = error?.reason === "already-connected" && live.size < config.maxConnections &&
-      (yield* registry.lookup(c.peerId))?.verified !== true
+    const failure = reason?._tag === "Fail" ? reason.error : undefined
+    if (failure?._tag === "RegistryUnavailable") return yield* unavailable(c, admitted.cause)
+    const error = failure?._tag === "RegistryError" ? failure : undefined
+    const holder = error?.reason === "already-connected" && live.size < config.maxConnections
+      ? yield* Effect.exit(registry.lookup(c.peerId))
+      : undefined
+    if (holder !== undefined && Exit.isFailure(holder)) return yield* unavailable(c, holder.cause)
+    const contender = holder !== undefined && holder.value?.verified !== true
     if (!contender) {
       stats.connectionsRejected++
       c.refuse(error?.message ?? "Connection refused", "refused")
@@ -97,7 +103,7 @@ export const finalize = (c: Connection): Effect.Effect<void> =>
       yield* Scope.close(c.scope, Exit.void)
       if (!c.reported) return
       const counts = yield* hub.registry.counts
-      hub.hooks.peerDisconnected?.({ peerId: c.peerId, reason, totalConnections: counts.connections })
+      hub.hooks.peerDisconnected?.({ peerId: c.peerId, reason, code: c.closeCode ?? 1005, totalConnections: counts.connections })
     })
   })
 

@@ -7,11 +7,11 @@
  *
  * @since 2.0.0
  */
-import { Effect, Exit, Scope } from "effect"
+import { Cause, Effect, Exit, Scope } from "effect"
 import type { Socket as NetSocket } from "node:net"
 import type { WebSocket } from "ws"
 import { verifyAnnounceProof } from "../internal/identityProof.ts"
-import type { PeerRecord } from "../internal/registry.ts"
+import { type PeerRecord, RegistryUnavailable } from "../internal/registry.ts"
 import { TokenBucket } from "../internal/tokenBucket.ts"
 import { type ClientMessage, DEFAULT_NETWORK, type JsonObject } from "../schema/Signaling.ts"
 import { type Connection, replyError } from "./Connection.ts"
@@ -50,7 +50,9 @@ export const announce = Effect.fnUntraced(function*(c: Connection, message: Anno
   if (!c.registered || c.done) return
   if (c.network !== undefined) yield* leaveNetwork(c, "re-announced")
   const record: PeerRecord = { peerId, networkName, verified, data, announcedAt: ts }
-  const chosen = yield* registry.announce(record, config.discoveryK, config.discoveryRandom)
+  const joined = yield* Effect.exit(registry.announce(record, config.discoveryK, config.discoveryRandom))
+  if (Exit.isFailure(joined)) return yield* unavailable(c, joined.cause)
+  const chosen = joined.value
   c.network = networkName
   c.hub.pending.delete(c)
   hooks.peerAnnounced?.({ peerId, networkName, verified })
@@ -64,8 +66,28 @@ export const announce = Effect.fnUntraced(function*(c: Connection, message: Anno
   } finally {
     socket?.uncork()
   }
-  for (const other of chosen) yield* registry.deliver(other.peerId, discoveredFrame(record, other.peerId, ts))
+  const told = chosen.map((other) => ({
+    to: other.peerId,
+    frame: discoveredFrame(record, other.peerId, ts),
+    note: { kind: "meet" as const, about: peerId }
+  }))
+  yield* registry.deliverAll(told).pipe(
+    Effect.catchTag("RegistryUnavailable", (error) => Effect.logWarning(`introductions of ${peerId} not delivered`, error))
+  )
 })
+
+/**
+ * The store failed an announce or a registration: the socket closes with 1013 (try again
+ * later), and the client reconnects, through the load balancer, to a server that can serve it.
+ * Anything else is a defect.
+ */
+export const unavailable = (c: Connection, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  const error = Cause.squash(cause)
+  if (!(error instanceof RegistryUnavailable)) return Effect.failCause(cause as Cause.Cause<never>)
+  c.hub.stats.unavailableClosed++
+  c.unavailable()
+  return Effect.logWarning(`${c.peerId}: ${error.message}`)
+}
 
 /**
  * Checks the identity proof, if any: true (verified), false (no proof, and none required),
@@ -122,8 +144,12 @@ const register = Effect.fnUntraced(function*(c: Connection, verified: boolean) {
     c.scope
   ))
   if (Exit.isFailure(joined)) {
-    stats.connectionsRejected++
     const reason = joined.cause.reasons[0]
+    if (reason?._tag === "Fail" && reason.error._tag === "RegistryUnavailable") {
+      yield* unavailable(c, joined.cause)
+      return false
+    }
+    stats.connectionsRejected++
     c.refuse(reason?._tag === "Fail" ? reason.error.message : "Connection refused", "refused")
     return false
   }

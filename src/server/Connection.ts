@@ -17,9 +17,8 @@ import type { PeerSink } from "../internal/registry.ts"
 import { makeNonce } from "../internal/identityProof.ts"
 import { TokenBucket } from "../internal/tokenBucket.ts"
 import type { PeerId } from "../schema/PeerId.ts"
-import type { ErrorCode } from "../schema/Signaling.ts"
 import type { Hub } from "./Hub.ts"
-import { errorFrame } from "./ServerFrames.ts"
+import { errorFrame, type ServerErrorCode } from "./ServerFrames.ts"
 import type { SignalingWebSocket } from "./SignalingSocket.ts"
 
 /** A live socket as the keepalive sweeper and shutdown see it. */
@@ -33,6 +32,8 @@ export interface LiveConnection {
 
 export const CLOSE_POLICY = 1008
 export const CLOSE_INTERNAL = 1011
+/** Try again later: the shared signaling store is unreachable. */
+export const CLOSE_TRY_AGAIN = 1013
 export const OPEN = 1
 
 /** All a connection holds; also the registry's way to reach it. */
@@ -68,6 +69,8 @@ export class Connection implements LiveConnection, PeerSink {
   /** When it last started waiting to announce (greeting or goodbye); see `Hub.pending`. */
   waitingSince: number
   done = false
+  /** The WebSocket close code, once closed (for `peerDisconnected`). */
+  closeCode: number | undefined = undefined
   /** The step still running, while one waits; later frames queue behind it. */
   inflight: Fiber.Fiber<void> | undefined = undefined
   queue: Array<string> | undefined = undefined
@@ -97,6 +100,13 @@ export class Connection implements LiveConnection, PeerSink {
     this.ws.close(code, reason)
   }
 
+  /** The shared store is unreachable: closes with 1013 so the client comes back later (elsewhere). */
+  unavailable(): void {
+    this.closing ??= "unavailable"
+    this.queue = undefined
+    this.ws.close(CLOSE_TRY_AGAIN, "Signaling store unavailable; try again later")
+  }
+
   /** Closes the socket with 1008 for a protocol or policy reason; `why` is what hooks see. */
   refuse(reason: string, why: string): void {
     this.closing ??= why
@@ -105,7 +115,7 @@ export class Connection implements LiveConnection, PeerSink {
   }
 }
 
-export const replyError = (c: Connection, code: ErrorCode, error: string, ts: number): void => {
+export const replyError = (c: Connection, code: ServerErrorCode, error: string, ts: number): void => {
   c.hub.stats.errorsSent++
   c.send(errorFrame(code, error, ts))
 }

@@ -3,10 +3,13 @@
  * and which ring neighbours now meet over the gap (they get `peer-discovered` about each
  * other). Used by goodbye, close, re-announce, and a takeover of an unverified holder's id.
  *
+ * A store that cannot be reached while leaving is not the leaver's problem: the registry's
+ * own repair (the lease sweep of a shared backend) tells the others later.
+ *
  * @since 2.0.0
  */
 import { Effect } from "effect"
-import type { LeaveResult } from "../internal/registry.ts"
+import type { Delivery, LeaveResult } from "../internal/registry.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { Connection } from "./Connection.ts"
 import type { Hub } from "./Hub.ts"
@@ -17,7 +20,10 @@ export const leaveNetwork = (c: Connection, reason: string): Effect.Effect<void>
   const left = c.network
   if (left === undefined) return Effect.void
   c.network = undefined
-  return Effect.flatMap(c.hub.registry.leave(c.peerId), (result) => tellLeft(c.hub, c.peerId, left, result, reason))
+  return c.hub.registry.leave(c.peerId).pipe(
+    Effect.flatMap((result) => tellLeft(c.hub, c.peerId, left, result, reason)),
+    Effect.catchTag("RegistryUnavailable", (error) => Effect.logWarning(`leave of ${c.peerId} not recorded`, error))
+  )
 }
 
 /** Sends what `result` asks for after `peerId` left `networkName`. */
@@ -26,14 +32,16 @@ export const tellLeft = (hub: Hub, peerId: PeerId, networkName: string, result: 
   if (told.length === 0 && introductions.length === 0) return Effect.void
   const { registry, stats } = hub
   const ts = Date.now()
-  return Effect.andThen(
-    Effect.forEach(told, (other) => {
-      stats.disconnectsSent++
-      return registry.deliver(other, disconnectedFrame(peerId, reason, other, networkName, ts))
-    }, { discard: true }),
-    Effect.forEach(introductions, ({ about, to }) => {
-      stats.discoveriesSent++
-      return registry.deliver(to, discoveredFrame(about, to, ts))
-    }, { discard: true })
+  const deliveries: Array<Delivery> = []
+  for (const other of told) {
+    stats.disconnectsSent++
+    deliveries.push({ to: other, frame: disconnectedFrame(peerId, reason, other, networkName, ts), note: { kind: "gone", about: peerId } })
+  }
+  for (const { about, to } of introductions) {
+    stats.discoveriesSent++
+    deliveries.push({ to, frame: discoveredFrame(about, to, ts), note: { kind: "intro", about: about.peerId } })
+  }
+  return registry.deliverAll(deliveries).pipe(
+    Effect.catchTag("RegistryUnavailable", (error) => Effect.logWarning(`peer-disconnected about ${peerId} not delivered`, error))
   )
 }

@@ -11,7 +11,8 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import { Registry } from "./Registry.ts"
 import { resolveOptions, type ServerOptions } from "./ServerConfig.ts"
 import { ServerHooks, type ServerHooksShape } from "./ServerEvents.ts"
-import { boundPort, layer, statsSnapshot } from "./SignalingServer.ts"
+import { clusterSnapshot, statsSnapshot } from "./Endpoints.ts"
+import { boundPort, layer } from "./SignalingServer.ts"
 
 export type PeerPigeonServerOptions = Partial<ServerOptions>
 
@@ -19,7 +20,7 @@ export interface PeerPigeonServerEvents {
   started: [{ readonly host: string; readonly port: number }]
   stopped: [{ readonly host: string; readonly port: number }]
   peerConnected: [{ readonly peerId: string; readonly totalConnections: number }]
-  peerDisconnected: [{ readonly peerId: string; readonly reason: string; readonly totalConnections: number }]
+  peerDisconnected: [{ readonly peerId: string; readonly reason: string; readonly code: number; readonly totalConnections: number }]
   peerAnnounced: [{ readonly peerId: string; readonly networkName: string; readonly verified: boolean }]
   peerGoodbye: [{ readonly peerId: string; readonly reason: string }]
   error: [Error]
@@ -39,7 +40,7 @@ export class PeerPigeonServer extends EventEmitter<PeerPigeonServerEvents> {
   readonly options: ServerOptions
   #runtime: Runtime | undefined
   #port: number | undefined
-  #transition: Promise<void> = Promise.resolve()
+  #transition: Promise<unknown> = Promise.resolve()
 
   constructor(options: PeerPigeonServerOptions = {}) {
     super()
@@ -59,10 +60,13 @@ export class PeerPigeonServer extends EventEmitter<PeerPigeonServerEvents> {
     return this.#runtime !== undefined
   }
 
-  /** Binds and starts accepting connections. Rejects (and emits `error`) if the port is taken. */
-  start(): Promise<void> {
+  /**
+   * Binds and starts accepting connections; resolves the bound address (as 1.x). Rejects
+   * (and emits `error`) if the port is taken or the Redis given as `redis` is unreachable.
+   */
+  start(): Promise<{ readonly host: string; readonly port: number }> {
     return this.#serial(async () => {
-      if (this.#runtime !== undefined) return
+      if (this.#runtime !== undefined) return { host: this.host, port: this.port }
       const hooks: ServerHooksShape = {
         peerConnected: (e) => this.emit("peerConnected", e),
         peerDisconnected: (e) => this.emit("peerDisconnected", e),
@@ -83,12 +87,13 @@ export class PeerPigeonServer extends EventEmitter<PeerPigeonServerEvents> {
       }
       this.#runtime = runtime
       this.emit("started", { host: this.host, port: this.port })
+      return { host: this.host, port: this.port }
     })
   }
 
   /** Closes every connection (1001), stops listening, and releases all resources. */
   stop(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#serial<void>(async () => {
       const runtime = this.#runtime
       if (runtime === undefined) return
       this.#runtime = undefined
@@ -97,14 +102,23 @@ export class PeerPigeonServer extends EventEmitter<PeerPigeonServerEvents> {
     })
   }
 
-  /** Counters, connection and network figures, memory. */
-  getStats(): Promise<Effect.Success<typeof statsSnapshot>> {
-    return this.#run(statsSnapshot)
+  /** This server's counters, connection and network figures, memory (synchronous, as 1.x). */
+  getStats(): Effect.Success<typeof statsSnapshot> {
+    return this.#runtimeOrThrow().runSync(statsSnapshot)
   }
 
-  /** Every connected peer. */
-  getPeers(): Promise<ReadonlyArray<PeerInfo>> {
-    return this.#run(
+  /**
+   * The deployment's figures when several servers share a Redis (servers alive, connections,
+   * announced peers per network); `undefined` for a server on its own. Rejects while Redis
+   * is unreachable.
+   */
+  getClusterStats(): Promise<Effect.Success<typeof clusterSnapshot>> {
+    return this.#runtimeOrThrow().runPromise(clusterSnapshot)
+  }
+
+  /** Every peer connected to this server (synchronous, as 1.x). */
+  getPeers(): ReadonlyArray<PeerInfo> {
+    return this.#runtimeOrThrow().runSync(
       Registry.use((r) =>
         Effect.map(r.connections, (list) =>
           list.map((c): PeerInfo => ({
@@ -122,10 +136,10 @@ export class PeerPigeonServer extends EventEmitter<PeerPigeonServerEvents> {
     await this.stop()
   }
 
-  #run<A, E>(effect: Effect.Effect<A, E, Layer.Success<ReturnType<typeof layer>>>): Promise<A> {
+  #runtimeOrThrow(): Runtime {
     const runtime = this.#runtime
-    if (runtime === undefined) return Promise.reject(new Error("PeerPigeonServer is not running; call start() first"))
-    return runtime.runPromise(effect)
+    if (runtime === undefined) throw new Error("PeerPigeonServer is not running; call start() first")
+    return runtime
   }
 
   #emitError(error: Error) {
@@ -133,7 +147,7 @@ export class PeerPigeonServer extends EventEmitter<PeerPigeonServerEvents> {
     if (this.listenerCount("error") > 0) this.emit("error", error)
   }
 
-  #serial(task: () => Promise<void>): Promise<void> {
+  #serial<A>(task: () => Promise<A>): Promise<A> {
     const next = this.#transition.then(task, task)
     this.#transition = next.catch(() => undefined)
     return next

@@ -12,15 +12,20 @@ import { Context, Layer } from "effect"
 import { makeMemoryRegistry, type RegistryShape } from "../internal/registry.ts"
 
 export {
+  type ClusterCounts,
   type ConnectionRecord,
   type Counts,
+  type Delivery,
   type Displaced,
+  type Knowledge,
   type LeaveResult,
   makeMemoryRegistry,
   type PeerRecord,
   type PeerSink,
   RegistryError,
-  type RegistryShape
+  type RegistryShape,
+  RegistryUnavailable,
+  type RelayOutcome
 } from "../internal/registry.ts"
 
 export class Registry extends Context.Service<Registry, RegistryShape>()("peerpigeon/server/Registry") {

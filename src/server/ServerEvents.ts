@@ -11,6 +11,8 @@ export interface ServerHooksShape {
   readonly peerDisconnected?: (event: {
     readonly peerId: string
     readonly reason: string
+    /** The WebSocket close code (1000 normal, 1001 going away, 1006 lost, 1008 policy, 1013 try again). */
+    readonly code: number
     readonly totalConnections: number
   }) => void
   readonly peerAnnounced?: (event: { readonly peerId: string; readonly networkName: string; readonly verified: boolean }) => void
@@ -42,6 +44,10 @@ export interface StatsCounters {
   takeovers: number
   identityVerified: number
   identityRejected: number
+  /** Relays answered with `relay-failed` (target's server unreachable, or the store). */
+  relayFailures: number
+  /** Connections closed with 1013 because the shared store was unreachable. */
+  unavailableClosed: number
 }
 
 export class ServerStats extends Context.Service<ServerStats, StatsCounters>()("peerpigeon/server/ServerStats") {
@@ -59,6 +65,8 @@ export class ServerStats extends Context.Service<ServerStats, StatsCounters>()("
     announceTimeouts: 0,
     takeovers: 0,
     identityVerified: 0,
-    identityRejected: 0
+    identityRejected: 0,
+    relayFailures: 0,
+    unavailableClosed: 0
   }))
 }

@@ -15,7 +15,10 @@ export const connectedFrame = (peerId: PeerId, nonce: string, ts: number): strin
 
 export const pongFrame = (ts: number): string => frame({ type: "pong", data: { timestamp: ts }, fromPeerId: "system", timestamp: ts })
 
-export const errorFrame = (code: ErrorCode, error: string, ts: number): string =>
+/** The client's codes, and the server-only `relay-failed` (clients read `code` as a string). */
+export type ServerErrorCode = ErrorCode | "relay-failed"
+
+export const errorFrame = (code: ServerErrorCode, error: string, ts: number): string =>
   frame({ type: "error", error, code, fromPeerId: "system", timestamp: ts })
 
 /**

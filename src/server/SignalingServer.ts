@@ -7,9 +7,8 @@
  * @since 2.0.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Clock, Context, Effect, Layer, Metric, Schedule, Scope } from "effect"
+import { Clock, Context, Effect, Layer, Schedule, Scope } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { PrometheusMetrics } from "effect/observability"
 import { createServer, type IncomingMessage } from "node:http"
 import type { Socket as NetSocket } from "node:net"
 import { supervised } from "../internal/supervise.ts"
@@ -17,7 +16,8 @@ import type { LiveConnection } from "./Connection.ts"
 import { type Hub, keepalive, makeHub } from "./Hub.ts"
 import { Registry } from "./Registry.ts"
 import { ServerConfig, type ServerOptions } from "./ServerConfig.ts"
-import { ServerStats, type StatsCounters } from "./ServerEvents.ts"
+import { healthRoute, metricsRoute, statsRoute } from "./Endpoints.ts"
+import { ServerStats } from "./ServerEvents.ts"
 import { SignalingWebSocket, takeWebSocket } from "./SignalingSocket.ts"
 
 /** The server's set of live sockets, for the keepalive sweep and shutdown. */
@@ -114,90 +114,6 @@ const socketRoute = HttpRouter.add(
     // every close surfaces as SocketError: the normal end of a connection
     Effect.catchTag("SocketError", () => Effect.succeed(HttpServerResponse.empty()))
   )
-)
-
-const memoryUsage = () => {
-  const m = process.memoryUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }
-}
-
-const healthRoute = HttpRouter.add(
-  "GET",
-  "/health",
-  Effect.gen(function*() {
-    const counts = yield* Registry.use((r) => r.counts)
-    const stats = yield* ServerStats
-    return HttpServerResponse.jsonUnsafe({
-      status: "healthy",
-      uptime: Date.now() - stats.startedAt,
-      connections: counts.connections,
-      peers: counts.peers,
-      networks: Object.keys(counts.networks).length,
-      memory: memoryUsage(),
-      timestamp: Date.now()
-    })
-  })
-)
-
-/** The `/stats` body (also `PeerPigeonServer.getStats()`). */
-export const statsSnapshot = Effect.gen(function*() {
-  const counts = yield* Registry.use((r) => r.counts)
-  const stats = yield* ServerStats
-  const config = yield* ServerConfig
-  return {
-    ...stats,
-    uptime: Date.now() - stats.startedAt,
-    connections: counts.connections,
-    peers: counts.peers,
-    networks: counts.networks,
-    maxConnections: config.maxConnections,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    memory: memoryUsage()
-  }
-})
-
-const statsRoute = HttpRouter.add("GET", "/stats", Effect.map(statsSnapshot, (s) => HttpServerResponse.jsonUnsafe(s)))
-
-const gauge = (name: string, description: string) => Metric.gauge(name, { description })
-const countGauges = {
-  connections: gauge("peerpigeon_connections", "Open WebSocket connections"),
-  peers: gauge("peerpigeon_peers", "Announced peers"),
-  networks: gauge("peerpigeon_networks", "Networks with at least one peer")
-}
-/** Every counter of `StatsCounters` (but `startedAt`), as `peerpigeon_<snake_case>_total`. */
-const counterHelp: { readonly [K in Exclude<keyof StatsCounters, "startedAt">]: string } = {
-  connectionsAccepted: "Connections accepted since start",
-  connectionsRejected: "Connections refused since start (capacity, per-address cap, duplicate or invalid peer id)",
-  messagesReceived: "Frames received since start",
-  messagesRelayed: "Offers, answers and candidates relayed since start",
-  discoveriesSent: "peer-discovered frames sent since start",
-  disconnectsSent: "peer-disconnected frames sent since start",
-  errorsSent: "error replies sent since start",
-  rateLimited: "Frames and announces refused by the rate limits since start",
-  timeouts: "Connections dropped after peerTimeout of silence since start",
-  announceTimeouts: "Connections closed for not announcing within announceTimeout since start",
-  takeovers: "Unverified holders of a peer id closed by a verified announce since start",
-  identityVerified: "Announces with a valid identity proof since start",
-  identityRejected: "Announces refused for a missing or invalid identity proof since start"
-}
-const snake = (name: string) => name.replace(/[A-Z]/g, (ch) => "_" + ch.toLowerCase())
-const counterGauges = Object.entries(counterHelp).map(([key, help]) =>
-  [key as keyof typeof counterHelp, gauge(`peerpigeon_${snake(key)}_total`, help)] as const
-)
-
-// Effect metrics are set from the counters at scrape time: nothing is added to the hot path
-const metricsRoute = HttpRouter.add(
-  "GET",
-  "/metrics",
-  Effect.gen(function*() {
-    const s = yield* statsSnapshot
-    yield* Metric.update(countGauges.connections, s.connections)
-    yield* Metric.update(countGauges.peers, s.peers)
-    yield* Metric.update(countGauges.networks, Object.keys(s.networks).length)
-    for (const [key, metric] of counterGauges) yield* Metric.update(metric, s[key])
-    const text = yield* PrometheusMetrics.format()
-    return HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" })
-  })
 )
 
 const routes = Layer.mergeAll(socketRoute, healthRoute, statsRoute, metricsRoute)

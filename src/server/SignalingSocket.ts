@@ -74,7 +74,9 @@ function onPong(this: WebSocket): void {
   if (c !== undefined) c.lastSeen = Date.now()
 }
 
-function onClose(this: WebSocket): void {
+function onClose(this: WebSocket, code: number): void {
   const c = (this as SignalingWebSocket).connection
-  if (c !== undefined) run(c, finalize(c))
+  if (c === undefined) return
+  c.closeCode = code
+  run(c, finalize(c))
 }

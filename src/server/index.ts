@@ -18,4 +18,5 @@ export {
 } from "./Registry.ts"
 export { defaults as serverDefaults, resolveOptions, ServerConfig, type ServerOptions } from "./ServerConfig.ts"
 export { ServerHooks, type ServerHooksShape, ServerStats, type StatsCounters } from "./ServerEvents.ts"
-export { boundPort, layer as SignalingServerLayer, LiveSockets, SignalingApp, statsSnapshot } from "./SignalingServer.ts"
+export { clusterSnapshot, statsSnapshot } from "./Endpoints.ts"
+export { boundPort, layer as SignalingServerLayer, LiveSockets, SignalingApp } from "./SignalingServer.ts"

@@ -33,7 +33,7 @@ export type AnnounceIdentity = Awaited<ReturnType<typeof makeIdentity>>
 /** Resolves once the server no longer lists `peerId` (its release has run). */
 export const released = async (server: PeerPigeonServer, peerId: string) => {
   for (let i = 0; i < 500; i++) {
-    if (!(await server.getPeers()).some((p) => p.peerId === peerId)) return
+    if (!server.getPeers().some((p) => p.peerId === peerId)) return
     await new Promise((r) => setImmediate(r))
   }
   throw new Error(`${peerId} still registered`)
