@@ -1,40 +1,35 @@
 /**
  * `PeerPigeonMesh`: the mesh for plain TypeScript/JavaScript users, with the Promise and
- * `addEventListener` API of the PeerPigeon documentation. It runs `makeMeshLayer` in a
- * `ManagedRuntime`; `disconnect()` releases everything, so a Node process exits by itself.
- * The entry points (`index.ts` for Node, `browser.ts`) bind it to their platform.
+ * `addEventListener` API of PeerPigeon 1.x. It runs `makeMeshLayer` in a `ManagedRuntime`;
+ * `disconnect()` releases everything, so a Node process exits by itself. The entry points
+ * (`index.ts` for Node, `browser.ts`) bind it to their platform. The parts live in
+ * `facade/`: events, the DHT calls, diagnostics, the environment, the 1.x component classes.
  *
  * @since 2.0.0
  */
 import { Cause, Effect, Exit, Layer, ManagedRuntime, PubSub, type Schema, Stream } from "effect"
 import { layer as debugLoggerLayer } from "./DebugLogger.ts"
+import { PeerConnection, SignalingClient, WebDHT } from "./facade/compat.ts"
+import * as FacadeDht from "./facade/dht.ts"
+import * as Diagnostics from "./facade/diagnostics.ts"
+import { EventBridge } from "./facade/dispatch.ts"
+import { environmentReport, type EnvironmentReport, hasWebRTC, hasWebSocket } from "./facade/environment.ts"
+import { MeshEmitter } from "./facade/events.ts"
+import { generateMessageId, generatePeerId, validatePeerId } from "./facade/peerId.ts"
 import { makeMeshLayer, type Platform } from "./layers/Mesh.ts"
 import { isPeerIdString, type PeerId } from "./schema/PeerId.ts"
 import { Connections, type PeerLinkInfo } from "./services/Connections.ts"
-import { Dht, type DhtChange, type DhtPutOptions } from "./services/Dht.ts"
-import { type DiscoveredPeer, Discovery } from "./services/Discovery.ts"
+import { Dht } from "./services/Dht.ts"
+import type { DiscoveredPeer } from "./services/Discovery.ts"
 import { Identity, make as makeIdentity } from "./services/Identity.ts"
 import { Mesh, type MeshStatus } from "./services/Mesh.ts"
 import { type MeshOptions, resolveMeshOptions } from "./services/MeshConfig.ts"
-import { type MeshEvent, MeshEvents } from "./services/MeshEvents.ts"
+import { MeshEvents } from "./services/MeshEvents.ts"
 
+export type { PeerPigeonMeshEvent, PeerPigeonMeshEvents } from "./facade/events.ts"
+export type { DhtGetOptions, DhtPutCompatOptions, DhtSpace, DhtUpdateOptions } from "./facade/dht.ts"
+export type { ConnectionAttempt, ConnectivityReport, PeerStateSummary } from "./facade/diagnostics.ts"
 export type PeerPigeonMeshOptions = Partial<MeshOptions>
-
-/** Event payloads, by event name. */
-export interface PeerPigeonMeshEvents {
-  connected: Record<string, never>
-  disconnected: { readonly reason: string }
-  peerDiscovered: { readonly peerId: string }
-  peerConnected: { readonly peerId: string; readonly verified: boolean }
-  peerDisconnected: { readonly peerId: string; readonly reason: string }
-  peerEvicted: { readonly peerId: string; readonly by: string; readonly reason: string }
-  messageReceived: Omit<Extract<MeshEvent, { _tag: "MessageReceived" }>, "_tag">
-  statusChanged: { readonly type: string; readonly message: string }
-  peersUpdated: { readonly connectedCount: number }
-  dhtValueChanged: DhtChange
-}
-export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
-type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void
 
 type Services = Layer.Success<ReturnType<typeof makeMeshLayer>>
 type Runtime = ManagedRuntime.ManagedRuntime<Services, unknown>
@@ -43,16 +38,31 @@ const unwrap = <A>(exit: Exit.Exit<A, unknown>): A => {
   if (Exit.isSuccess(exit)) return exit.value
   throw Cause.squash(exit.cause)
 }
+const invalidPeer = (peerId: string) => new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`)
+const reasonOf = (error: unknown) => error instanceof Error ? error.message : String(error)
 
-export class PeerPigeonMeshBase {
+export class PeerPigeonMeshBase extends MeshEmitter {
+  /** True for a valid peer id: 40 hexadecimal characters. */
+  static validatePeerId = validatePeerId
+  /** A random peer id (not derived from a key: a mesh using it counts as unverified). */
+  static generatePeerId = generatePeerId
+
+  /** What this platform offers (runtime, WebRTC, WebSocket), as 1.x reports it. */
+  readonly environmentReport: EnvironmentReport = environmentReport
+  /** 1.x's `mesh.webDHT`: the DHT calls as a `WebDHT`. */
+  readonly webDHT: WebDHT = new WebDHT(this)
+  /** 1.x's `mesh.signalingClient`: this mesh's signaling connection. */
+  readonly signalingClient: SignalingClient = new SignalingClient(this)
+
   #options: MeshOptions
   readonly #platform: Platform
   #identity: Identity["Service"] | undefined
   #runtime: Runtime | undefined
   #starting: Promise<Runtime> | undefined
-  readonly #listeners = new Map<string, Set<(data: never) => void>>()
+  readonly #bridge = new EventBridge((event, data) => this.emit(event, data), () => this.getConnectedPeerCount())
 
   constructor(options: PeerPigeonMeshOptions, platform: Platform) {
+    super()
     if (options.peerId !== undefined && !isPeerIdString(options.peerId)) {
       throw new TypeError(`peerId must be 40 hexadecimal characters, got ${JSON.stringify(options.peerId)}`)
     }
@@ -69,7 +79,12 @@ export class PeerPigeonMeshBase {
     return this.#options.networkName
   }
 
-  /** Makes the key pair (and so the peer id) and starts the mesh services. */
+  /** This peer's Ed25519 public key (raw, base64url), or null before `init()`. */
+  getPublicKey(): string | null {
+    return this.#identity?.publicKey ?? null
+  }
+
+  /** Makes the key pair (and so the peer id) and starts the mesh services; then `initialized`. */
   async init(): Promise<void> {
     await this.#start()
   }
@@ -82,53 +97,73 @@ export class PeerPigeonMeshBase {
 
   /** Leaves the network: goodbye to the server, every link closed, every resource released. */
   async disconnect(): Promise<void> {
-    const runtime = this.#runtime
+    // a start under way finishes first, so its runtime is released too
+    const runtime = this.#runtime ?? await this.#starting?.catch(() => undefined)
     if (runtime === undefined) return
-    await runtime.runPromise(Mesh.use((m) => m.disconnect)).catch(() => undefined)
     this.#runtime = undefined
     this.#starting = undefined
+    await runtime.runPromise(Mesh.use((m) => m.disconnect)).catch(() => undefined)
     await runtime.dispose()
-    this.#emit("disconnected", { reason: "disconnect" })
+    if (!this.#bridge.disconnectedTold) {
+      this.#bridge.disconnectedTold = true
+      this.emit("disconnected", { reason: "disconnect" })
+    }
   }
 
-  /** Broadcasts to every peer of the network; resolves to the message id. */
-  sendMessage(content: Schema.Json): Promise<string> {
-    return this.#run(Mesh.use((m) => m.sendMessage(content)))
+  /**
+   * Broadcasts to every peer of the network. Returns the message's id at once (1.x); the send
+   * goes on in the background, and a failure comes as `messageFailed` and `statusChanged`.
+   * The id is this call's: receivers see the mesh's own id for the message (see README).
+   */
+  sendMessage(content: Schema.Json): string {
+    const id = generateMessageId()
+    this.#background(id, undefined, Mesh.use((m) => m.sendMessage(content)))
+    return id
   }
 
-  /** Sends to one peer, over several hops if needed; resolves to the message id. */
-  sendDirectMessage(peerId: string, content: Schema.Json): Promise<string> {
-    if (!isPeerIdString(peerId)) return Promise.reject(new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`))
-    return this.#run(Mesh.use((m) => m.sendDirectMessage(peerId.toLowerCase() as PeerId, content)))
+  /**
+   * Sends to one peer, over several hops if needed; returns the message id at once. A failure,
+   * or no acknowledgement from the target after every retransmission, comes as `messageFailed`.
+   */
+  sendDirectMessage(peerId: string, content: Schema.Json): string {
+    const id = generateMessageId()
+    if (!isPeerIdString(peerId)) {
+      queueMicrotask(() => this.#bridge.failed(id, invalidPeer(peerId).message))
+      return id
+    }
+    const to = peerId.toLowerCase() as PeerId
+    this.#background(id, to, Mesh.use((m) => m.sendDirectMessage(to, content)))
+    return id
   }
 
   connectToPeer(peerId: string): Promise<void> {
-    if (!isPeerIdString(peerId)) return Promise.reject(new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`))
+    if (!isPeerIdString(peerId)) return Promise.reject(invalidPeer(peerId))
     return this.#run(Mesh.use((m) => m.connectToPeer(peerId.toLowerCase() as PeerId)))
   }
 
   disconnectPeer(peerId: string): Promise<void> {
-    if (!isPeerIdString(peerId)) return Promise.reject(new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`))
+    if (!isPeerIdString(peerId)) return Promise.reject(invalidPeer(peerId))
     return this.#run(Mesh.use((m) => m.disconnectPeer(peerId.toLowerCase() as PeerId)))
   }
 
-  /** Stores `value` (JSON) under `key` in the DHT; resolves to the record's version. */
-  dhtPut(key: string, value: Schema.Json, options?: DhtPutOptions): Promise<number> {
-    return this.#run(Dht.use((d) => d.put(key, value, options)))
+  /** Stores `value` (JSON) under `key`; resolves to the record's version. `space`: see `facade/dht.ts`. */
+  dhtPut(key: string, value: Schema.Json, options?: FacadeDht.DhtPutCompatOptions): Promise<number> {
+    return this.#run(FacadeDht.put(key, value, options))
   }
 
-  /** Reads `key` from the DHT; rejects with `NotFound` when absent. */
-  dhtGet(key: string): Promise<Schema.Json> {
-    return this.#run(Dht.use((d) => d.get(key)))
+  /** Reads `key`; resolves `null` when absent (or when `timeout` ms pass first). */
+  dhtGet(key: string, options?: FacadeDht.DhtGetOptions): Promise<Schema.Json | null> {
+    return this.#run(FacadeDht.get(key, options))
   }
 
-  /** Changes an existing key (only its publisher may, unless it was put `writable`). */
-  dhtUpdate(key: string, value: Schema.Json): Promise<number> {
-    return this.#run(Dht.use((d) => d.update(key, value)))
+  /** Changes `key`, creating it when absent (only its publisher may, unless it was put public/writable). */
+  dhtUpdate(key: string, value: Schema.Json, options?: FacadeDht.DhtUpdateOptions): Promise<number> {
+    return this.#run(FacadeDht.update(key, value, options))
   }
 
-  dhtDelete(key: string): Promise<void> {
-    return this.#run(Dht.use((d) => d.delete(key)))
+  /** Deletes `key`; resolves false when there was nothing to delete. */
+  dhtDelete(key: string): Promise<boolean> {
+    return this.#run(FacadeDht.remove(key))
   }
 
   /** Receives `dhtValueChanged` events for `key` from now on; resolves to its current value (null when absent). */
@@ -140,44 +175,77 @@ export class PeerPigeonMeshBase {
     return this.#run(Dht.use((d) => d.unsubscribe(key)))
   }
 
-  /** The status object of the PeerPigeon documentation. */
+  /** The status object of PeerPigeon 1.x (`uptime` counts from the connection). */
   getStatus(): MeshStatus {
     const runtime = this.#runtime
-    if (runtime === undefined) {
-      const o = this.#options
-      return {
-        peerId: this.peerId as PeerId,
-        verified: this.#identity?.verified ?? false,
-        networkName: o.networkName,
-        connected: false,
-        signalingUrl: undefined,
-        connectedCount: 0,
-        connectingCount: 0,
-        discoveredCount: 0,
-        maxPeers: o.maxPeers,
-        minPeers: o.minPeers,
-        autoDiscovery: o.autoDiscovery,
-        evictionStrategy: o.evictionStrategy,
-        xorRouting: o.xorRouting,
-        connectionType: "websocket",
-        transport: "",
-        uptime: 0
-      }
+    if (runtime !== undefined) return unwrap(runtime.runSyncExit(Mesh.use((m) => m.status)))
+    const o = this.#options
+    return {
+      peerId: this.peerId as PeerId,
+      verified: this.#identity?.verified ?? false,
+      networkName: o.networkName,
+      connected: false,
+      signalingUrl: undefined,
+      connectedCount: 0,
+      connectingCount: 0,
+      discoveredCount: 0,
+      maxPeers: o.maxPeers,
+      minPeers: o.minPeers,
+      autoDiscovery: o.autoDiscovery,
+      evictionStrategy: o.evictionStrategy,
+      xorRouting: o.xorRouting,
+      connectionType: "websocket",
+      transport: "",
+      uptime: 0
     }
-    return unwrap(runtime.runSyncExit(Mesh.use((m) => m.status)))
   }
 
   getConnectedPeerCount(): number {
     return this.getStatus().connectedCount
   }
 
-  /** Every link, connecting or connected. */
-  getPeers(): ReadonlyArray<PeerLinkInfo> {
+  /** The ids of the connected peers (1.x). */
+  getPeers(): Array<string> {
+    return this.getConnectedPeerIds()
+  }
+
+  getConnectedPeerIds(): Array<string> {
+    return this.getPeerDetails().filter((l) => l.status === "connected").map((l): string => l.peerId)
+  }
+
+  /** Every link, connecting or connected, with its details. */
+  getPeerDetails(): ReadonlyArray<PeerLinkInfo> {
     return this.#sync(Connections.use((c) => c.links), [])
   }
 
+  /** A handle on the link to `peerId` (1.x's `PeerConnection`), or undefined when there is none. */
+  getPeerConnection(peerId: string): PeerConnection | undefined {
+    const id = peerId.toLowerCase()
+    return this.getPeerDetails().some((l) => l.peerId === id) ? new PeerConnection(this, id) : undefined
+  }
+
+  /** Discovered peers with no link yet (neither connecting nor connected). */
   getDiscoveredPeers(): ReadonlyArray<DiscoveredPeer> {
-    return this.#sync(Discovery.use((d) => d.discovered), [])
+    return this.#sync(Diagnostics.unlinked, [])
+  }
+
+  /** Links being set up, and peers waiting before they are tried again. */
+  getConnectionAttempts(): ReadonlyArray<Diagnostics.ConnectionAttempt> {
+    return this.#sync(Diagnostics.connectionAttempts, [])
+  }
+
+  getPeerStateSummary(): Diagnostics.PeerStateSummary {
+    return this.#sync(Diagnostics.peerStateSummary, { connected: 0, connecting: 0, discovered: 0, coolingDown: 0, reachable: 0 })
+  }
+
+  /** Everything about this peer's connectivity in one object (status, links, attempts, counters). */
+  debugConnectivity(): Diagnostics.ConnectivityReport | null {
+    return this.#sync(Effect.map(Diagnostics.connectivityReport, (r): Diagnostics.ConnectivityReport | null => r), null)
+  }
+
+  /** Starts a link to every discovered peer without one (for testing); resolves to those tried. */
+  forceConnectToAllPeers(): Promise<ReadonlyArray<string>> {
+    return this.#run(Diagnostics.connectToAll)
   }
 
   canAcceptMorePeers(): boolean {
@@ -186,8 +254,7 @@ export class PeerPigeonMeshBase {
   }
 
   hasPeer(peerId: string): boolean {
-    const id = peerId.toLowerCase()
-    return this.getPeers().some((p) => p.peerId === id && p.status === "connected")
+    return this.getConnectedPeerIds().includes(peerId.toLowerCase())
   }
 
   /** Most links kept, clamped to 1-50; returns the value in force. */
@@ -218,31 +285,11 @@ export class PeerPigeonMeshBase {
   }
 
   hasWebRTCSupport(): boolean {
-    return typeof (globalThis as { RTCPeerConnection?: unknown }).RTCPeerConnection === "function" || isNode()
+    return hasWebRTC()
   }
 
   hasWebSocketSupport(): boolean {
-    return typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function"
-  }
-
-  addEventListener<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): void {
-    let set = this.#listeners.get(event)
-    if (set === undefined) this.#listeners.set(event, set = new Set())
-    set.add(listener as (data: never) => void)
-  }
-
-  removeEventListener<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): void {
-    this.#listeners.get(event)?.delete(listener as (data: never) => void)
-  }
-
-  on<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): this {
-    this.addEventListener(event, listener)
-    return this
-  }
-
-  off<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): this {
-    this.removeEventListener(event, listener)
-    return this
+    return hasWebSocket()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -254,57 +301,14 @@ export class PeerPigeonMeshBase {
     return this.#runtime
   }
 
-  #emit<K extends PeerPigeonMeshEvent>(event: K, data: PeerPigeonMeshEvents[K]): void {
-    for (const listener of this.#listeners.get(event) ?? []) {
-      try {
-        ;(listener as Listener<K>)(data)
-      } catch (error) {
-        // a throwing listener must not take the mesh down
-        console.error(`peerpigeon: a "${event}" listener threw`, error)
-      }
-    }
-  }
-
-  #dispatch(event: MeshEvent): void {
-    switch (event._tag) {
-      case "SignalingConnected":
-        this.#emit("connected", {})
-        this.#emit("statusChanged", { type: "connected", message: "Connected to the signaling server" })
-        break
-      case "SignalingDisconnected":
-        this.#emit("statusChanged", {
-          type: event.willReconnect ? "warning" : "disconnected",
-          message: event.willReconnect ? `Signaling lost (${event.reason}); reconnecting` : "Disconnected from the signaling server"
-        })
-        break
-      case "PeerDiscovered":
-        this.#emit("peerDiscovered", { peerId: event.peerId })
-        break
-      case "PeerConnected":
-        this.#emit("peerConnected", { peerId: event.peerId, verified: event.verified })
-        this.#emit("peersUpdated", { connectedCount: this.getConnectedPeerCount() })
-        break
-      case "PeerDisconnected":
-        this.#emit("peerDisconnected", { peerId: event.peerId, reason: event.reason })
-        this.#emit("peersUpdated", { connectedCount: this.getConnectedPeerCount() })
-        break
-      case "PeerEvicted":
-        this.#emit("peerEvicted", { peerId: event.peerId, by: event.by, reason: event.reason })
-        break
-      case "MessageReceived": {
-        const { _tag, ...data } = event
-        this.#emit("messageReceived", data)
-        break
-      }
-      case "StatusChanged":
-        this.#emit("statusChanged", { type: event.type, message: event.message })
-        break
-    }
+  /** Runs an Effect on this mesh's runtime, starting it if needed; typed errors reject with the error. */
+  runEffect<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
+    return this.#run(effect)
   }
 
   #start(): Promise<Runtime> {
     if (this.#starting !== undefined) return this.#starting
-    this.#starting = (async () => {
+    const starting = (async () => {
       const identity = this.#identity ?? await Effect.runPromise(makeIdentity(this.#options.peerId))
       this.#identity = identity
       const runtime: Runtime = ManagedRuntime.make(
@@ -313,31 +317,48 @@ export class PeerPigeonMeshBase {
         )
       )
       const subscribed = Promise.withResolvers<void>()
+      const bridge = this.#bridge
       runtime.runFork(
         Effect.gen({ self: this }, function*() {
           const subscription = yield* MeshEvents.use((pubsub) => PubSub.subscribe(pubsub))
-          subscribed.resolve()
+          // started at once, so the DHT's PubSub is subscribed before anyone can subscribe a key
           yield* Dht.use((d) =>
-            d.changes.pipe(Stream.runForEach((change) => Effect.sync(() => this.#emit("dhtValueChanged", change))))
-          ).pipe(Effect.forkScoped)
-          while (true) this.#dispatch(yield* PubSub.take(subscription))
+            d.changes.pipe(Stream.runForEach((change) => Effect.sync(() => this.emit("dhtValueChanged", change))))
+          ).pipe(Effect.forkScoped({ startImmediately: true }))
+          subscribed.resolve()
+          while (true) bridge.dispatch(yield* PubSub.take(subscription))
         }).pipe(Effect.scoped)
       ).addObserver((exit) => {
         if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) subscribed.reject(Cause.squash(exit.cause))
       })
-      await subscribed.promise
+      await subscribed.promise.catch(async (error: unknown) => {
+        await runtime.dispose()
+        throw error
+      })
       this.#runtime = runtime
+      this.emit("initialized", { peerId: identity.peerId })
       return runtime
     })()
-    this.#starting.catch(() => {
-      this.#starting = undefined
+    this.#starting = starting
+    starting.catch(() => {
+      if (this.#starting === starting) this.#starting = undefined
     })
-    return this.#starting
+    return starting
   }
 
   async #run<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
     const runtime = this.#runtime ?? await this.#start()
     return unwrap(await runtime.runPromiseExit(effect))
+  }
+
+  /** Runs a send in the background; its failure becomes `messageFailed`. */
+  #background<E>(id: string, to: PeerId | undefined, send: Effect.Effect<string, E, Services>): void {
+    this.#run(send).then(
+      (wireId) => {
+        if (to !== undefined) this.#bridge.sent(wireId, id)
+      },
+      (error: unknown) => this.#bridge.failed(id, reasonOf(error), to)
+    )
   }
 
   #sync<A>(effect: Effect.Effect<A, never, Services>, fallback: A): A {
@@ -350,10 +371,10 @@ export class PeerPigeonMeshBase {
     const runtime = this.#runtime
     if (runtime !== undefined) {
       const { maxPeers, minPeers, autoDiscovery, evictionStrategy, xorRouting } = this.#options
-      runtime.runFork(Mesh.use((m) => m.configure({ maxPeers, minPeers, autoDiscovery, evictionStrategy, xorRouting })))
+      runtime.runPromise(Mesh.use((m) => m.configure({ maxPeers, minPeers, autoDiscovery, evictionStrategy, xorRouting }))).catch(
+        (error: unknown) => this.emit("statusChanged", { type: "error", message: `configure failed: ${reasonOf(error)}` })
+      )
     }
     return this.#options
   }
 }
-
-const isNode = () => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string"

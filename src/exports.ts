@@ -12,10 +12,30 @@ export * as WebRtcTransport from "./layers/WebRtcTransport.ts"
 export * as WsSignaling from "./layers/WsSignaling.ts"
 export * as RtcPeerConnection from "./layers/RtcPeerConnection.ts"
 export {
+  type ConnectionAttempt,
+  type ConnectivityReport,
+  type DhtGetOptions,
+  type DhtPutCompatOptions,
+  type DhtSpace,
+  type DhtUpdateOptions,
   type PeerPigeonMeshEvent,
   type PeerPigeonMeshEvents,
-  type PeerPigeonMeshOptions
+  type PeerPigeonMeshOptions,
+  type PeerStateSummary
 } from "./PeerPigeonMesh.ts"
+export { type MeshHandle, PeerConnection, type PeerConnectionStatus, SignalingClient, WebDHT } from "./facade/compat.ts"
+export {
+  EnvironmentDetector,
+  environmentReport,
+  type EnvironmentReport,
+  getEnvironmentReport,
+  hasWebRTC,
+  hasWebSocket,
+  isBrowser,
+  isNodeJS,
+  isWorker
+} from "./facade/environment.ts"
+export { generatePeerId, validatePeerId } from "./facade/peerId.ts"
 export * as PeerId from "./schema/PeerId.ts"
 export * as PeerFrames from "./schema/PeerFrames.ts"
 export * as SignalingProtocol from "./schema/Signaling.ts"
@@ -42,5 +62,5 @@ export { defaults as meshDefaults, type IceServer, MeshConfig, type MeshOptions 
 export { type MeshEvent, MeshEvents } from "./services/MeshEvents.ts"
 export { PeerKeys } from "./services/PeerKeys.ts"
 export { type Link, LinkError, PeerTransport, type Signal, type SignalChannel } from "./services/PeerTransport.ts"
-export { Router } from "./services/Router.ts"
+export { Router, type Undelivered } from "./services/Router.ts"
 export { Signaling, SignalingError, type SignalingEvent } from "./services/Signaling.ts"

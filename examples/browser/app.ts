@@ -126,6 +126,10 @@ function createMesh(): PeerPigeonMesh {
   })
   m.addEventListener("peerEvicted", ({ peerId, by, reason }) => log("peerEvicted", `${short(peerId)} by ${short(by)}: ${reason}`))
   m.addEventListener("messageReceived", onMessage)
+  m.addEventListener("messageFailed", ({ messageId, reason }) => {
+    state.error = `send failed: ${reason}`
+    log("messageFailed", `${messageId}: ${reason}`)
+  })
   m.addEventListener("dhtValueChanged", ({ key, newValue, version, publisher }) => {
     dhtLog(`changed ${key} v${version} by ${short(publisher)}: ${JSON.stringify(newValue)}`)
     log("dhtValueChanged", `${key} v${version}`)
@@ -187,8 +191,8 @@ async function connect(): Promise<void> {
   try {
     await mesh.connect(state.signalingUrl)
     state.phase = "connected"
-    reportTimer = setInterval(() => void sendReport(), REPORT_INTERVAL_MS)
-    void sendReport()
+    reportTimer = setInterval(() => sendReport(), REPORT_INTERVAL_MS)
+    sendReport()
   } catch (error) {
     state.phase = "error"
     state.error = `connect failed: ${errorText(error)}`
@@ -208,10 +212,11 @@ async function disconnect(): Promise<void> {
   render()
 }
 
-async function sendChat(text: string, target: string): Promise<void> {
+function sendChat(text: string, target: string): void {
   const content = { type: "chat", text }
   try {
-    const messageId = target === "" ? await mesh.sendMessage(content) : await mesh.sendDirectMessage(target, content)
+    // the id comes back at once; a failure arrives later as "messageFailed"
+    const messageId = target === "" ? mesh.sendMessage(content) : mesh.sendDirectMessage(target, content)
     addMessage({
       messageId,
       from: mesh.peerId,
@@ -233,14 +238,14 @@ async function sendChat(text: string, target: string): Promise<void> {
 let reportScheduled: ReturnType<typeof setTimeout> | undefined
 function scheduleReport(): void {
   clearTimeout(reportScheduled)
-  reportScheduled = setTimeout(() => void sendReport(), 200)
+  reportScheduled = setTimeout(() => sendReport(), 200)
 }
 
 /** Broadcasts our links so every app can draw the whole mesh (app-level, not part of the library). */
-async function sendReport(): Promise<void> {
+function sendReport(): void {
   if (!settings.shareTopology || state.phase !== "connected") return
   const peers = connectedPeers()
-  await mesh.sendMessage({ type: "topology", peers }).catch(() => undefined)
+  mesh.sendMessage({ type: "topology", peers })
 }
 
 /** Applies the one setting that changed (each setter reconfigures the running mesh). */
@@ -266,7 +271,7 @@ function applySetting(id: string): void {
       break
     case "share-topology":
       settings.shareTopology = input.checked
-      if (settings.shareTopology) void sendReport()
+      if (settings.shareTopology) sendReport()
       break
     case "debug-log":
       settings.debug = input.checked
@@ -288,7 +293,7 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 /** The links survive a signaling outage; the library reconnects by itself meanwhile. */
 const phase = (): Phase => (state.phase === "connected" && !mesh.getStatus().connected ? "reconnecting" : state.phase)
 
-const connectedPeers = (): Array<string> => mesh.getPeers().filter((p) => p.status === "connected").map((p) => p.peerId)
+const connectedPeers = (): Array<string> => mesh.getPeers()
 
 /** The XOR distance to us as 40 hex digits, and its Kademlia bucket (159 = farthest half). */
 const xor = (peerId: string) => {
@@ -310,7 +315,7 @@ function topology(): Topology {
   const self = mesh.peerId
   const now = Date.now()
   for (const [id, report] of state.reports) if (now - report.at > REPORT_TTL_MS) state.reports.delete(id)
-  const links = mesh.getPeers()
+  const links = mesh.getPeerDetails()
   const nodes = new Map<string, { peerId: string; self: boolean; linked: boolean }>()
   const add = (peerId: string, linked = false) => {
     const known = nodes.get(peerId)
@@ -349,7 +354,7 @@ function snapshot() {
     networkName: mesh.networkName,
     status,
     connectedPeers: connectedPeers(),
-    peers: mesh.getPeers().map((p) => ({ ...p, xorDistance: xor(p.peerId).hex, bucket: xor(p.peerId).bucket })),
+    peers: mesh.getPeerDetails().map((p) => ({ ...p, xorDistance: xor(p.peerId).hex, bucket: xor(p.peerId).bucket })),
     discovered: mesh.getDiscoveredPeers().map((d) => ({ ...d })),
     messages: state.messages.map((m) => ({ ...m })),
     topology: topology(),
@@ -430,7 +435,7 @@ function paint(): void {
 }
 
 function paintPeers(): void {
-  const links = [...mesh.getPeers()].sort((a, b) => PeerId.compareDistance(mesh.peerId)(a.peerId, b.peerId))
+  const links = [...mesh.getPeerDetails()].sort((a, b) => PeerId.compareDistance(mesh.peerId)(a.peerId, b.peerId))
   const connectedCount = links.filter((p) => p.status === "connected").length
   el("peer-summary").textContent = `${connectedCount} connected, ${links.length - connectedCount} connecting · bounds ${settings.minPeers}-${settings.maxPeers}`
   const rows = links.map((p) => {
@@ -616,7 +621,7 @@ el<HTMLFormElement>("chat-form").addEventListener("submit", (event) => {
   const text = input.value.trim()
   if (text === "") return
   input.value = ""
-  void sendChat(text, el<HTMLSelectElement>("chat-target").value)
+  sendChat(text, el<HTMLSelectElement>("chat-target").value)
 })
 el<HTMLFormElement>("dht-form").addEventListener("submit", (event) => {
   event.preventDefault()

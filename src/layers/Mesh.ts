@@ -24,6 +24,9 @@ import * as DiscoveryLayer from "./Discovery.ts"
 import * as GossipLayer from "./Gossip.ts"
 import * as RouterLayer from "./Router.ts"
 
+/** The Router's hop bound for direct messages (layers/Router.ts `DIRECT_TTL`). */
+const DIRECT_TTL = 1024
+
 /** What a platform provides to a mesh node. */
 export type Platform<E = never, R = never> = Layer.Layer<PeerTransport | Signaling, E, Identity | MeshConfig | R>
 
@@ -39,10 +42,12 @@ const meshService = Layer.effect(
     const router = yield* Router
     const events = yield* MeshEvents
     const transport = yield* PeerTransport
-    const startedAt = yield* Clock.currentTimeMillis
     let signalingUrl: string | undefined
+    /** When `connect` last succeeded: `uptime` counts from it (0 while not connected). */
+    let connectedAt: number | undefined
 
-    // user messages from gossip and routing become MessageReceived events
+    // user messages from gossip and routing become MessageReceived events; `ttl` is what the
+    // frame had left on arrival, counted from this peer's hop bounds
     const forward = (direct: boolean) => (subscription: PubSub.Subscription<Delivered>) =>
       Effect.gen(function*() {
         while (true) {
@@ -54,6 +59,8 @@ const meshService = Layer.effect(
             content: m.content,
             direct,
             hops: m.hops,
+            ttl: Math.max(0, (direct ? Math.max(config.gossipTtl, DIRECT_TTL) : config.gossipTtl) - m.hops + 1),
+            encrypted: false,
             messageId: m.id,
             timestamp: m.timestamp,
             verified: m.verified
@@ -63,8 +70,24 @@ const meshService = Layer.effect(
     yield* forward(false)(yield* gossip.subscribe)
     yield* forward(true)(yield* router.subscribe)
 
+    // a user's direct message its target never acknowledged becomes MessageFailed
+    const undelivered = yield* router.undelivered
+    yield* Effect.gen(function*() {
+      while (true) {
+        const u = yield* PubSub.take(undelivered)
+        if (u.kind !== "message") continue
+        yield* PubSub.publish(events, {
+          _tag: "MessageFailed",
+          messageId: u.id,
+          to: u.to,
+          reason: `not acknowledged by ${u.to} after ${u.attempts} attempts`
+        })
+      }
+    }).pipe(Effect.forkScoped)
+
     const disconnect = Effect.gen(function*() {
       yield* signaling.disconnect
+      connectedAt = undefined
       for (const peer of yield* connections.links) yield* connections.disconnect(peer.peerId, "disconnect")
     })
 
@@ -72,8 +95,9 @@ const meshService = Layer.effect(
       peerId: identity.peerId,
       connect: (url) =>
         Effect.tap(signaling.connect(url), () =>
-          Effect.sync(() => {
+          Effect.map(Clock.currentTimeMillis, (now) => {
             signalingUrl = url
+            connectedAt = now
           })),
       disconnect,
       sendMessage: (content) => gossip.publish(content),
@@ -105,7 +129,7 @@ const meshService = Layer.effect(
           xorRouting: config.xorRouting,
           connectionType: "websocket",
           transport: transport.kind,
-          uptime: now - startedAt
+          uptime: connectedAt === undefined ? 0 : now - connectedAt
         }
       })
     })

@@ -30,6 +30,7 @@ export interface MeshStatus {
   readonly xorRouting: boolean
   readonly connectionType: "websocket"
   readonly transport: string
+  /** Milliseconds since `connect` succeeded (0 before, and after `disconnect`). */
   readonly uptime: number
 }
 

@@ -21,11 +21,20 @@ export type MeshEvent =
     readonly content: Schema.Json
     readonly direct: boolean
     readonly hops: number
+    /**
+     * Hops the message had left when it arrived, as this peer's settings count them (gossipTtl
+     * for broadcasts); like `hops`, not signed, so a relay may change it.
+     */
+    readonly ttl: number
+    /** Always false: end-to-end encryption is not provided yet. */
+    readonly encrypted: boolean
     readonly messageId: string
     readonly timestamp: number
     /** True when `from` derives from the key that signed the message. */
     readonly verified: boolean
   }
+  /** A direct message this peer sent was never acknowledged by `to`, after every retransmission. */
+  | { readonly _tag: "MessageFailed"; readonly messageId: string; readonly to: PeerId; readonly reason: string }
   | { readonly _tag: "StatusChanged"; readonly type: string; readonly message: string }
 
 export class MeshEvents extends Context.Service<MeshEvents, PubSub.PubSub<MeshEvent>>()("peerpigeon/MeshEvents") {

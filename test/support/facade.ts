@@ -1,4 +1,6 @@
-import { PeerPigeonMesh, type PeerPigeonMeshOptions } from "../../src/index.ts"
+import { PeerPigeonMesh, type PeerPigeonMeshEvent, type PeerPigeonMeshEvents, type PeerPigeonMeshOptions } from "../../src/index.ts"
+import type { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
+import { PeerPigeonMeshBase } from "../../src/PeerPigeonMesh.ts"
 
 /** Resolves once `check` holds (polled every 25 ms); rejects after `timeoutMs`. */
 export const until = async (what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> => {
@@ -9,10 +11,9 @@ export const until = async (what: string, check: () => boolean, timeoutMs = 20_0
   }
 }
 
-export const connectedIds = (mesh: PeerPigeonMesh) =>
-  mesh.getPeers().filter((p) => p.status === "connected").map((p): string => p.peerId)
+export const connectedIds = (mesh: PeerPigeonMeshBase) => mesh.getConnectedPeerIds()
 
-export const meshIsConnected = (meshes: ReadonlyArray<PeerPigeonMesh>): boolean => {
+export const meshIsConnected = (meshes: ReadonlyArray<PeerPigeonMeshBase>): boolean => {
   const adjacency = new Map(meshes.map((m) => [m.peerId, new Set<string>()]))
   for (const m of meshes) {
     for (const p of connectedIds(m)) {
@@ -30,4 +31,15 @@ export const meshIsConnected = (meshes: ReadonlyArray<PeerPigeonMesh>): boolean 
 
 export const fastMesh: PeerPigeonMeshOptions = { optimizeInterval: 300, presenceInterval: 500, connectionTimeout: 8000 }
 
-export { PeerPigeonMesh }
+/** A facade over a `MemoryNetwork` (no WebRTC, no server): `connect("memory://")` joins the network. */
+export const memoryMesh = (network: MemoryNetwork, options: PeerPigeonMeshOptions = {}) =>
+  new PeerPigeonMeshBase({ ...fastMesh, ...options }, network.layer)
+
+/** Every `event` of `mesh` from now on, in order. */
+export const record = <K extends PeerPigeonMeshEvent>(mesh: PeerPigeonMeshBase, event: K): Array<PeerPigeonMeshEvents[K]> => {
+  const seen: Array<PeerPigeonMeshEvents[K]> = []
+  mesh.addEventListener(event, (data) => seen.push(data))
+  return seen
+}
+
+export { PeerPigeonMesh, PeerPigeonMeshBase }

@@ -1,0 +1,125 @@
+/**
+ * The events of `PeerPigeonMesh` (payloads by name) and the small emitter behind its
+ * `addEventListener`/`on`/`once` API, as in PeerPigeon 1.x. A throwing listener is logged
+ * and does not stop the others.
+ *
+ * @since 2.0.0
+ */
+import type { PeerId } from "../schema/PeerId.ts"
+import type { DhtChange } from "../services/Dht.ts"
+import type { MeshEvent } from "../services/MeshEvents.ts"
+
+/** Event payloads, by event name. */
+export interface PeerPigeonMeshEvents {
+  /** `init()` finished: the key pair (and so `peerId`) exists and the services run. */
+  initialized: { readonly peerId: string }
+  connected: Record<string, never>
+  /**
+   * Left the signaling server for good: `disconnect()`, or signaling stopped (replaced by
+   * another `connect`, or closed through the Effect API). A passing outage is a `statusChanged`
+   * warning instead: signaling reconnects by itself.
+   */
+  disconnected: { readonly reason: string }
+  peerDiscovered: { readonly peerId: string }
+  peerConnected: { readonly peerId: string; readonly verified: boolean }
+  /** A peer this mesh had been linked to before (since `init`) is linked again; follows its `peerConnected`. */
+  peerReconnected: { readonly peerId: string; readonly verified: boolean }
+  peerDisconnected: { readonly peerId: string; readonly reason: string }
+  peerEvicted: { readonly peerId: string; readonly by: string; readonly reason: string }
+  messageReceived: Omit<Extract<MeshEvent, { _tag: "MessageReceived" }>, "_tag">
+  /** A message from `sendMessage`/`sendDirectMessage` could not be sent, or (direct) was never acknowledged. */
+  messageFailed: { readonly messageId: string; readonly reason: string; readonly to?: PeerId }
+  statusChanged: { readonly type: string; readonly message: string }
+  peersUpdated: { readonly connectedCount: number }
+  dhtValueChanged: DhtChange
+}
+export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
+export type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void
+
+type AnyListener = (data: never) => void
+
+/** Listeners by event name, with the EventTarget/EventEmitter methods 1.x code calls. */
+export class MeshEmitter {
+  readonly #listeners = new Map<string, Set<AnyListener>>()
+  /** `once` wrappers, by the listener they wrap, so `off(event, listener)` removes them too. */
+  readonly #onceWrappers = new Map<string, Map<AnyListener, AnyListener>>()
+
+  addEventListener<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): void {
+    let set = this.#listeners.get(event)
+    if (set === undefined) this.#listeners.set(event, set = new Set())
+    set.add(listener as AnyListener)
+  }
+
+  removeEventListener<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): void {
+    const set = this.#listeners.get(event)
+    const wrapper = this.#onceWrappers.get(event)?.get(listener as AnyListener)
+    if (wrapper !== undefined) {
+      this.#onceWrappers.get(event)!.delete(listener as AnyListener)
+      set?.delete(wrapper)
+    }
+    set?.delete(listener as AnyListener)
+    if (set?.size === 0) this.#listeners.delete(event)
+  }
+
+  on<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): this {
+    this.addEventListener(event, listener)
+    return this
+  }
+
+  off<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): this {
+    this.removeEventListener(event, listener)
+    return this
+  }
+
+  /** Calls `listener` for the next `event` only. */
+  once<K extends PeerPigeonMeshEvent>(event: K, listener: Listener<K>): this {
+    const wrapper: Listener<K> = (data) => {
+      this.removeEventListener(event, listener)
+      listener(data)
+    }
+    let wrappers = this.#onceWrappers.get(event)
+    if (wrappers === undefined) this.#onceWrappers.set(event, wrappers = new Map())
+    wrappers.set(listener as AnyListener, wrapper as AnyListener)
+    this.addEventListener(event, wrapper)
+    return this
+  }
+
+  /** Removes every listener of `event`, or of every event. */
+  removeAllListeners(event?: PeerPigeonMeshEvent): this {
+    if (event === undefined) {
+      this.#listeners.clear()
+      this.#onceWrappers.clear()
+    } else {
+      this.#listeners.delete(event)
+      this.#onceWrappers.delete(event)
+    }
+    return this
+  }
+
+  listenerCount(event: PeerPigeonMeshEvent): number {
+    return this.#listeners.get(event)?.size ?? 0
+  }
+
+  listeners<K extends PeerPigeonMeshEvent>(event: K): Array<Listener<K>> {
+    const wrapped = new Map([...this.#onceWrappers.get(event) ?? []].map(([l, w]) => [w, l]))
+    return [...this.#listeners.get(event) ?? []].map((l) => (wrapped.get(l) ?? l) as Listener<K>)
+  }
+
+  /** The events that have listeners. */
+  eventNames(): Array<PeerPigeonMeshEvent> {
+    return [...this.#listeners.keys()] as Array<PeerPigeonMeshEvent>
+  }
+
+  protected emit<K extends PeerPigeonMeshEvent>(event: K, data: PeerPigeonMeshEvents[K]): void {
+    const set = this.#listeners.get(event)
+    if (set === undefined) return
+    for (const listener of [...set]) {
+      try {
+        ;(listener as Listener<K>)(data)
+      } catch (error) {
+        // a throwing listener must not take the mesh down
+        console.error(`peerpigeon: a "${event}" listener threw`, error)
+      }
+    }
+  }
+}
