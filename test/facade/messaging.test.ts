@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import { Signaling } from "../../src/services/Signaling.ts"
-import { memoryMesh, type PeerPigeonMeshBase, record, until } from "../support/facade.ts"
+import { memoryMesh, type PeerPigeonMeshBase, record, until } from "./support.ts"
 
 const started: Array<PeerPigeonMeshBase> = []
 afterEach(async () => {
