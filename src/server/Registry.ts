@@ -8,8 +8,9 @@
  *
  * @since 2.0.0
  */
-import { Context, Layer } from "effect"
-import { makeMemoryRegistry, type RegistryShape } from "../internal/registry.ts"
+import { Context, Effect, Layer } from "effect"
+import { makeMemoryRegistry, type RegistryShape, RegistryUnavailable } from "../internal/registry.ts"
+import { makeRedisCluster, nodeRedisLayer, type RedisClusterOptions } from "./RedisCluster.ts"
 
 export {
   type ClusterCounts,
@@ -31,4 +32,14 @@ export {
 export class Registry extends Context.Service<Registry, RegistryShape>()("peerpigeon/server/Registry") {
   /** The embedded default: everything in this process's memory. */
   static readonly layerMemory: Layer.Layer<Registry> = Layer.sync(Registry, () => makeMemoryRegistry())
+
+  /**
+   * Several servers as one through one Redis (RedisCluster.ts). Fails to build when Redis is
+   * unreachable at start.
+   */
+  static readonly layerRedis = (options: RedisClusterOptions): Layer.Layer<Registry, RegistryUnavailable> =>
+    Layer.effect(Registry, Effect.map(makeRedisCluster(options), ({ registry }) => registry)).pipe(
+      Layer.provide(nodeRedisLayer(options)),
+      Layer.catchTag("RedisError", (cause) => Layer.effect(Registry, Effect.fail(new RegistryUnavailable({ operation: "connect", cause }))))
+    )
 }

@@ -61,6 +61,16 @@ export interface ServerOptions {
   readonly rateLimit: TokenBucketOptions
   /** Frames refused by the rate limit, in a row without a quiet period, before the connection is closed (1008). Default 1000. */
   readonly rateLimitCloseAfter: number
+  /**
+   * Scale-out: a Redis URL (`redis://[user:password@]host:port`, `rediss://` for TLS) shared
+   * by several servers, which then act as one (docs/DEPLOYMENT.md). Default none: this
+   * process alone, in memory.
+   */
+  readonly redis: string | undefined
+  /** With `redis`: a unix socket path instead of a URL. Default none. */
+  readonly redisSocket: string | undefined
+  /** With `redis`: the longest wait for one Redis call, after which the step fails (1013 or `relay-failed`). Default 2000 ms. */
+  readonly redisCommandTimeout: number
 }
 
 export const defaults: ServerOptions = {
@@ -80,7 +90,10 @@ export const defaults: ServerOptions = {
   discoveryRandom: 2,
   requireIdentity: false,
   rateLimit: { perSecond: 100, burst: 200 },
-  rateLimitCloseAfter: 1000
+  rateLimitCloseAfter: 1000,
+  redis: undefined,
+  redisSocket: undefined,
+  redisCommandTimeout: 2000
 }
 
 /** Checks options a user supplied; throws a `RangeError` naming the bad field. */
@@ -103,6 +116,10 @@ export const resolveOptions = (partial: Partial<ServerOptions> = {}): ServerOpti
   int("discoveryK", o.discoveryK, 1, 1000)
   int("discoveryRandom", o.discoveryRandom, 0, 1000)
   int("rateLimitCloseAfter", o.rateLimitCloseAfter, 1)
+  int("redisCommandTimeout", o.redisCommandTimeout, 1)
+  if (o.redis !== undefined && !/^rediss?:\/\//.test(o.redis)) {
+    throw new RangeError(`PeerPigeonServer option redis must be a redis:// or rediss:// URL, got ${o.redis}`)
+  }
   if (typeof o.host !== "string" || o.host.length === 0) throw new RangeError("PeerPigeonServer option host must be a non-empty string")
   for (const name of ["rateLimit", "announceRateLimit"] as const) {
     if (!(o[name].perSecond > 0) || !(o[name].burst >= 1)) {

@@ -163,9 +163,15 @@ export const layer = (options: Partial<ServerOptions> = {}) =>
       )
     })
   ).pipe(
-    Layer.provideMerge(Layer.mergeAll(Registry.layerMemory, ServerStats.layer)),
+    Layer.provideMerge(Layer.mergeAll(registryLayer, ServerStats.layer)),
     Layer.provideMerge(ServerConfig.layer(options))
   )
+
+/** In memory, unless `redis` (or `redisSocket`) names a shared Redis. */
+const registryLayer = Layer.unwrap(Effect.map(ServerConfig, (config) =>
+  config.redis === undefined && config.redisSocket === undefined
+    ? Registry.layerMemory
+    : Registry.layerRedis({ url: config.redis, socketPath: config.redisSocket, commandTimeout: config.redisCommandTimeout })))
 
 /** The bound port of the running server. */
 export const boundPort = Effect.gen(function*() {

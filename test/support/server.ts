@@ -2,12 +2,18 @@ import { randomBytes } from "node:crypto"
 import { announceChallenge, peerIdFromPublicKey, toBase64Url } from "../../src/internal/identityProof.ts"
 import { PeerPigeonServer, type PeerPigeonServerOptions } from "../../src/server/index.ts"
 
+/**
+ * Options every `withServer` of the current test file adds (test/support/redis.ts sets
+ * `redisSocket` here to run a whole suite over the Redis registry).
+ */
+export const suiteOptions: { current: PeerPigeonServerOptions } = { current: {} }
+
 /** Starts a server on 127.0.0.1 and an OS-chosen port for one test; always stopped after. */
 export const withServer = async <A>(
   options: PeerPigeonServerOptions,
   body: (server: PeerPigeonServer) => Promise<A>
 ): Promise<A> => {
-  const server = new PeerPigeonServer({ host: "127.0.0.1", port: 0, ...options })
+  const server = new PeerPigeonServer({ host: "127.0.0.1", port: 0, ...suiteOptions.current, ...options })
   await server.start()
   try {
     return await body(server)

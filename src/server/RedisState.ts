@@ -1,0 +1,131 @@
+/**
+ * What one server of a Redis deployment keeps in its own memory: its connections, whom each
+ * knows (local or on other servers), its server id, the epoch of Redis's data it registered
+ * under, and when its lease was last renewed. Also the inbox: frames other servers publish
+ * to `pp:to:<id>` are handed to the local sockets here, applying who-knows-whom notes.
+ *
+ * Inbox payloads are lines: `f` then 4 lines per frame (target, note kind `m`/`i`/`g`/`-`,
+ * the peer the note is about, the frame: JSON has no raw newline); or `d`, a peer id and a
+ * reason (a proven announce elsewhere took the id over from this server's unverified holder).
+ *
+ * @since 2.0.0
+ */
+import { randomBytes } from "node:crypto"
+import type { Delivery, PeerRecord, PeerSink } from "../internal/registry.ts"
+import type { PeerId } from "../schema/PeerId.ts"
+import type { JsonObject } from "../schema/Signaling.ts"
+import { disconnectedFrame } from "./ServerFrames.ts"
+
+export interface Local {
+  readonly peerId: PeerId
+  readonly sink: PeerSink
+  readonly connectedAt: number
+  announced: PeerRecord | undefined
+  proven: boolean
+  knows: Set<PeerId>
+}
+
+/** A fresh random id (a server id per start, an epoch candidate). */
+export const randomToken = (): string => randomBytes(16).toString("hex")
+
+export const noteCode = { meet: "m", intro: "i", gone: "g" } as const
+
+/** One inbox item: target, note, about, frame. */
+export const inboxItem = (d: Delivery): string =>
+  `${d.to}\n${d.note === undefined ? "-" : noteCode[d.note.kind]}\n${d.note?.about ?? ""}\n${d.frame}`
+
+/** Record JSON as stored in `pp:{net}:rec`. */
+export const encodeRecord = (r: PeerRecord, server: string): string =>
+  JSON.stringify({ s: server, v: r.verified, d: r.data, a: r.announcedAt })
+
+export const decodeRecord = (peerId: string, networkName: string, json: string): PeerRecord => {
+  const r = JSON.parse(json) as { v: boolean; d: JsonObject; a: number }
+  return { peerId: peerId as PeerId, networkName, verified: r.v, data: r.d, announcedAt: r.a }
+}
+
+export class RedisState {
+  readonly locals = new Map<PeerId, Local>()
+  serverId = randomToken()
+  /** The epoch this server's registrations were made under. */
+  epoch: string | undefined = undefined
+  lastRenewal = 0
+  /** Cut off from Redis longer than the lease allows: every socket was closed, nothing is served. */
+  fenced = false
+  /** Inbox messages and resets, for tests and /stats. */
+  inboxMessages = 0
+
+  /** Delivers to a local peer, applying the note; false when the note says to drop it (or no such peer). */
+  deliverLocal(to: PeerId, kind: string, about: string, frame: string): boolean {
+    const entry = this.locals.get(to)
+    if (entry === undefined) return false
+    const other = about as PeerId
+    if (kind === "m") entry.knows.add(other)
+    else if (kind === "i") {
+      if (entry.knows.has(other)) return false
+      entry.knows.add(other)
+    } else if (kind === "g" && !entry.knows.delete(other)) return false
+    entry.sink.send(frame)
+    return true
+  }
+
+  /** Handles one inbox message; returns deliveries it asks for (the "told" of a displaced holder). */
+  onInbox(message: string): ReadonlyArray<Delivery> {
+    this.inboxMessages++
+    const lines = message.split("\n")
+    if (lines[0] === "f") {
+      for (let i = 1; i + 3 < lines.length; i += 4) {
+        this.deliverLocal(lines[i] as PeerId, lines[i + 1]!, lines[i + 2]!, lines[i + 3]!)
+      }
+      return []
+    }
+    if (lines[0] === "d") return this.displace(lines[1] as PeerId, lines[2] ?? "")
+    return []
+  }
+
+  /** A proven announce on another server took this id over: the unverified holder is closed, its contacts told. */
+  displace(peerId: PeerId, reason: string): ReadonlyArray<Delivery> {
+    const entry = this.locals.get(peerId)
+    if (entry === undefined || entry.proven) return []
+    this.locals.delete(peerId)
+    const network = entry.announced?.networkName
+    const told = network === undefined ? [] : this.told(entry, "displaced", network)
+    entry.sink.close(1008, reason)
+    return told
+  }
+
+  /** `peer-disconnected` for everyone `entry` knew (each drops it unless it still knew `entry`). */
+  told(entry: Local, reason: string, network: string): Array<Delivery> {
+    const ts = Date.now()
+    const out: Array<Delivery> = []
+    for (const other of entry.knows) {
+      out.push({ to: other, frame: disconnectedFrame(entry.peerId, reason, other, network, ts), note: { kind: "gone", about: entry.peerId } })
+    }
+    entry.knows = new Set()
+    return out
+  }
+
+  /** The peers of dead servers were removed from Redis: local peers that knew them are told. */
+  forget(removed: ReadonlyArray<readonly [string, PeerId]>): number {
+    if (removed.length === 0) return 0
+    const ts = Date.now()
+    let sent = 0
+    for (const entry of this.locals.values()) {
+      if (entry.knows.size === 0) continue
+      for (const [network, id] of removed) {
+        if (entry.knows.delete(id)) {
+          entry.sink.send(disconnectedFrame(id, "server-lost", entry.peerId, network, ts))
+          sent++
+        }
+      }
+    }
+    return sent
+  }
+
+  /** Fencing: every local connection is closed with 1013 and forgotten (its release finds nothing to undo). */
+  closeAll(reason: string): number {
+    const all = [...this.locals.values()]
+    this.locals.clear()
+    for (const entry of all) entry.sink.close(1013, reason)
+    return all.length
+  }
+}
