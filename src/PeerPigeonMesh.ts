@@ -141,9 +141,10 @@ export class PeerPigeonMeshBase extends MeshEmitter {
     return this.#run(Mesh.use((m) => m.connectToPeer(peerId.toLowerCase() as PeerId)))
   }
 
-  disconnectPeer(peerId: string): Promise<void> {
+  /** Closes the link to `peerId` with `reason` (default "manual"). */
+  disconnectPeer(peerId: string, reason = "manual"): Promise<void> {
     if (!isPeerIdString(peerId)) return Promise.reject(invalidPeer(peerId))
-    return this.#run(Mesh.use((m) => m.disconnectPeer(peerId.toLowerCase() as PeerId)))
+    return this.#run(Connections.use((c) => c.disconnect(peerId.toLowerCase() as PeerId, reason)))
   }
 
   /** Stores `value` (JSON) under `key`; resolves to the record's version. `space`: see `facade/dht.ts`. */

@@ -107,7 +107,13 @@ describe("PeerPigeonMesh peers and diagnostics (memory network)", () => {
     const gone = record(a!, "peerDisconnected")
     await new PeerConnection(a!, b!.peerId).close()
     await until("closed", () => gone.length === 1)
+    expect(gone[0]).toMatchObject({ peerId: b!.peerId })
     expect(link.getStatus()).toBe("closed")
+    // 1.x's two-argument form
+    await a!.connectToPeer(b!.peerId)
+    await until("linked again", () => link.getStatus() === "connected")
+    await a!.disconnectPeer(b!.peerId, "testing partition")
+    await until("closed again", () => link.getStatus() === "closed")
 
     const signaling = new SignalingClient(a!)
     expect(a!.signalingClient).toBeInstanceOf(SignalingClient)
