@@ -133,7 +133,7 @@ describe("WsSignaling", () => {
       yield* b.next("PeerDiscovered", (e) => e.peerId === a.peerId && e.verified)
       yield* a.signaling.send(b.peerId, { kind: "offer", data: { sdp: "again" } })
       assert.strictEqual((yield* b.next("Signal")).from, a.peerId)
-      const peers = yield* Effect.promise(() => second.getPeers())
+      const peers = second.getPeers()
       assert.deepStrictEqual(peers.map((p) => p.verified), [true, true])
     }))
 
@@ -199,7 +199,7 @@ describe("WsSignaling", () => {
       }))
       assert.deepStrictEqual(yield* b.next("PeerLeft"), { _tag: "PeerLeft", peerId: c.peerId, reason: "peer_disconnect" })
       yield* Effect.promise(() => c.gone)
-      const peers = yield* Effect.promise(() => server.getPeers())
+      const peers = server.getPeers()
       assert.deepStrictEqual(peers.map((p) => p.peerId), [b.peerId])
     }))
 
