@@ -7,8 +7,7 @@
  *
  * @since 2.0.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, PubSub, type Schema, Stream } from "effect"
-import { layer as debugLoggerLayer } from "./DebugLogger.ts"
+import { Effect, type Schema } from "effect"
 import { PeerConnection, SignalingClient, WebDHT } from "./facade/compat.ts"
 import * as FacadeDht from "./facade/dht.ts"
 import * as Diagnostics from "./facade/diagnostics.ts"
@@ -16,28 +15,21 @@ import { EventBridge } from "./facade/dispatch.ts"
 import { environmentReport, type EnvironmentReport, hasWebRTC, hasWebSocket } from "./facade/environment.ts"
 import { MeshEmitter } from "./facade/events.ts"
 import { generateMessageId, generatePeerId, validatePeerId } from "./facade/peerId.ts"
-import { makeMeshLayer, type Platform } from "./layers/Mesh.ts"
+import { offlineStatus, type Runtime, type Services, startRuntime, unwrap } from "./facade/runtime.ts"
+import type { Platform } from "./layers/Mesh.ts"
 import { isPeerIdString, type PeerId } from "./schema/PeerId.ts"
 import { Connections, type PeerLinkInfo } from "./services/Connections.ts"
 import { Dht } from "./services/Dht.ts"
 import type { DiscoveredPeer } from "./services/Discovery.ts"
-import { Identity, make as makeIdentity } from "./services/Identity.ts"
+import { type Identity, make as makeIdentity } from "./services/Identity.ts"
 import { Mesh, type MeshStatus } from "./services/Mesh.ts"
 import { type MeshOptions, resolveMeshOptions } from "./services/MeshConfig.ts"
-import { MeshEvents } from "./services/MeshEvents.ts"
 
 export type { PeerPigeonMeshEvent, PeerPigeonMeshEvents } from "./facade/events.ts"
 export type { DhtGetOptions, DhtPutCompatOptions, DhtSpace, DhtUpdateOptions } from "./facade/dht.ts"
 export type { ConnectionAttempt, ConnectivityReport, PeerStateSummary } from "./facade/diagnostics.ts"
 export type PeerPigeonMeshOptions = Partial<MeshOptions>
 
-type Services = Layer.Success<ReturnType<typeof makeMeshLayer>>
-type Runtime = ManagedRuntime.ManagedRuntime<Services, unknown>
-
-const unwrap = <A>(exit: Exit.Exit<A, unknown>): A => {
-  if (Exit.isSuccess(exit)) return exit.value
-  throw Cause.squash(exit.cause)
-}
 const invalidPeer = (peerId: string) => new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`)
 const reasonOf = (error: unknown) => error instanceof Error ? error.message : String(error)
 
@@ -179,26 +171,9 @@ export class PeerPigeonMeshBase extends MeshEmitter {
   /** The status object of PeerPigeon 1.x (`uptime` counts from the connection). */
   getStatus(): MeshStatus {
     const runtime = this.#runtime
-    if (runtime !== undefined) return unwrap(runtime.runSyncExit(Mesh.use((m) => m.status)))
-    const o = this.#options
-    return {
-      peerId: this.peerId as PeerId,
-      verified: this.#identity?.verified ?? false,
-      networkName: o.networkName,
-      connected: false,
-      signalingUrl: undefined,
-      connectedCount: 0,
-      connectingCount: 0,
-      discoveredCount: 0,
-      maxPeers: o.maxPeers,
-      minPeers: o.minPeers,
-      autoDiscovery: o.autoDiscovery,
-      evictionStrategy: o.evictionStrategy,
-      xorRouting: o.xorRouting,
-      connectionType: "websocket",
-      transport: "",
-      uptime: 0
-    }
+    return runtime === undefined
+      ? offlineStatus(this.#options, this.peerId, this.#identity?.verified ?? false)
+      : unwrap(runtime.runSyncExit(Mesh.use((m) => m.status)))
   }
 
   getConnectedPeerCount(): number {
@@ -312,29 +287,9 @@ export class PeerPigeonMeshBase extends MeshEmitter {
     const starting = (async () => {
       const identity = this.#identity ?? await Effect.runPromise(makeIdentity(this.#options.peerId))
       this.#identity = identity
-      const runtime: Runtime = ManagedRuntime.make(
-        makeMeshLayer(this.#options, this.#platform, Layer.succeed(Identity, identity)).pipe(
-          Layer.provideMerge(debugLoggerLayer)
-        )
-      )
-      const subscribed = Promise.withResolvers<void>()
-      const bridge = this.#bridge
-      runtime.runFork(
-        Effect.gen({ self: this }, function*() {
-          const subscription = yield* MeshEvents.use((pubsub) => PubSub.subscribe(pubsub))
-          // started at once, so the DHT's PubSub is subscribed before anyone can subscribe a key
-          yield* Dht.use((d) =>
-            d.changes.pipe(Stream.runForEach((change) => Effect.sync(() => this.emit("dhtValueChanged", change))))
-          ).pipe(Effect.forkScoped({ startImmediately: true }))
-          subscribed.resolve()
-          while (true) bridge.dispatch(yield* PubSub.take(subscription))
-        }).pipe(Effect.scoped)
-      ).addObserver((exit) => {
-        if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) subscribed.reject(Cause.squash(exit.cause))
-      })
-      await subscribed.promise.catch(async (error: unknown) => {
-        await runtime.dispose()
-        throw error
+      const runtime = await startRuntime(this.#options, this.#platform, identity, {
+        event: (event) => this.#bridge.dispatch(event),
+        dhtChange: (change) => this.emit("dhtValueChanged", change)
       })
       this.#runtime = runtime
       this.emit("initialized", { peerId: identity.peerId })
