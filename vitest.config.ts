@@ -24,6 +24,7 @@ export default defineConfig({
     coverage: {
       provider: "v8",
       reportsDirectory: "coverage",
+      reportOnFailure: true,
       include: ["src/**/*.ts"],
       reporter: ["text", "text-summary", "html", "json-summary"]
     }
