@@ -306,7 +306,7 @@ describe.skipIf(!hasChromium)("the demo app in Chromium", () => {
     const tabIds = new Set(mixedTabs.map((t) => t.peerId))
     expect(nodes.some((n) => connectedIds(n).some((id) => tabIds.has(id)))).toBe(true)
 
-    await nodes[0]!.sendMessage({ type: "chat", text: "hello from node" })
+    nodes[0]!.sendMessage({ type: "chat", text: "hello from node" })
     await Promise.all(mixedTabs.map((tab) => received(tab, "hello from node")))
 
     await chat(mixedTabs[0]!, "hello from the browser")
