@@ -91,7 +91,7 @@ const logger = Logger.make((options) => {
   const module = typeof annotations["module"] === "string" ? annotations["module"] : "Mesh"
   const severe = options.logLevel === "Warn" || options.logLevel === "Error" || options.logLevel === "Fatal"
   if (!severe && !DebugLogger.isEnabled(module)) return
-  const parts = Array.isArray(options.message) ? options.message : [options.message]
+  const parts: ReadonlyArray<unknown> = Array.isArray(options.message) ? options.message : [options.message]
   const line = `[${options.date.toISOString()}] [${module}] ${options.logLevel.toUpperCase()}`
   if (severe) console.warn(line, ...parts)
   else console.log(line, ...parts)

@@ -78,7 +78,7 @@ export class MeshEmitter {
       listener(data)
     }
     let wrappers = this.#onceWrappers.get(event)
-    if (wrappers === undefined) this.#onceWrappers.set(event, wrappers = new Map())
+    if (wrappers === undefined) this.#onceWrappers.set(event, wrappers = new Map<AnyListener, AnyListener>())
     wrappers.set(listener as AnyListener, wrapper as AnyListener)
     this.addEventListener(event, wrapper)
     return this
@@ -101,7 +101,8 @@ export class MeshEmitter {
   }
 
   listeners<K extends PeerPigeonMeshEvent>(event: K): Array<Listener<K>> {
-    const wrapped = new Map([...this.#onceWrappers.get(event) ?? []].map(([l, w]) => [w, l]))
+    const wrapped = new Map<AnyListener, AnyListener>()
+    for (const [listener, wrapper] of this.#onceWrappers.get(event) ?? []) wrapped.set(wrapper, listener)
     return [...this.#listeners.get(event) ?? []].map((l) => (wrapped.get(l) ?? l) as Listener<K>)
   }
 

@@ -105,7 +105,7 @@ describe("real WebRTC (werift) with the real signaling server", () => {
     server = new PeerPigeonServer({ host: "127.0.0.1", port })
     await server.start()
     await until("all re-announced", () => meshes.every((m) => m.getStatus().connected), 20_000)
-    const peers = await server.getPeers()
+    const peers = server.getPeers()
     expect(peers.filter((p) => p.announced && p.networkName === "e2e")).toHaveLength(5)
     // the mesh still works end to end
     meshes[4]!.sendMessage("after restart")
