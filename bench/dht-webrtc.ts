@@ -17,7 +17,7 @@ const opTimeoutMs = arg("opTimeout", 20_000)
 const random = prng(arg("seed", 5))
 const pick = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)]!
 
-const connectedIds = (m: PeerPigeonMesh) => m.getPeers().filter((p) => p.status === "connected").map((p): string => p.peerId)
+const connectedIds = (m: PeerPigeonMesh) => m.getConnectedPeerIds()
 
 const bounded = async <A>(p: Promise<A>): Promise<{ ok: true; value: A } | { ok: false; error: string }> => {
   const timeout = deadline(opTimeoutMs, { ok: false as const, error: "bench-timeout" })

@@ -17,6 +17,8 @@ import type { Platform } from "../src/layers/Mesh.ts"
 import { RtcPeerConnectionCtor } from "../src/layers/RtcPeerConnection.ts"
 import * as WebRtcTransport from "../src/layers/WebRtcTransport.ts"
 import * as WsSignaling from "../src/layers/WsSignaling.ts"
+import type { PeerId } from "../src/schema/PeerId.ts"
+import { Mesh } from "../src/services/Mesh.ts"
 import { PeerPigeonMeshBase } from "../src/PeerPigeonMesh.ts"
 import { layerKeyObjects } from "../src/platform/node.ts"
 import {
@@ -90,8 +92,7 @@ const takeLoopDelay = (): string => {
   return text
 }
 
-const connectedIds = (mesh: AnyMesh): Array<string> =>
-  mesh.getPeers().filter((p) => p.status === "connected").map((p) => p.peerId)
+const connectedIds = (mesh: AnyMesh): ReadonlyArray<string> => mesh.getConnectedPeerIds()
 
 const linkGraph = (meshes: ReadonlyArray<AnyMesh>) => new Map(meshes.map((m) => [m.peerId, connectedIds(m)]))
 
@@ -156,7 +157,7 @@ const runMesh = async () => {
     const { meshes } = await makeMeshes(2, { ...options, networkName: "warmup", maxPeers: 1, minPeers: 1 })
     await Promise.all(meshes.map((m) => m.connect(url)))
     const ok = await until(() => meshes.every((m) => connectedIds(m).length === 1), 15_000)
-    if (ok) await meshes[0]!.sendDirectMessage(meshes[1]!.peerId, "warm")
+    if (ok) await meshes[0]!.runEffect(Mesh.use((m) => m.sendDirectMessage(meshes[1]!.peerId as PeerId, "warm")))
     await sleep(200)
     await Promise.all(meshes.map((m) => m.disconnect()))
     log(`warm-up ${ok ? "linked" : "did NOT link"}`)
@@ -170,7 +171,7 @@ const runMesh = async () => {
   report("connect_ms", Date.now() - t0)
   // BENCH_TRACE=1: the degrees (and links still connecting) of every peer, every 500 ms
   const trace = process.env["BENCH_TRACE"] === undefined ? undefined : setInterval(() =>
-    log(`degrees ${meshes.map((m) => connectedIds(m).length).join("")} connecting ${meshes.map((m) => m.getPeers().length - connectedIds(m).length).join("")} components ${components(linkGraph(meshes)).length}`), 500)
+    log(`degrees ${meshes.map((m) => connectedIds(m).length).join("")} connecting ${meshes.map((m) => m.getPeerDetails().length - connectedIds(m).length).join("")} components ${components(linkGraph(meshes)).length}`), 500)
   const ok = await until(() => formed(meshes, minPeers, maxPeers), formationTimeoutMs)
   if (trace !== undefined) clearInterval(trace)
   const formationMs = Date.now() - t0
@@ -194,7 +195,7 @@ const runMesh = async () => {
   for (let i = 0; i < broadcasts; i++) {
     const from = pick(meshes)
     const at = Date.now()
-    const id = await from.sendMessage({ seq: i, sentAt: at })
+    const id = from.sendMessage({ seq: i, sentAt: at })
     sentAt.set(id, { at, from: from.peerId })
     await sleep(broadcastGapMs)
   }
@@ -253,7 +254,7 @@ const runMesh = async () => {
     let to = pick(meshes)
     while (to === from) to = pick(meshes)
     const at = Date.now()
-    const id = await from.sendDirectMessage(to.peerId, { seq: i, sentAt: at })
+    const id = from.sendDirectMessage(to.peerId, { seq: i, sentAt: at })
     directSent.set(id, { at, from: from.peerId, to: to.peerId })
     await sleep(directGapMs)
   }
@@ -417,7 +418,8 @@ const runLink = async () => {
       }
       inFlight++
       const seq = sent++
-      a.sendDirectMessage(target, { seq, pad }).then(
+      // (through the Effect API, which resolves once the message is handed to a link)
+      a.runEffect(Mesh.use((m) => m.sendDirectMessage(target as PeerId, { seq, pad }))).then(
         () => inFlight--,
         () => (inFlight--, failed++)
       )

@@ -105,11 +105,11 @@ export class PeerPigeonMeshBase extends MeshEmitter {
   /**
    * Broadcasts to every peer of the network. Returns the message's id at once (1.x); the send
    * goes on in the background, and a failure comes as `messageFailed` and `statusChanged`.
-   * The id is this call's: receivers see the mesh's own id for the message (see README).
+   * Receivers see the same id (`messageReceived.messageId`): the message is signed with it.
    */
   sendMessage(content: Schema.Json): string {
     const id = generateMessageId()
-    this.#background(id, undefined, Mesh.use((m) => m.sendMessage(content)))
+    this.#background(id, undefined, Mesh.use((m) => m.sendMessage(content, { id })))
     return id
   }
 
@@ -124,7 +124,7 @@ export class PeerPigeonMeshBase extends MeshEmitter {
       return id
     }
     const to = peerId.toLowerCase() as PeerId
-    this.#background(id, to, Mesh.use((m) => m.sendDirectMessage(to, content)))
+    this.#background(id, to, Mesh.use((m) => m.sendDirectMessage(to, content, { id })))
     return id
   }
 
@@ -310,9 +310,7 @@ export class PeerPigeonMeshBase extends MeshEmitter {
   /** Runs a send in the background; its failure becomes `messageFailed`. */
   #background<E>(id: string, to: PeerId | undefined, send: Effect.Effect<string, E, Services>): void {
     this.#run(send).then(
-      (wireId) => {
-        if (to !== undefined) this.#bridge.sent(wireId, id)
-      },
+      () => undefined,
       (error: unknown) => this.#bridge.failed(id, reasonOf(error), to)
     )
   }

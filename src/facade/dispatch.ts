@@ -11,8 +11,6 @@ import type { PeerPigeonMeshEvent, PeerPigeonMeshEvents } from "./events.ts"
 
 /** Peers remembered as linked before; the oldest are forgotten first. */
 const SEEN_PEERS_LIMIT = 4096
-/** Direct messages whose facade id is remembered until their delivery is known (retransmissions last ~90 s). */
-const PENDING_LIMIT = 65_536
 
 export type Emit = <K extends PeerPigeonMeshEvent>(event: K, data: PeerPigeonMeshEvents[K]) => void
 
@@ -20,19 +18,12 @@ export class EventBridge {
   readonly #emit: Emit
   readonly #connectedCount: () => number
   readonly #linkedBefore = new BoundedMap<string, true>(SEEN_PEERS_LIMIT)
-  /** Wire id of a direct message -> the id `sendDirectMessage` returned for it. */
-  readonly #facadeIds = new BoundedMap<string, string>(PENDING_LIMIT)
   /** `disconnected` was emitted since the last `connected`. */
   disconnectedTold = false
 
   constructor(emit: Emit, connectedCount: () => number) {
     this.#emit = emit
     this.#connectedCount = connectedCount
-  }
-
-  /** Remembers that the direct message sent as `wireId` was returned to the caller as `facadeId`. */
-  sent(wireId: string, facadeId: string): void {
-    if (wireId !== facadeId) this.#facadeIds.set(wireId, facadeId)
   }
 
   /** A send that failed before reaching the network: `messageFailed`, then `statusChanged`. */
@@ -83,8 +74,7 @@ export class EventBridge {
         break
       }
       case "MessageFailed": {
-        const messageId = this.#facadeIds.get(event.messageId) ?? event.messageId
-        this.#facadeIds.delete(event.messageId)
+        const messageId = event.messageId
         this.failed(messageId, event.reason, event.to)
         break
       }

@@ -181,10 +181,10 @@ export const layer = Layer.effect(
     ).pipe(Effect.forkScoped)
 
     return Gossip.of({
-      publish: (content, kind = "message") =>
+      publish: (content, kind = "message", options) =>
         Effect.gen(function*() {
           yield* checkContent(content, config.maxMessageSize)
-          const fields = yield* signFields(identity, { t: "gossip", kind }, content, config.gossipTtl)
+          const fields = yield* signFields(identity, { t: "gossip", kind }, content, config.gossipTtl, options?.id)
           const frame: GossipFrame = { t: "gossip", kind, ...fields }
           seen.add(frame.id, fields.ts)
           stats.published++

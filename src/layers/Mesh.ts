@@ -6,6 +6,7 @@
  * @since 2.0.0
  */
 import { Clock, Effect, Layer, PubSub } from "effect"
+import { supervised } from "../internal/supervise.ts"
 import { Connections } from "../services/Connections.ts"
 import { DhtConfig, dhtDefaults } from "../services/Dht.ts"
 import { Discovery } from "../services/Discovery.ts"
@@ -23,9 +24,6 @@ import * as DhtLayer from "./Dht.ts"
 import * as DiscoveryLayer from "./Discovery.ts"
 import * as GossipLayer from "./Gossip.ts"
 import * as RouterLayer from "./Router.ts"
-
-/** The Router's hop bound for direct messages (layers/Router.ts `DIRECT_TTL`). */
-const DIRECT_TTL = 1024
 
 /** What a platform provides to a mesh node. */
 export type Platform<E = never, R = never> = Layer.Layer<PeerTransport | Signaling, E, Identity | MeshConfig | R>
@@ -47,9 +45,9 @@ const meshService = Layer.effect(
     let connectedAt: number | undefined
 
     // user messages from gossip and routing become MessageReceived events; `ttl` is what the
-    // frame had left on arrival, counted from this peer's hop bounds
+    // frame had left on arrival (supervised: a defect here would silence every message)
     const forward = (direct: boolean) => (subscription: PubSub.Subscription<Delivered>) =>
-      Effect.gen(function*() {
+      supervised(direct ? "Mesh.directMessages" : "Mesh.broadcasts", Effect.gen(function*() {
         while (true) {
           const m = yield* PubSub.take(subscription)
           if (m.kind !== "message") continue
@@ -59,14 +57,14 @@ const meshService = Layer.effect(
             content: m.content,
             direct,
             hops: m.hops,
-            ttl: Math.max(0, (direct ? Math.max(config.gossipTtl, DIRECT_TTL) : config.gossipTtl) - m.hops + 1),
+            ttl: m.ttl,
             encrypted: false,
             messageId: m.id,
             timestamp: m.timestamp,
             verified: m.verified
           })
         }
-      }).pipe(Effect.forkScoped)
+      })).pipe(Effect.forkScoped)
     yield* forward(false)(yield* gossip.subscribe)
     yield* forward(true)(yield* router.subscribe)
 
@@ -100,8 +98,8 @@ const meshService = Layer.effect(
             connectedAt = now
           })),
       disconnect,
-      sendMessage: (content) => gossip.publish(content),
-      sendDirectMessage: (to, content) => router.send(to, content),
+      sendMessage: (content, options) => gossip.publish(content, "message", options),
+      sendDirectMessage: (to, content, options) => router.send(to, content, "message", options),
       connectToPeer: (peerId) => connections.connect(peerId),
       disconnectPeer: (peerId) => connections.disconnect(peerId, "manual"),
       configure: (patch) =>

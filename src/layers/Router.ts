@@ -379,7 +379,7 @@ export const layer = Layer.effect(
         Effect.gen(function*() {
           if (to === self) return yield* new InvalidMessage({ message: "cannot send a direct message to self" })
           yield* checkContent(content, config.maxMessageSize)
-          const fields = yield* unsignedFields(identity, content, Math.max(config.gossipTtl, DIRECT_TTL))
+          const fields = yield* unsignedFields(identity, content, Math.max(config.gossipTtl, DIRECT_TTL), options?.id)
           if (stopped) return yield* Effect.interrupt
           const item: Outgoing = {
             frame: { t: "direct", kind, to, flood: false, ack: options?.ack ?? true, ...fields },

@@ -57,9 +57,20 @@ export interface UnsignedMessage {
   readonly content: Schema.Json
 }
 
-/** The fields of a new message from this peer, all but its signature. */
-export const unsignedFields = Effect.fnUntraced(function*(identity: Identity["Service"], content: Schema.Json, ttl: number) {
-  const id = cryptoBackend.nonce()
+/** Whether `id` can be a message id (1 to 64 characters, as receivers check). */
+export const isMessageId = (id: string): boolean => id.length >= 1 && id.length <= 64
+
+/** The fields of a new message from this peer, all but its signature; `id` is a fresh nonce unless given. */
+export const unsignedFields = Effect.fnUntraced(function*(
+  identity: Identity["Service"],
+  content: Schema.Json,
+  ttl: number,
+  givenId?: string
+) {
+  if (givenId !== undefined && !isMessageId(givenId)) {
+    return yield* new InvalidMessage({ message: `a message id has 1 to 64 characters, not ${givenId.length}` })
+  }
+  const id = givenId ?? cryptoBackend.nonce()
   const ts = yield* Clock.currentTimeMillis
   return { id, origin: identity.peerId, key: identity.publicKey, ts, ttl, hops: 0, content }
 })
@@ -69,9 +80,10 @@ export const signFields = Effect.fnUntraced(function*(
   identity: Identity["Service"],
   header: { readonly t: "gossip" | "direct"; readonly kind: string; readonly to?: PeerId },
   content: Schema.Json,
-  ttl: number
+  ttl: number,
+  id?: string
 ) {
-  const fields = yield* unsignedFields(identity, content, ttl)
+  const fields = yield* unsignedFields(identity, content, ttl, id)
   const sig = yield* identity.sign(signedBytes({ ...header, ...fields }))
   return { ...fields, sig }
 })
@@ -209,7 +221,15 @@ export const checkOrigin = (keys: PeerKeys["Service"], m: SignedMessage, allowUn
 
 /** What a delivered gossip or direct frame looks like to subscribers. */
 export const toDelivered = (
-  frame: { readonly id: string; readonly kind: string; readonly origin: PeerId; readonly content: Schema.Json; readonly hops: number; readonly ts: number },
+  frame: {
+    readonly id: string
+    readonly kind: string
+    readonly origin: PeerId
+    readonly content: Schema.Json
+    readonly hops: number
+    readonly ttl: number
+    readonly ts: number
+  },
   check: OriginCheck,
   via?: PeerId
 ): Delivered => ({
@@ -218,6 +238,7 @@ export const toDelivered = (
   origin: frame.origin,
   content: frame.content,
   hops: frame.hops + 1,
+  ttl: frame.ttl,
   timestamp: frame.ts,
   verified: check === "verified",
   ...(via === undefined ? {} : { via })

@@ -27,6 +27,8 @@ export interface Delivered {
   readonly origin: PeerId
   readonly content: Schema.Json
   readonly hops: number
+  /** Hops it could still travel when it arrived here (not signed: relays count it down). */
+  readonly ttl: number
   readonly timestamp: number
   readonly verified: boolean
   /** The neighbour it arrived from (first arrival); undefined for direct messages. */
@@ -47,7 +49,8 @@ export interface GossipStats {
 
 export class Gossip extends Context.Service<Gossip, {
   /** Broadcasts `content` (JSON) under `kind` (default "message"); returns the message id. */
-  publish(content: Schema.Json, kind?: string): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /** Broadcasts `content`; returns its id (`options.id` when given: 1 to 64 characters, unique). */
+  publish(content: Schema.Json, kind?: string, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   /** Broadcasts delivered to this peer (not its own), for the caller's Scope. */
   readonly subscribe: Effect.Effect<PubSub.Subscription<Delivered>, never, Scope.Scope>
   readonly stats: Effect.Effect<GossipStats>

@@ -41,9 +41,9 @@ export class Mesh extends Context.Service<Mesh, {
   /** Says goodbye to the server and closes every link. */
   readonly disconnect: Effect.Effect<void>
   /** Broadcasts to every peer of the network; returns the message id. */
-  sendMessage(content: Schema.Json): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  sendMessage(content: Schema.Json, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   /** Sends to one peer, over several hops if needed; returns the message id. */
-  sendDirectMessage(to: PeerId, content: Schema.Json): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  sendDirectMessage(to: PeerId, content: Schema.Json, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   connectToPeer(peerId: PeerId): Effect.Effect<void, ConnectError>
   disconnectPeer(peerId: PeerId): Effect.Effect<void>
   /** Changes settings at run time (clamped as at start); the optimizer applies them now. */

@@ -33,6 +33,8 @@ export interface Undelivered {
 export interface SendOptions {
   /** Have the target acknowledge the message, and retransmit until it does. Default true. */
   readonly ack?: boolean
+  /** The message's id (1 to 64 characters, unique); a fresh nonce by default. */
+  readonly id?: string
 }
 
 export class Router extends Context.Service<Router, {

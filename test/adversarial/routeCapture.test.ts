@@ -20,7 +20,7 @@ describe("route capture", () => {
       const mesh = yield* fakeRouter()
       mesh.neighbours = [hostile, honest]
       // the target's latest broadcast first came through the hostile neighbour: it is the route
-      yield* PubSub.publish(mesh.delivered, { id: "b1", kind: "presence", origin: target.peerId, content: {}, hops: 1, timestamp: 0, verified: true, via: hostile })
+      yield* PubSub.publish(mesh.delivered, { id: "b1", kind: "presence", origin: target.peerId, content: {}, hops: 1, ttl: 16, timestamp: 0, verified: true, via: hostile })
       yield* Effect.yieldNow
       yield* mesh.router.send(target.peerId, { text: "hello" })
       const first = yield* Queue.take(mesh.sent)
@@ -42,8 +42,8 @@ describe("route capture", () => {
       const mesh = yield* fakeRouter()
       mesh.neighbours = [a, b]
       // newest first arrival wins, whatever hop counts say (b's claim of 0 hops came first, a's broadcast is newer)
-      yield* PubSub.publish(mesh.delivered, { id: "b1", kind: "presence", origin: target.peerId, content: {}, hops: 0, timestamp: 0, verified: true, via: b })
-      yield* PubSub.publish(mesh.delivered, { id: "b2", kind: "presence", origin: target.peerId, content: {}, hops: 9, timestamp: 0, verified: true, via: a })
+      yield* PubSub.publish(mesh.delivered, { id: "b1", kind: "presence", origin: target.peerId, content: {}, hops: 0, ttl: 16, timestamp: 0, verified: true, via: b })
+      yield* PubSub.publish(mesh.delivered, { id: "b2", kind: "presence", origin: target.peerId, content: {}, hops: 9, ttl: 16, timestamp: 0, verified: true, via: a })
       yield* Effect.yieldNow
       yield* mesh.router.send(target.peerId, { text: "hello" }, "message", { ack: false })
       assert.strictEqual((yield* Queue.take(mesh.sent)).to, a)

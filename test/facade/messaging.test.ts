@@ -36,8 +36,9 @@ describe("PeerPigeonMesh messaging (memory network)", () => {
     await until("both delivered", () => inbox.length === 2)
     const broadcast = inbox.find((m) => !m.direct)!
     const direct = inbox.find((m) => m.direct)!
-    expect(broadcast).toMatchObject({ from: a!.peerId, content: { hello: "all" }, hops: 1, encrypted: false, verified: true })
-    expect(direct).toMatchObject({ from: a!.peerId, content: "psst", hops: 1, encrypted: false })
+    // the returned id is the one receivers see (the message is signed with it)
+    expect(broadcast).toMatchObject({ messageId: id, from: a!.peerId, content: { hello: "all" }, hops: 1, encrypted: false, verified: true })
+    expect(direct).toMatchObject({ messageId: directId, from: a!.peerId, content: "psst", hops: 1, encrypted: false })
     // one hop taken: the sender's TTL (gossipTtl 32 by default) less nothing, as it arrived
     expect(broadcast.ttl).toBe(32)
     expect(direct.ttl).toBe(1024)

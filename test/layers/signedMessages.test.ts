@@ -111,4 +111,15 @@ describe("batch signatures", () => {
       expect(yield* checkOrigin(keys, yield* as(impostor, "later"), true)).toBe("forged")
     }))
   })
+
+  it("unsignedFields takes a caller's id of 1 to 64 characters, and refuses others", async () => {
+    await run(Effect.gen(function*() {
+      const { identity } = yield* setup
+      expect((yield* unsignedFields(identity, "x", 8, "my-id")).id).toBe("my-id")
+      expect((yield* unsignedFields(identity, "x", 8)).id.length).toBeGreaterThan(0)
+      const tooLong = yield* Effect.flip(unsignedFields(identity, "x", 8, "y".repeat(65)))
+      expect(tooLong._tag).toBe("InvalidMessage")
+      expect((yield* Effect.flip(unsignedFields(identity, "x", 8, "")))._tag).toBe("InvalidMessage")
+    }))
+  })
 })
