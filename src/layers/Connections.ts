@@ -40,6 +40,8 @@ interface Entry {
   readonly bridge: boolean
   /** Being evicted: closing after its notice. */
   leaving: boolean
+  /** Why this side is closing the link (`disconnect`), told to listeners when its fiber stops. */
+  closeReason?: string
   /** Set when the peer refused our offer. */
   readonly refused: Deferred.Deferred<string>
 }
@@ -189,7 +191,7 @@ export const layer = Layer.effect(
           Effect.suspend(() => {
             if (entries.get(entry.peerId) === entry) entries.delete(entry.peerId)
             return entry.status === "connected"
-              ? PubSub.publish(events, { _tag: "PeerDisconnected", peerId: entry.peerId, reason: "closed" })
+              ? PubSub.publish(events, { _tag: "PeerDisconnected", peerId: entry.peerId, reason: entry.closeReason ?? "closed" })
               : Effect.void
           })
         ),
@@ -343,6 +345,7 @@ export const layer = Layer.effect(
       disconnect: (peerId, reason) =>
         Effect.gen(function*() {
           const entry = entries.get(peerId)
+          if (entry !== undefined) entry.closeReason = reason
           if (entry?.link !== undefined) yield* entry.link.close(reason)
           yield* stop(peerId)
         }),

@@ -112,8 +112,12 @@ describe("PeerPigeonMesh peers and diagnostics (memory network)", () => {
     // 1.x's two-argument form
     await a!.connectToPeer(b!.peerId)
     await until("linked again", () => link.getStatus() === "connected")
+    const goneAgain = record(a!, "peerDisconnected")
     await a!.disconnectPeer(b!.peerId, "testing partition")
     await until("closed again", () => link.getStatus() === "closed")
+    await until("told", () => goneAgain.length === 1)
+    // the reason given, on this side too (the link's fiber is stopped with it)
+    expect(goneAgain[0]).toMatchObject({ peerId: b!.peerId, reason: "testing partition" })
 
     const signaling = new SignalingClient(a!)
     expect(a!.signalingClient).toBeInstanceOf(SignalingClient)
