@@ -101,7 +101,8 @@ let onDiscovery: (() => void) | undefined
 
 // ------------------------------------------------------------------ connect
 
-const connectOne = (c: Client, port: number, timeoutMs: number): Promise<"connected" | "rejected" | "error" | string> =>
+/** "connected", "rejected", "error", or the close reason. */
+const connectOne = (c: Client, port: number, timeoutMs: number): Promise<string> =>
   new Promise((resolve) => {
     let settled = false
     const done = (r: string): void => {

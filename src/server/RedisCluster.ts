@@ -89,7 +89,8 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
     state.lastRenewal = Date.now()
   }))
 
-  let registry: RegistryShape | undefined
+  // set once the registry exists; the loops above it may run before (they then skip it)
+  const built: { registry?: RegistryShape } = {}
 
   const sweepWith = (self: boolean) =>
     Effect.gen(function*() {
@@ -116,7 +117,7 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
         deliveries.push({ to: a.peerId, frame: discoveredFrame(b, a.peerId, ts), note: { kind: "intro" as const, about: b.peerId } })
         deliveries.push({ to: b.peerId, frame: discoveredFrame(a, b.peerId, ts), note: { kind: "intro" as const, about: a.peerId } })
       }
-      if (deliveries.length > 0 && registry !== undefined) yield* registry.deliverAll(deliveries)
+      if (deliveries.length > 0 && built.registry !== undefined) yield* built.registry.deliverAll(deliveries)
       yield* Effect.logInfo(`swept ${dead.length} dead server(s): ${pairs.length} peers removed`)
     })
 
@@ -125,7 +126,8 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
     resyncNow: renewOnce,
     sweepNow: sweepWith(false)
   }
-  registry = makeRedisRegistry(state, redis.eval, ops, { commandTimeout, relayRetryDelay: 250 })
+  const registry = makeRedisRegistry(state, redis.eval, ops, { commandTimeout, relayRetryDelay: 250 })
+  built.registry = registry
 
   // first lease and epoch before the first connection
   yield* renewOnce
@@ -144,7 +146,7 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
       return
     }
     const told = state.onInbox(message)
-    if (told.length > 0 && registry !== undefined) runFork(Effect.ignore(registry.deliverAll(told)))
+    if (told.length > 0) runFork(Effect.ignore(registry.deliverAll(told)))
   }
   yield* Effect.acquireRelease(
     Effect.tryPromise({

@@ -75,7 +75,7 @@ const releaseUpgradeRequest = (socket: NetSocket): void => {
   process.nextTick(dropListenersSince, socket, socket.listeners("close"), socket.listeners("error"))
 }
 
-const dropListenersSince = (socket: NetSocket, close: ReadonlyArray<Function>, error: ReadonlyArray<Function>): void => {
+const dropListenersSince = (socket: NetSocket, close: ReadonlyArray<unknown>, error: ReadonlyArray<unknown>): void => {
   for (const listener of socket.listeners("close")) {
     if (!close.includes(listener)) socket.removeListener("close", listener as () => void)
   }

@@ -55,7 +55,7 @@ describe("identity extension", () => {
       expect(await c.next()).toMatchObject({ type: "error", code: "identity-invalid" })
       c.send({ type: "announce", data: { peerId: me.peerId, publicKey: "!!", signature: "??" } })
       expect(await c.next()).toMatchObject({ type: "error", error: "Identity proof rejected: bad-encoding" })
-      expect((await server.getPeers())[0]).toMatchObject({ announced: false })
+      expect(server.getPeers()[0]).toMatchObject({ announced: false })
       await c.close()
     }))
 
@@ -70,7 +70,7 @@ describe("identity extension", () => {
       c.send({ type: "announce", data: { peerId: me.peerId, publicKey: me.publicKey, signature: await me.sign("global", nonce) } })
       c.send({ type: "ping" })
       expect(await c.next()).toMatchObject({ type: "pong" })
-      const peers = await server.getPeers()
+      const peers = server.getPeers()
       expect(peers.find((p) => p.peerId === me.peerId)).toMatchObject({ announced: true, verified: true })
       expect(peers.find((p) => p.peerId === hexId(7))).toMatchObject({ announced: false })
       await Promise.all([old.close(), c.close()])

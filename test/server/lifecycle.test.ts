@@ -75,12 +75,12 @@ describe("PeerPigeonServer", () => {
       await b.next(ofType("error"))
       a.send({ type: "ping" })
       await a.next(ofType("pong"))
-      const peers = await server.getPeers()
+      const peers = server.getPeers()
       expect(peers.map((p) => [p.peerId, p.announced, p.networkName]).sort()).toEqual([
         [hexId(1), true, "x"],
         [hexId(2), false, undefined]
       ])
-      const stats = await server.getStats()
+      const stats = server.getStats()
       expect(stats).toMatchObject({ connections: 2, peers: 1, networks: { x: 1 }, connectionsAccepted: 2, errorsSent: 1 })
       expect(stats.messagesReceived).toBe(3)
       await Promise.all([a.close(), b.close()])
