@@ -16,7 +16,8 @@ describe("route capture", () => {
     Effect.gen(function*() {
       const target = yield* IdentityModule.make().pipe(Effect.orDie)
       const hostile = "f".repeat(40) as PeerId
-      const honest = "0".repeat(40) as PeerId
+      // XOR-next to the target, so greedy routing always has this way round the black hole
+      const honest = (target.peerId.slice(0, 39) + (target.peerId.endsWith("0") ? "1" : "0")) as PeerId
       const mesh = yield* fakeRouter()
       mesh.neighbours = [hostile, honest]
       // the target's latest broadcast first came through the hostile neighbour: it is the route
