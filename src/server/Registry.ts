@@ -10,7 +10,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { makeMemoryRegistry, type RegistryShape, RegistryUnavailable } from "../internal/registry.ts"
-import { makeRedisCluster, nodeRedisLayer, type RedisClusterOptions } from "./RedisCluster.ts"
+import type { RedisClusterOptions } from "./RedisCluster.ts"
 
 export {
   type ClusterCounts,
@@ -38,8 +38,11 @@ export class Registry extends Context.Service<Registry, RegistryShape>()("peerpi
    * unreachable at start.
    */
   static readonly layerRedis = (options: RedisClusterOptions): Layer.Layer<Registry, RegistryUnavailable> =>
-    Layer.effect(Registry, Effect.map(makeRedisCluster(options), ({ registry }) => registry)).pipe(
-      Layer.provide(nodeRedisLayer(options)),
-      Layer.catchTag("RedisError", (cause) => Layer.effect(Registry, Effect.fail(new RegistryUnavailable({ operation: "connect", cause }))))
-    )
+    // loaded only when asked for: a server without Redis never loads node-redis
+    Layer.unwrap(Effect.promise(() => import("./RedisCluster.ts")).pipe(Effect.map(({ makeRedisCluster, nodeRedisLayer }) =>
+      Layer.effect(Registry, Effect.map(makeRedisCluster(options), ({ registry }) => registry)).pipe(
+        Layer.provide(nodeRedisLayer(options)),
+        Layer.catchTag("RedisError", (cause) => Layer.effect(Registry, Effect.fail(new RegistryUnavailable({ operation: "connect", cause }))))
+      )
+    )))
 }
