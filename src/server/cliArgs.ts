@@ -22,6 +22,8 @@ Options (environment variable in brackets):
       --peer-timeout <ms>     drop peers silent this long [PEER_TIMEOUT] (default ${defaults.peerTimeout})
       --discovery-k <n>       XOR-closest peers told to a newcomer [DISCOVERY_K] (default ${defaults.discoveryK})
       --require-identity      refuse announces without an identity proof [REQUIRE_IDENTITY=true]
+      --redis <url>           act as one with the other servers on this Redis (redis://, rediss://) [REDIS_URL]
+      --redis-socket <path>   the same over a unix socket [REDIS_SOCKET]
   -h, --help                  show this help
 `
 
@@ -75,6 +77,8 @@ export const parseCli = (argv: ReadonlyArray<string>, env: Readonly<Record<strin
   }
   if (env["HOST"]) options.host = env["HOST"]
   if (env["CORS_ORIGIN"]) options.corsOrigin = env["CORS_ORIGIN"]
+  if (env["REDIS_URL"]) options.redis = env["REDIS_URL"]
+  if (env["REDIS_SOCKET"]) options.redisSocket = env["REDIS_SOCKET"]
   if (env["REQUIRE_IDENTITY"] === "true" || env["REQUIRE_IDENTITY"] === "1") options.requireIdentity = true
 
   for (let i = 0; i < argv.length; i++) {
@@ -100,11 +104,15 @@ export const parseCli = (argv: ReadonlyArray<string>, env: Readonly<Record<strin
       options[numeric] = n
       continue
     }
-    if (flag === "--host" || flag === "--cors-origin") {
+    if (flag === "--host" || flag === "--cors-origin" || flag === "--redis" || flag === "--redis-socket") {
       const v = value()
       if (v === undefined || v === "") return { _tag: "Invalid", message: `${flag} needs a value` }
       if (flag === "--host") options.host = v
-      else options.corsOrigin = v
+      else if (flag === "--cors-origin") options.corsOrigin = v
+      else if (flag === "--redis") {
+        if (!/^rediss?:\/\//.test(v)) return { _tag: "Invalid", message: `--redis takes a redis:// or rediss:// URL, got "${v}"` }
+        options.redis = v
+      } else options.redisSocket = v
       continue
     }
     return { _tag: "Invalid", message: `Unknown option: ${raw}` }

@@ -69,6 +69,16 @@ describe("parseCli: flags", () => {
     expect(parseCli([flag, "--bogus"], {})).toEqual({ _tag: "Help" })
   })
 
+  it("--redis and --redis-socket (and REDIS_URL, REDIS_SOCKET; the flag wins)", () => {
+    expect(run(["--redis", "redis://127.0.0.1:6379"])).toEqual({ redis: "redis://127.0.0.1:6379" })
+    expect(run(["--redis=rediss://user:pw@cache:6380/1"])).toEqual({ redis: "rediss://user:pw@cache:6380/1" })
+    expect(run(["--redis-socket", "/tmp/r.sock"])).toEqual({ redisSocket: "/tmp/r.sock" })
+    expect(run([], { REDIS_URL: "redis://a:1", REDIS_SOCKET: "/s" })).toEqual({ redis: "redis://a:1", redisSocket: "/s" })
+    expect(run(["--redis", "redis://b:2"], { REDIS_URL: "redis://a:1" })).toEqual({ redis: "redis://b:2" })
+    expect(invalid(["--redis", "http://x"])).toMatch(/redis:\/\/ or rediss:\/\//)
+    expect(invalid(["--redis"])).toMatch(/needs a value/)
+  })
+
   it("usage documents every flag and environment variable", () => {
     for (const text of [
       "--port",
@@ -87,7 +97,11 @@ describe("parseCli: flags", () => {
       "--max-connections-per-ip",
       "MAX_CONNECTIONS_PER_IP",
       "--announce-timeout",
-      "ANNOUNCE_TIMEOUT"
+      "ANNOUNCE_TIMEOUT",
+      "--redis",
+      "REDIS_URL",
+      "--redis-socket",
+      "REDIS_SOCKET"
     ]) {
       expect(usage).toContain(text)
     }
