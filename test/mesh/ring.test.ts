@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ringOf } from "../../src/internal/ring.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
+import { Connections } from "../../src/services/Connections.ts"
 import { Mesh } from "../../src/services/Mesh.ts"
 import { Router } from "../../src/services/Router.ts"
 import { prng } from "../support/random.ts"
@@ -42,6 +43,16 @@ describe("the ring keeps the mesh connected", () => {
       const network = new MemoryNetwork({ latencyMs: 1, discoveryK: 2, discoveryRandom: 0 })
       const nodes = yield* startNodes(network, 40, { maxPeers: 3, minPeers: 2, presenceInterval: 0 })
       yield* waitFor("ring links, bounds and connectivity", ringHolds(nodes), 30_000)
+      // and settled: no link being set up, and the same graph on two looks in a row (a link that
+      // closes under a message in flight is what retransmission, by flooding, is for)
+      let last = ""
+      yield* waitFor("the mesh settles", Effect.gen(function*() {
+        const links = yield* Effect.forEach(nodes, (n) => n.run(Connections.use((c) => c.links)))
+        const now = JSON.stringify(links.map((ls) => ls.map((l) => `${l.peerId}:${l.status}`).sort()))
+        const settled = now === last && links.every((ls) => ls.every((l) => l.status === "connected")) && (yield* ringHolds(nodes))
+        last = now
+        return settled
+      }), 30_000)
       const random = prng(8)
       const sent: Array<[TestNode, string]> = []
       for (let i = 0; i < 30; i++) {
