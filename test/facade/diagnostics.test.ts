@@ -9,19 +9,10 @@ import { PeerConnection, SignalingClient } from "../../src/facade/compat.ts"
 import { EnvironmentDetector, environmentReport } from "../../src/facade/environment.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import type { PeerId } from "../../src/schema/PeerId.ts"
-import { memoryMesh, PeerPigeonMeshBase, record, until } from "./support.ts"
+import { joiner, memoryMesh, PeerPigeonMeshBase, record, until } from "./support.ts"
 
-const started: Array<PeerPigeonMeshBase> = []
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((m) => m.disconnect()))
-})
-
-const join = async (network: MemoryNetwork, n: number, options: Parameters<typeof memoryMesh>[1] = {}) => {
-  const meshes = Array.from({ length: n }, () => memoryMesh(network, options))
-  started.push(...meshes)
-  for (const m of meshes) await m.connect("memory://diag")
-  return meshes
-}
+const { join, release, track } = joiner("memory://diag")
+afterEach(release)
 
 describe("PeerPigeonMesh peers and diagnostics (memory network)", () => {
   it("without autoDiscovery nothing links; forceConnectToAllPeers links every discovered peer, seen in attempts, details and summary", async () => {
@@ -71,7 +62,7 @@ describe("PeerPigeonMesh peers and diagnostics (memory network)", () => {
 
   it("getStatus().uptime counts from the connection; getPublicKey; debugConnectivity before init", async () => {
     const a = memoryMesh(new MemoryNetwork())
-    started.push(a)
+    track(a)
     expect(a.getPublicKey()).toBeNull()
     expect(a.debugConnectivity()).toBeNull()
     await a.init()

@@ -6,19 +6,10 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import { Signaling } from "../../src/services/Signaling.ts"
-import { memoryMesh, type PeerPigeonMeshBase, record, until } from "./support.ts"
+import { joiner, memoryMesh, type PeerPigeonMeshBase, record, until } from "./support.ts"
 
-const started: Array<PeerPigeonMeshBase> = []
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((m) => m.disconnect()))
-})
-
-const join = async (network: MemoryNetwork, n: number, options: Parameters<typeof memoryMesh>[1] = {}) => {
-  const meshes = Array.from({ length: n }, () => memoryMesh(network, options))
-  started.push(...meshes)
-  for (const m of meshes) await m.connect("memory://facade")
-  return meshes
-}
+const { join, release, track } = joiner("memory://facade")
+afterEach(release)
 
 const linked = (a: PeerPigeonMeshBase, b: PeerPigeonMeshBase) => a.getConnectedPeerIds().includes(b.peerId)
 
@@ -62,7 +53,7 @@ describe("PeerPigeonMesh messaging (memory network)", () => {
   it("initialized, then peerReconnected when a peer linked before links again", async () => {
     const network = new MemoryNetwork()
     const a = memoryMesh(network, { maxPeers: 1, minPeers: 1 })
-    started.push(a)
+    track(a)
     const initialized = record(a, "initialized")
     await a.init()
     expect(initialized).toEqual([{ peerId: a.peerId }])
@@ -77,7 +68,7 @@ describe("PeerPigeonMesh messaging (memory network)", () => {
     await until("unlinked", () => !linked(a, b!))
     // the same peer (same key) joins again
     await b!.connect("memory://facade")
-    started.push(b!)
+    track(b!)
     await until("reconnected", () => reconnected.length === 1, 20_000)
     expect(reconnected[0]).toMatchObject({ peerId: b!.peerId })
   })

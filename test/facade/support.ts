@@ -57,3 +57,25 @@ export const record = <K extends PeerPigeonMeshEvent>(mesh: PeerPigeonMeshBase, 
 }
 
 export { PeerPigeonMeshBase }
+
+/**
+ * Meshes joined by one test on a memory network, disconnected after it: call `joiner(url)` at
+ * module level, `join(network, n, options)` in a test, and `release()` in `afterEach`.
+ */
+export const joiner = (url: string) => {
+  const started: Array<PeerPigeonMeshBase> = []
+  return {
+    join: async (network: MemoryNetwork, n: number, options: PeerPigeonMeshOptions = {}) => {
+      const meshes = Array.from({ length: n }, () => memoryMesh(network, options))
+      started.push(...meshes)
+      for (const m of meshes) await m.connect(url)
+      return meshes
+    },
+    /** A mesh the test made itself, disconnected after it too. */
+    track: <M extends PeerPigeonMeshBase>(mesh: M): M => {
+      started.push(mesh)
+      return mesh
+    },
+    release: () => Promise.all(started.splice(0).map((m) => m.disconnect()))
+  }
+}
