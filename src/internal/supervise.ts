@@ -32,23 +32,26 @@ export const supervised = <A, E, R>(
   name: string,
   loop: Effect.Effect<A, E, R>,
   options: SuperviseOptions = {}
-): Effect.Effect<A | void, never, R> =>
-  Effect.gen(function*() {
-    const min = options.minDelayMs ?? 10
-    const max = options.maxDelayMs ?? 5000
-    let delay = min
-    while (true) {
-      const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(loop)
-      if (Exit.isSuccess(exit)) return exit.value
-      if (Cause.hasInterrupts(exit.cause)) return yield* Effect.interrupt
-      restarts.set(name, restartCount(name) + 1)
-      yield* Effect.logError(`${name} stopped unexpectedly; restarting`, exit.cause)
-      if ((yield* Clock.currentTimeMillis) - started > 60_000) delay = min
-      yield* Effect.sleep(delay)
-      delay = Math.min(max, delay * 2)
-    }
-  })
+): Effect.Effect<A | void, never, R> => {
+  const min = options.minDelayMs ?? 10
+  const max = options.maxDelayMs ?? 5000
+  // written without a generator: a node runs a dozen of these for its whole life, and a
+  // suspended generator and its frame cost more memory than one pending continuation
+  const run = (delay: number): Effect.Effect<A | void, never, R> =>
+    Effect.flatMap(Clock.currentTimeMillis, (started) =>
+      Effect.catchCause(loop, (cause) => {
+        if (Cause.hasInterrupts(cause)) return Effect.interrupt
+        restarts.set(name, restartCount(name) + 1)
+        return Effect.logError(`${name} stopped unexpectedly; restarting`, cause).pipe(
+          Effect.andThen(Clock.currentTimeMillis),
+          Effect.flatMap((now) => {
+            const pause = now - started > 60_000 ? min : delay
+            return Effect.andThen(Effect.sleep(pause), Effect.suspend(() => run(Math.min(max, pause * 2))))
+          })
+        )
+      }))
+  return run(min)
+}
 
 /**
  * Runs one unit of work (one request, say) whose failure or defect must not end anything
