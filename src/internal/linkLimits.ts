@@ -49,21 +49,24 @@ export type Admission = "accept" | "drop" | "disconnect"
 
 /** The buckets of one link. */
 export class LinkLimiter {
-  readonly #buckets: Map<TrafficClass, TokenBucket>
-  readonly #strikes: TokenBucket
+  readonly #limits: RateLimits
+  /** One bucket per class, made when the class is first seen (a fresh bucket is full anyway). */
+  readonly #buckets = new Map<TrafficClass, TokenBucket>()
+  #strikes: TokenBucket | undefined
   /** Frames dropped per class. */
   readonly dropped: Record<TrafficClass, number> = { gossip: 0, direct: 0, dht: 0, repair: 0, invalid: 0 }
 
-  constructor(limits: RateLimits, now: number) {
-    const classes: ReadonlyArray<TrafficClass> = ["gossip", "direct", "dht", "repair", "invalid"]
-    this.#buckets = new Map(classes.map((c) => [c, new TokenBucket(limits[c], now)]))
-    this.#strikes = new TokenBucket(limits.strikes, now)
+  constructor(limits: RateLimits) {
+    this.#limits = limits
   }
 
   /** Whether a frame of class `c` arriving at `now` is taken, dropped, or ends the link. */
   admit(c: TrafficClass, now: number): Admission {
-    if (this.#buckets.get(c)!.take(now)) return "accept"
+    let bucket = this.#buckets.get(c)
+    if (bucket === undefined) this.#buckets.set(c, bucket = new TokenBucket(this.#limits[c], now))
+    if (bucket.take(now)) return "accept"
     this.dropped[c]++
+    this.#strikes ??= new TokenBucket(this.#limits.strikes, now)
     return this.#strikes.take(now) ? "drop" : "disconnect"
   }
 }

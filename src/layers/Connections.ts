@@ -54,7 +54,7 @@ interface Cooldown {
 /** Most peers whose cooldowns, bans, verification and degree are remembered (least recent forgotten). */
 export const PEER_STATE_LIMIT = 4096
 /** Frames from the links waiting for Gossip and the Router; a full buffer stops reading the links (back-pressure). */
-const INBOUND_BUFFER = 256
+const INBOUND_BUFFER = 64
 
 export const layer = Layer.effect(
   Connections,

@@ -33,7 +33,7 @@ export interface ReadLinkOptions {
 
 export const readLink = ({ counters, deliver, evicted, limits, link, maxFrameChars, overLimit }: ReadLinkOptions): Effect.Effect<string> =>
   Effect.gen(function*() {
-    const limiter = new LinkLimiter(limits, yield* Clock.currentTimeMillis)
+    const limiter = new LinkLimiter(limits)
     while (true) {
       const text = yield* Queue.take(link.messages)
       const frame = text.length > maxFrameChars ? undefined : decodePeerFrame(text)
