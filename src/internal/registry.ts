@@ -166,7 +166,8 @@ const nobody: LeaveResult = { told: [], introductions: [] }
 /** Close code a displaced holder gets (policy violation: it held an id it could not prove). */
 const CLOSE_POLICY = 1008
 
-interface Entry {
+/** A connection this process holds, as a registry keeps it (the in-memory one, and Redis' local side). */
+export interface LocalEntry {
   readonly peerId: PeerId
   readonly sink: PeerSink
   readonly connectedAt: number
@@ -176,6 +177,7 @@ interface Entry {
   /** Peers this one was told about or who were told about it, in its current network. */
   knows: Set<PeerId>
 }
+type Entry = LocalEntry
 
 interface Claimed {
   readonly entry: Entry

@@ -22,7 +22,7 @@ import { Clock, Effect, type Schema } from "effect"
 import { utf8Length } from "../internal/creditWindow.ts"
 import { cryptoBackend, type MaybePromise } from "../internal/cryptoBackend.ts"
 import { leafHash, merkleTree, rootFromProof } from "../internal/merkle.ts"
-import { signedBytes } from "../schema/PeerFrames.ts"
+import { isMessageId, signedBytes } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, InvalidMessage, MessageTooLarge } from "../services/Gossip.ts"
@@ -57,9 +57,6 @@ export interface UnsignedMessage {
   readonly content: Schema.Json
 }
 
-/** Whether `id` can be a message id (1 to 64 characters, as receivers check). */
-export const isMessageId = (id: string): boolean => id.length >= 1 && id.length <= 64
-
 /** The fields of a new message from this peer, all but its signature; `id` is a fresh nonce unless given. */
 export const unsignedFields = Effect.fnUntraced(function*(
   identity: Identity["Service"],
@@ -68,7 +65,7 @@ export const unsignedFields = Effect.fnUntraced(function*(
   givenId?: string
 ) {
   if (givenId !== undefined && !isMessageId(givenId)) {
-    return yield* new InvalidMessage({ message: `a message id has 1 to 64 characters, not ${givenId.length}` })
+    return yield* new InvalidMessage({ message: `a message id has 1 to 64 characters, not ${(givenId as string).length}` })
   }
   const id = givenId ?? cryptoBackend.nonce()
   const ts = yield* Clock.currentTimeMillis

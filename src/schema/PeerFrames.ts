@@ -125,7 +125,8 @@ const HEX40 = /^[0-9a-fA-F]{40}$/
 const peerIdOf = (u: unknown): PeerId | undefined =>
   typeof u === "string" && HEX40.test(u) ? (u.toLowerCase() as PeerId) : undefined
 const isInt = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u)
-const isMessageId = (u: unknown): u is string => typeof u === "string" && u.length >= 1 && u.length <= 64
+/** Whether `u` can be a message id: a string of 1 to 64 characters (as `Gossip`/`Direct` require). */
+export const isMessageId = (u: unknown): u is string => typeof u === "string" && u.length >= 1 && u.length <= 64
 
 /**
  * Like `Schema.Json`'s check: a tree of plain objects, arrays, strings, booleans, null and

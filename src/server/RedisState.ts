@@ -11,19 +11,12 @@
  * @since 2.0.0
  */
 import { randomBytes } from "node:crypto"
-import type { Delivery, PeerRecord, PeerSink } from "../internal/registry.ts"
+import type { Delivery, LocalEntry, PeerRecord } from "../internal/registry.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { JsonObject } from "../schema/Signaling.ts"
 import { disconnectedFrame } from "./ServerFrames.ts"
 
-export interface Local {
-  readonly peerId: PeerId
-  readonly sink: PeerSink
-  readonly connectedAt: number
-  announced: PeerRecord | undefined
-  proven: boolean
-  knows: Set<PeerId>
-}
+export type Local = LocalEntry
 
 /** A fresh random id (a server id per start, an epoch candidate). */
 export const randomToken = (): string => randomBytes(16).toString("hex")

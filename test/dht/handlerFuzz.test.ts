@@ -4,7 +4,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, type Schema } from "effect"
 import fc from "fast-check"
-import { chooseRecord, judge, MAX_VERSION, ownerOf, type RecordHeader, recordBytes } from "../../src/internal/dhtRecords.ts"
+import { chooseRecord, judge, MAX_VERSION, ownerOf, type RecordHeader } from "../../src/internal/dhtRecords.ts"
 import { keyId, makeContext } from "../../src/layers/dht/context.ts"
 import { makeHandler } from "../../src/layers/dht/handlers.ts"
 import { decodeContent, isAnswer } from "../../src/layers/dht/network.ts"
@@ -16,6 +16,7 @@ import { make as makeIdentity } from "../../src/services/Identity.ts"
 import { resolveMeshOptions } from "../../src/services/MeshConfig.ts"
 import { PeerKeys } from "../../src/services/PeerKeys.ts"
 import type { Router } from "../../src/services/Router.ts"
+import { signRecord } from "./hostile.ts"
 
 const nest = (depth: number): Schema.Json => {
   let v: Schema.Json = 1
@@ -39,21 +40,7 @@ const harness = Effect.gen(function*() {
     keys
   })
   const handle = makeHandler(ctx, { reply: () => Effect.void, onNotify: () => Effect.void })
-  const sign = (fields: Partial<DhtRecord> & { key: string; value: Schema.Json }) =>
-    Effect.gen(function*() {
-      const ts = Date.now()
-      const header = {
-        publisher: other.peerId,
-        publisherKey: other.publicKey,
-        version: 1,
-        ts,
-        expiresAt: ts + 60_000,
-        writable: false,
-        deleted: false,
-        ...fields
-      }
-      return { ...header, sig: yield* other.sign(recordBytes(header)) } as DhtRecord
-    })
+  const sign = (fields: Partial<DhtRecord> & { key: string; value: Schema.Json }) => signRecord(other, fields)
   return { ctx, handle, sign, from: other.peerId, sent }
 })
 

@@ -17,6 +17,26 @@ import type { TestNode } from "../support/memoryMesh.ts"
 type Json = Schema.Json
 type JsonObject = { readonly [k: string]: Json }
 
+/** A DHT record signed by `signer` as its publisher: version 1, a minute to live, unless `fields` say otherwise. */
+export const signRecord = (
+  signer: { readonly peerId: string; readonly publicKey: string; readonly sign: (bytes: Uint8Array<ArrayBuffer>) => Effect.Effect<string> },
+  fields: Partial<DhtRecord> & { readonly key: string; readonly value: Schema.Json }
+) =>
+  Effect.gen(function*() {
+    const ts = fields.ts ?? Date.now()
+    const header = {
+      publisher: signer.peerId,
+      publisherKey: signer.publicKey,
+      version: 1,
+      ts,
+      expiresAt: ts + 60_000,
+      writable: false,
+      deleted: false,
+      ...fields
+    }
+    return { ...header, sig: yield* signer.sign(recordBytes(header)) } as DhtRecord
+  })
+
 export interface Hostile {
   readonly node: TestNode
   readonly peerId: PeerId
@@ -66,21 +86,7 @@ export const startHostile = Effect.fnUntraced(function*(node: TestNode): Effect.
           Effect.ensuring(Effect.sync(() => waiting.delete(rid)))
         )
       }),
-    sign: (fields) =>
-      Effect.gen(function*() {
-        const ts = fields.ts ?? Date.now()
-        const header = {
-          publisher: identity.peerId,
-          publisherKey: identity.publicKey,
-          version: 1,
-          ts,
-          expiresAt: ts + 60_000,
-          writable: false,
-          deleted: false,
-          ...fields
-        }
-        return { ...header, sig: yield* identity.sign(recordBytes(header)) } as DhtRecord
-      })
+    sign: (fields) => signRecord(identity, fields)
   }
   const inbox = yield* router.subscribe
   yield* Effect.gen(function*() {
