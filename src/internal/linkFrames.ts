@@ -10,7 +10,10 @@
  * - `{"a":n}` credit back; `{"c":"reason"}` close; `{"k":1}` keepalive;
  * - `"+" + chunk` a piece of a long frame, more follow; `"$" + chunk` the last piece.
  *
- * Batches and pieces are data frames: each costs the sender one credit.
+ * Binary frames carry one binary message each, behind a one-byte head: `0x00` a whole
+ * message, `0x01` a piece of one (more follow), `0x02` its last piece.
+ *
+ * Batches, binary frames and pieces are data frames: each costs the sender one credit.
  *
  * @since 2.0.0
  */
@@ -54,6 +57,33 @@ const JSON_BATCH = `{"b":`
 export const costsCredit = (raw: string): boolean => {
   const head = raw.charCodeAt(0)
   return head === BATCH_HEAD || head === PIECE || head === LAST_PIECE || raw.startsWith(JSON_BATCH)
+}
+
+/** Head byte of a binary frame: a whole message. */
+export const BINARY_WHOLE = 0x00
+/** Head byte of a binary frame: a piece of a message, more follow. */
+export const BINARY_PIECE = 0x01
+/** Head byte of a binary frame: the last piece of a message. */
+export const BINARY_LAST = 0x02
+
+/** The binary frames of one binary message, each at most `max` bytes, head byte included. */
+export const fragmentBinary = (message: Uint8Array, max: number): ReadonlyArray<Uint8Array<ArrayBuffer>> => {
+  const step = Math.max(2, max) - 1
+  const frames: Array<Uint8Array<ArrayBuffer>> = []
+  if (message.byteLength <= step) {
+    const frame = new Uint8Array(message.byteLength + 1)
+    frame[0] = BINARY_WHOLE
+    frame.set(message, 1)
+    return [frame]
+  }
+  for (let start = 0; start < message.byteLength; start += step) {
+    const end = Math.min(start + step, message.byteLength)
+    const frame = new Uint8Array(end - start + 1)
+    frame[0] = end === message.byteLength ? BINARY_LAST : BINARY_PIECE
+    frame.set(message.subarray(start, end), 1)
+    frames.push(frame)
+  }
+  return frames
 }
 
 /** Cuts `frame` into pieces of at most `max` characters, prefix included, never inside a surrogate pair. */
@@ -109,7 +139,7 @@ export const jsonBatchLength = (message: string): number => JSON.stringify(messa
 
 /** What one raw frame meant to the reader. */
 export type Inbound =
-  | { readonly _tag: "Messages"; readonly messages: ReadonlyArray<string> }
+  | { readonly _tag: "Messages"; readonly messages: ReadonlyArray<string | Uint8Array> }
   | { readonly _tag: "Piece" }
   | { readonly _tag: "Ack"; readonly n: number }
   | { readonly _tag: "Close"; readonly reason: string }
@@ -138,6 +168,7 @@ const readBatch = (text: string): Inbound => {
 export class FrameReader {
   readonly limits: FrameLimits
   #pieces: Array<string> = []
+  #binaryPieces: Array<Uint8Array> = []
   #heldChars = 0
 
   constructor(limits: FrameLimits) {
@@ -151,7 +182,46 @@ export class FrameReader {
 
   #drop(): void {
     this.#pieces = []
+    this.#binaryPieces = []
     this.#heldChars = 0
+  }
+
+  /**
+   * Reads a binary frame (always a data frame). Its pieces count against the same bound as
+   * text pieces (bytes for characters), and the two never interleave.
+   */
+  readBinary(raw: Uint8Array): Inbound {
+    if (raw.byteLength > this.limits.maxFrameChars || raw.byteLength === 0) {
+      this.#drop()
+      return protocolError(`binary frame of ${raw.byteLength} bytes (1 to ${this.limits.maxFrameChars})`)
+    }
+    const head = raw[0]
+    if (this.#pieces.length > 0 || (head === BINARY_WHOLE && this.#binaryPieces.length > 0)) {
+      this.#drop()
+      return protocolError("a binary frame between the pieces of a frame")
+    }
+    const body = raw.subarray(1)
+    if (head === BINARY_WHOLE) return { _tag: "Messages", messages: [body] }
+    if (head !== BINARY_PIECE && head !== BINARY_LAST) {
+      this.#drop()
+      return protocolError(`binary frame of unknown kind ${head}`)
+    }
+    const total = this.#heldChars + body.byteLength
+    if (total > this.limits.maxReassembledChars) {
+      this.#drop()
+      return protocolError(`pieces longer than ${this.limits.maxReassembledChars} bytes`)
+    }
+    this.#binaryPieces.push(body)
+    this.#heldChars = total
+    if (head === BINARY_PIECE) return held
+    const message = new Uint8Array(total)
+    let at = 0
+    for (const piece of this.#binaryPieces) {
+      message.set(piece, at)
+      at += piece.byteLength
+    }
+    this.#drop()
+    return { _tag: "Messages", messages: [message] }
   }
 
   read(raw: string): Inbound {
@@ -160,6 +230,10 @@ export class FrameReader {
       return protocolError(`frame of ${raw.length} characters (at most ${this.limits.maxFrameChars})`)
     }
     const head = raw.charCodeAt(0)
+    if (this.#binaryPieces.length > 0) {
+      this.#drop()
+      return protocolError("a text frame between the pieces of a binary frame")
+    }
     if (head === PIECE || head === LAST_PIECE) {
       const total = this.#heldChars + raw.length - 1
       if (total > this.limits.maxReassembledChars) {

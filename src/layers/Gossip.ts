@@ -19,9 +19,11 @@ import { resolveRateLimits } from "../internal/linkLimits.ts"
 import { SeenCache } from "../internal/seenCache.ts"
 import { TokenBucket } from "../internal/tokenBucket.ts"
 import { supervised } from "../internal/supervise.ts"
+import { attachmentTag, encodedSize, encodeSigned } from "../schema/binaryFrames.ts"
 import type { GossipFrame } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
+import type { LinkMessage } from "../services/PeerTransport.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, Gossip, type GossipStats } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
@@ -44,7 +46,7 @@ export const layer = Layer.effect(
     const seen = new SeenCache({ maxEntries: config.seenCacheSize, ttlMs: config.seenCacheTtl })
     const stats = { published: 0, delivered: 0, duplicates: 0, forwarded: 0, dropped: 0, repaired: 0, recentChars: 0 }
     /** Recent broadcasts held for repair: id -> the frame as we forwarded it, and when. */
-    const recent = new Map<string, { readonly text: string; readonly at: number }>()
+    const recent = new Map<string, { readonly text: LinkMessage; readonly at: number }>()
     /**
      * Per neighbour and id: how many times we advertised it there, or `HOLDS` once the
      * neighbour sent or advertised it itself. An id is advertised at most twice per neighbour
@@ -61,13 +63,13 @@ export const layer = Layer.effect(
       const held = recent.get(id)
       if (held === undefined) return
       recent.delete(id)
-      stats.recentChars -= held.text.length
+      stats.recentChars -= encodedSize(held.text)
     }
     /** Holds a frame for repair; the oldest go once over RECENT_LIMIT frames or RECENT_CHARS_LIMIT characters. */
-    const remember = (id: string, text: string, at: number) => {
+    const remember = (id: string, text: LinkMessage, at: number) => {
       forget(id)
       recent.set(id, { text, at })
-      stats.recentChars += text.length
+      stats.recentChars += encodedSize(text)
       while (recent.size > RECENT_LIMIT || stats.recentChars > RECENT_CHARS_LIMIT) forget(recent.keys().next().value!)
     }
     const knownAt = (peer: PeerId) => {
@@ -81,7 +83,7 @@ export const layer = Layer.effect(
 
     /** Sends a frame to every connected peer except `except`. */
     const flood = Effect.fnUntraced(function*(frame: GossipFrame, except: PeerId | undefined) {
-      const text = JSON.stringify(frame)
+      const text = encodeSigned(frame)
       remember(frame.id, text, yield* Clock.currentTimeMillis)
       for (const peer of yield* connections.connected) {
         if (peer === except || peer === frame.origin) continue
@@ -183,9 +185,12 @@ export const layer = Layer.effect(
     return Gossip.of({
       publish: (content, kind = "message", options) =>
         Effect.gen(function*() {
-          yield* checkContent(content, config.maxMessageSize)
-          const fields = yield* signFields(identity, { t: "gossip", kind }, content, config.gossipTtl, options?.id)
-          const frame: GossipFrame = { t: "gossip", kind, ...fields }
+          const payload = options?.payload
+          yield* checkContent(content, config.maxMessageSize - (payload?.byteLength ?? 0))
+          const attached = payload === undefined ? {} : { bin: attachmentTag(payload) }
+          const header = { t: "gossip", kind, ...attached } as const
+          const fields = yield* signFields(identity, header, content, config.gossipTtl, options?.id)
+          const frame: GossipFrame = { ...header, ...fields, ...(payload === undefined ? {} : { payload }) }
           seen.add(frame.id, fields.ts)
           stats.published++
           yield* flood(frame, undefined)

@@ -13,7 +13,7 @@ import type { PeerId } from "../schema/PeerId.ts"
 import { makeMemoryRegistry } from "../internal/registry.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
-import { type Link, LinkError, PeerTransport } from "../services/PeerTransport.ts"
+import { type Link, LinkError, type LinkMessage, PeerTransport } from "../services/PeerTransport.ts"
 import { Signaling, SignalingError, type SignalingEvent } from "../services/Signaling.ts"
 
 export interface MemoryNetworkOptions {
@@ -36,7 +36,7 @@ export interface MemoryNetworkOptions {
 }
 
 interface Endpoint {
-  readonly inbox: Queue.Queue<string, import("effect").Cause.Done>
+  readonly inbox: Queue.Queue<LinkMessage, import("effect").Cause.Done>
   readonly closed: Deferred.Deferred<string>
 }
 
@@ -104,7 +104,7 @@ export class MemoryNetwork {
     const capacity = this.options.inboxCapacity
     return Effect.gen(function*() {
       return {
-        inbox: yield* Queue.bounded<string, import("effect").Cause.Done>(capacity),
+        inbox: yield* Queue.bounded<LinkMessage, import("effect").Cause.Done>(capacity),
         closed: yield* Deferred.make<string>()
       }
     })
@@ -115,7 +115,7 @@ export class MemoryNetwork {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator functions below (Effect.gen) cannot capture `this` lexically
     const network = this
     return Effect.gen(function*() {
-      const outbox = yield* Queue.unbounded<{ readonly at: number; readonly text: string }>()
+      const outbox = yield* Queue.unbounded<{ readonly at: number; readonly text: LinkMessage }>()
       const close = (reason: string) =>
         Effect.gen(function*() {
           yield* Deferred.succeed(mine.closed, reason)
@@ -149,7 +149,7 @@ export class MemoryNetwork {
       )
       return {
         remote,
-        send: (text: string) =>
+        send: (message: LinkMessage) =>
           Effect.gen(function*() {
             if (yield* Deferred.isDone(mine.closed)) {
               return yield* new LinkError({ peerId: remote, reason: "closed", message: "link closed" })
@@ -160,6 +160,8 @@ export class MemoryNetwork {
               return
             }
             const now = yield* Clock.currentTimeMillis
+            // bytes are copied, as a real channel would: the sender may reuse its buffer
+            const text = typeof message === "string" ? message : message.slice()
             yield* Queue.offer(outbox, { at: now + network.options.latencyMs, text })
           }),
         messages: mine.inbox,

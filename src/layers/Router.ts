@@ -36,6 +36,7 @@ import { nextHops } from "../internal/nextHop.ts"
 import { SeenCache } from "../internal/seenCache.ts"
 import { supervised } from "../internal/supervise.ts"
 import { TokenBucket } from "../internal/tokenBucket.ts"
+import { attachmentTag, encodeSigned } from "../schema/binaryFrames.ts"
 import { type DirectFrame, MAX_ATTEMPT, signedBytes } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
@@ -105,13 +106,13 @@ export const layer = Layer.effect(
       })
       for (const { peer, ring } of choices) {
         const copy = ring && frame.ring !== true ? { ...frame, ring: true } : frame
-        if (yield* connections.send(peer, JSON.stringify(copy))) {
+        if (yield* connections.send(peer, encodeSigned(copy))) {
           stats.forwarded++
           return peer
         }
       }
       // no progress possible (or XOR routing off): flood, delivered only by the target
-      const text = JSON.stringify({ ...frame, flood: true })
+      const text = encodeSigned({ ...frame, flood: true })
       stats.flooded++
       for (const n of neighbours) {
         if (n !== from && n !== frame.origin) yield* connections.send(n, text)
@@ -354,7 +355,7 @@ export const layer = Layer.effect(
           seen.add(`${frame.id}:0`, frame.ts)
           stats.sent++
           // to a neighbour (the common case) straight onto its link, else routed
-          const direct = neighbours.includes(frame.to) && (yield* connections.send(frame.to, JSON.stringify(frame)))
+          const direct = neighbours.includes(frame.to) && (yield* connections.send(frame.to, encodeSigned(frame)))
           if (direct) stats.forwarded++
           const via = direct ? frame.to : yield* forward(frame, undefined)
           if (frame.ack === true) {
@@ -378,11 +379,13 @@ export const layer = Layer.effect(
       send: (to, content, kind = "message", options) =>
         Effect.gen(function*() {
           if (to === self) return yield* new InvalidMessage({ message: "cannot send a direct message to self" })
-          yield* checkContent(content, config.maxMessageSize)
+          const payload = options?.payload
+          yield* checkContent(content, config.maxMessageSize - (payload?.byteLength ?? 0))
           const fields = yield* unsignedFields(identity, content, Math.max(config.gossipTtl, DIRECT_TTL), options?.id)
           if (stopped) return yield* Effect.interrupt
+          const attached = payload === undefined ? {} : { bin: attachmentTag(payload), payload }
           const item: Outgoing = {
-            frame: { t: "direct", kind, to, flood: false, ack: options?.ack ?? true, ...fields },
+            frame: { t: "direct", kind, to, flood: false, ack: options?.ack ?? true, ...fields, ...attached },
             done: Deferred.makeUnsafe<void>()
           }
           outgoing.push(item)

@@ -12,7 +12,7 @@
  * @since 2.0.0
  */
 import { Context, Effect, Layer } from "effect"
-import type { IceServer } from "../services/MeshConfig.ts"
+import type { IceServer, IceTransportPolicy } from "../services/MeshConfig.ts"
 
 /** `addEventListener`/`removeEventListener` as werift's EventEmitter-based targets and the DOM both have them. */
 export interface EventTargetLike {
@@ -40,14 +40,21 @@ export interface DataChannelLike extends EventTargetLike {
   readonly readyState: string
   readonly bufferedAmount: number
   bufferedAmountLowThreshold: number
-  send(data: string): void
+  /** Browsers hand binary messages over as `Blob`s unless this is `"arraybuffer"`. */
+  binaryType?: string
+  send(data: string | Uint8Array): void
   close(): void
 }
 
-/** Events: `"icecandidate"` (`{ candidate }`), `"datachannel"` (`{ channel }`), `"connectionstatechange"`. */
+/**
+ * Events: `"icecandidate"` (`{ candidate }`), `"datachannel"` (`{ channel }`),
+ * `"connectionstatechange"`, `"iceconnectionstatechange"`.
+ */
 export interface RTCPeerConnectionLike extends EventTargetLike {
   readonly connectionState: string
-  createOffer(): Promise<SessionDescriptionLike>
+  readonly iceConnectionState: string
+  /** `iceRestart`: new ICE credentials, so the answer starts ICE over on the same connection. */
+  createOffer(options?: { iceRestart?: boolean }): Promise<SessionDescriptionLike>
   createAnswer(): Promise<SessionDescriptionLike>
   setLocalDescription(description: { type: "offer" | "answer"; sdp: string }): Promise<unknown>
   setRemoteDescription(description: { type: "offer" | "answer"; sdp: string }): Promise<unknown>
@@ -60,6 +67,8 @@ export interface RTCPeerConnectionLike extends EventTargetLike {
 /** What the transport passes for each new connection. */
 export interface RtcConfiguration {
   readonly iceServers: ReadonlyArray<IceServer>
+  /** `"relay"`: TURN candidates only (no host or server-reflexive ones). */
+  readonly iceTransportPolicy: IceTransportPolicy
 }
 
 export class RtcPeerConnectionCtor extends Context.Service<RtcPeerConnectionCtor, {
@@ -88,6 +97,37 @@ export const weriftDefaults: Required<WeriftOptions> = {
   iceAdditionalHostAddresses: ["127.0.0.1"]
 }
 
+/** The slice of a werift connection that `resumeIceAfterRestart` reaches into. */
+interface WeriftTransports {
+  readonly dtlsTransports: ReadonlyArray<{
+    readonly state: string
+    readonly iceTransport: { readonly state: string; start(): Promise<void> }
+  }>
+}
+
+/**
+ * werift 0.25.2 runs no ICE checks after an ICE restart on a connection whose DTLS is up (its
+ * connect step returns early for a connected DTLS transport), so the restarted ICE transport
+ * never gets a candidate pair and the data channel stays silent. Once an answer is applied (the
+ * remote one on the offerer, our own on the answerer), the checks of each such transport are
+ * started here; a start that fails turns ICE "failed", which the transport sees.
+ */
+const resumeIceAfterRestart = <P extends RTCPeerConnectionLike & WeriftTransports>(pc: P): P => {
+  const resume = () => {
+    for (const dtls of pc.dtlsTransports) {
+      const ice = dtls.iceTransport
+      if (dtls.state === "connected" && (ice.state === "new" || ice.state === "completed")) {
+        ice.start().catch(() => undefined)
+      }
+    }
+  }
+  const setLocal = pc.setLocalDescription.bind(pc)
+  const setRemote = pc.setRemoteDescription.bind(pc)
+  pc.setLocalDescription = (d) => setLocal(d).then((r) => (d.type === "answer" && resume(), r))
+  pc.setRemoteDescription = (d) => setRemote(d).then((r) => (d.type === "answer" && resume(), r))
+  return pc
+}
+
 /** werift's `RTCPeerConnection` (Node). werift is imported when the layer is built. */
 export const layerWerift = (options: WeriftOptions = {}): Layer.Layer<RtcPeerConnectionCtor> =>
   Layer.effect(
@@ -104,20 +144,27 @@ export const layerWerift = (options: WeriftOptions = {}): Layer.Layer<RtcPeerCon
             // With no STUN server werift falls back to a public one (a DNS lookup and a wait of up
             // to 5 s per connection, and traffic nobody asked for). Host candidates only, then:
             // point the fallback at loopback and give it 50 ms.
-            return hasStun
-              ? new RTCPeerConnection({ iceServers: servers, iceAdditionalHostAddresses: hosts })
-              : new RTCPeerConnection({
-                iceServers: [...servers, { urls: "stun:127.0.0.1:3478" }],
-                iceAdditionalHostAddresses: hosts,
-                iceStunGatherTimeout: 0.05
-              })
+            const { iceTransportPolicy } = config
+            return resumeIceAfterRestart(
+              hasStun
+                ? new RTCPeerConnection({ iceServers: servers, iceAdditionalHostAddresses: hosts, iceTransportPolicy })
+                : new RTCPeerConnection({
+                  iceServers: [...servers, { urls: "stun:127.0.0.1:3478" }],
+                  iceAdditionalHostAddresses: hosts,
+                  iceStunGatherTimeout: 0.05,
+                  iceTransportPolicy
+                })
+            )
           }
         })
       })
     )
   )
 
-type GlobalCtor = new(config: { iceServers: ReturnType<typeof toRtcIceServers> }) => RTCPeerConnectionLike
+type GlobalCtor = new(config: {
+  iceServers: ReturnType<typeof toRtcIceServers>
+  iceTransportPolicy: IceTransportPolicy
+}) => RTCPeerConnectionLike
 
 /** The platform's `globalThis.RTCPeerConnection` (browsers, Deno, Bun with WebRTC). */
 export const layerGlobal: Layer.Layer<RtcPeerConnectionCtor> = Layer.succeed(RtcPeerConnectionCtor)(
@@ -126,7 +173,7 @@ export const layerGlobal: Layer.Layer<RtcPeerConnectionCtor> = Layer.succeed(Rtc
       // No DOM lib in this project: read the global structurally.
       const Ctor = (globalThis as { readonly RTCPeerConnection?: GlobalCtor }).RTCPeerConnection
       if (Ctor === undefined) throw new TypeError("this platform has no globalThis.RTCPeerConnection")
-      return new Ctor({ iceServers: toRtcIceServers(config.iceServers) })
+      return new Ctor({ iceServers: toRtcIceServers(config.iceServers), iceTransportPolicy: config.iceTransportPolicy })
     }
   })
 )

@@ -55,6 +55,7 @@ export interface UnsignedMessage {
   readonly ttl: number
   readonly hops: number
   readonly content: Schema.Json
+  readonly bin?: string
 }
 
 /** The fields of a new message from this peer, all but its signature; `id` is a fresh nonce unless given. */
@@ -75,7 +76,7 @@ export const unsignedFields = Effect.fnUntraced(function*(
 /** The signed fields of a new message from this peer. */
 export const signFields = Effect.fnUntraced(function*(
   identity: Identity["Service"],
-  header: { readonly t: "gossip" | "direct"; readonly kind: string; readonly to?: PeerId },
+  header: { readonly t: "gossip" | "direct"; readonly kind: string; readonly to?: PeerId; readonly bin?: string },
   content: Schema.Json,
   ttl: number,
   id?: string
@@ -178,6 +179,7 @@ export interface SignedMessage {
   readonly ts: number
   readonly content: Schema.Json
   readonly attempt?: number
+  readonly bin?: string
   readonly sig: string
 }
 
@@ -226,6 +228,7 @@ export const toDelivered = (
     readonly hops: number
     readonly ttl: number
     readonly ts: number
+    readonly payload?: Uint8Array
   },
   check: OriginCheck,
   via?: PeerId
@@ -238,5 +241,6 @@ export const toDelivered = (
   ttl: frame.ttl,
   timestamp: frame.ts,
   verified: check === "verified",
-  ...(via === undefined ? {} : { via })
+  ...(via === undefined ? {} : { via }),
+  ...(frame.payload === undefined ? {} : { payload: frame.payload })
 })

@@ -39,6 +39,12 @@ const signed = {
   ttl: Schema.Int,
   hops: Schema.Int,
   content: Schema.Json,
+  /**
+   * A binary attachment (`binaryFrames.ts`): `"<byte length>:<SHA-256, base64url>"` of the
+   * bytes that follow the frame in a binary link message. Signed with the rest, so the
+   * origin's signature covers the bytes.
+   */
+  bin: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(64))),
   /** Ed25519 signature by `key` over `signedBytes(...)`. */
   sig: Schema.String
 } as const
@@ -94,8 +100,12 @@ export const IWant = Schema.Struct({
 
 export const PeerFrame = Schema.Union([Hello, Proof, Gossip, Direct, Evict, IHave, IWant]).pipe(Schema.toTaggedUnion("t"))
 export type PeerFrame = typeof PeerFrame.Type
-export type GossipFrame = typeof Gossip.Type
-export type DirectFrame = typeof Direct.Type
+/** The bytes a frame's `bin` describes, once checked against it (never part of the JSON). */
+export interface Attached {
+  readonly payload?: Uint8Array
+}
+export type GossipFrame = typeof Gossip.Type & Attached
+export type DirectFrame = typeof Direct.Type & Attached
 export type IHaveFrame = typeof IHave.Type
 export type IWantFrame = typeof IWant.Type
 
@@ -107,6 +117,13 @@ const decodeFrame = Schema.decodeUnknownExit(PeerFrame)
  * valid: nothing recursive ever sees it.
  */
 export const decodePeerFrame = (text: string): PeerFrame | undefined => {
+  const frame = decodeHeader(text)
+  // an attachment's bytes only ever come in a binary message (`binaryFrames.ts`)
+  return frame !== undefined && "bin" in frame ? undefined : frame
+}
+
+/** `decodePeerFrame`, attachments allowed (their bytes are the caller's to check). */
+export const decodeHeader = (text: string): PeerFrame | undefined => {
   const json = parseBounded(text)
   if (json === undefined) return undefined
   const fast = decodeSignedFast(json)
@@ -178,7 +195,10 @@ export const decodeSignedFast = (json: unknown): GossipFrame | DirectFrame | und
   const origin = peerIdOf(o.origin)
   if (origin === undefined || !("content" in o) || !isJson(o.content)) return undefined
   const content = o.content
-  if (t === "gossip") return { t, kind, id, origin, key, ts, ttl, hops, content, sig }
+  const bin = o.bin
+  if ("bin" in o && (typeof bin !== "string" || bin.length > 64)) return undefined
+  const attached = typeof bin === "string" ? { bin } : {}
+  if (t === "gossip") return { t, kind, id, origin, key, ts, ttl, hops, content, ...attached, sig }
   const to = peerIdOf(o.to)
   const { flood, attempt, ack, ring } = o
   if (to === undefined || typeof flood !== "boolean") return undefined
@@ -201,6 +221,7 @@ export const decodeSignedFast = (json: unknown): GossipFrame | DirectFrame | und
     ttl,
     hops,
     content,
+    ...attached,
     sig
   }
 }
@@ -216,7 +237,9 @@ export const MAX_ATTEMPT = 4
 
 /**
  * The bytes an origin signs for a gossip or direct message: everything but ttl, hops, flood
- * and ring (which hops change). A retransmission (`attempt` > 0) signs its number too.
+ * and ring (which hops change). A retransmission (`attempt` > 0) signs its number too, and
+ * an attachment its `bin` (before the content: no JSON text starts with `b`, so the bytes
+ * stay unambiguous).
  */
 export const signedBytes = (m: {
   readonly t: string
@@ -227,9 +250,10 @@ export const signedBytes = (m: {
   readonly kind?: string
   readonly to?: string
   readonly attempt?: number
+  readonly bin?: string
 }): Uint8Array<ArrayBuffer> =>
   encoder.encode(
     `peerpigeon-msg:v1:${m.t}:${m.kind ?? ""}:${m.id}:${m.origin}:${m.to ?? ""}${
       m.attempt ? `#${m.attempt}` : ""
-    }:${m.ts}:${JSON.stringify(m.content)}`
+    }:${m.ts}:${m.bin === undefined ? "" : `bin=${m.bin}:`}${JSON.stringify(m.content)}`
   )

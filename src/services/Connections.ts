@@ -8,7 +8,7 @@
 import { Context, type Effect, type PubSub, Schema, type Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { DirectFrame, GossipFrame, IHaveFrame, IWantFrame } from "../schema/PeerFrames.ts"
-import type { Signal } from "./PeerTransport.ts"
+import type { LinkMessage, Signal } from "./PeerTransport.ts"
 
 export type LinkStatus = "connecting" | "connected"
 
@@ -53,8 +53,8 @@ export class Connections extends Context.Service<Connections, {
   disconnect(peerId: PeerId, reason: string): Effect.Effect<void>
   /** Handles a signal relayed by the signaling server from `from`. */
   handleSignal(from: PeerId, signal: Signal): Effect.Effect<void>
-  /** Sends a frame to a connected peer; false when there is no open link. */
-  send(peerId: PeerId, frame: string): Effect.Effect<boolean>
+  /** Sends a frame (JSON text, or binary: `schema/binaryFrames.ts`) to a connected peer; false when there is no open link. */
+  send(peerId: PeerId, frame: LinkMessage): Effect.Effect<boolean>
   /** Connected (handshaken) peers. */
   readonly connected: Effect.Effect<ReadonlyArray<PeerId>>
   /** Every link, connecting or connected. */

@@ -33,6 +33,8 @@ export interface Delivered {
   readonly verified: boolean
   /** The neighbour it arrived from (first arrival); undefined for direct messages. */
   readonly via?: PeerId
+  /** The bytes sent with it (`payload` of `send`/`publish`), checked against its signature. */
+  readonly payload?: Uint8Array
 }
 
 export interface GossipStats {
@@ -48,9 +50,16 @@ export interface GossipStats {
 }
 
 export class Gossip extends Context.Service<Gossip, {
-  /** Broadcasts `content` (JSON) under `kind` (default "message"); returns the message id. */
-  /** Broadcasts `content`; returns its id (`options.id` when given: 1 to 64 characters, unique). */
-  publish(content: Schema.Json, kind?: string, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /**
+   * Broadcasts `content` (JSON) under `kind` (default "message"); returns its id
+   * (`options.id` when given: 1 to 64 characters, unique). `options.payload`: bytes sent
+   * with it, raw on the wire and signed, counted against `maxMessageSize` with the content.
+   */
+  publish(
+    content: Schema.Json,
+    kind?: string,
+    options?: { readonly id?: string; readonly payload?: Uint8Array }
+  ): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   /** Broadcasts delivered to this peer (not its own), for the caller's Scope. */
   readonly subscribe: Effect.Effect<PubSub.Subscription<Delivered>, never, Scope.Scope>
   readonly stats: Effect.Effect<GossipStats>

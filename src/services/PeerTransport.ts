@@ -34,13 +34,19 @@ export class LinkError extends Schema.TaggedError<LinkError>()("LinkError", {
   message: Schema.String
 }) {}
 
+/** One message on a link: text (JSON frames) or bytes (frames with a binary attachment). */
+export type LinkMessage = string | Uint8Array
+
 /** An open link to one remote peer. */
 export interface Link {
   readonly remote: PeerId
-  /** Queues one message (a text frame) for the remote; fails once the link is closed. */
-  readonly send: (message: string) => Effect.Effect<void, LinkError>
+  /**
+   * Queues one message for the remote, text or binary (delivered as it was sent: a
+   * `Uint8Array` arrives as one); fails once the link is closed.
+   */
+  readonly send: (message: LinkMessage) => Effect.Effect<void, LinkError>
   /** Messages from the remote, in order; ends when the link closes. */
-  readonly messages: Queue.Dequeue<string, Cause.Done>
+  readonly messages: Queue.Dequeue<LinkMessage, Cause.Done>
   /** Resolves with a reason once the link is closed, from either side. */
   readonly closed: Effect.Effect<string>
   /** Closes the link (idempotent). */

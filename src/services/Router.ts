@@ -35,6 +35,11 @@ export interface SendOptions {
   readonly ack?: boolean
   /** The message's id (1 to 64 characters, unique); a fresh nonce by default. */
   readonly id?: string
+  /**
+   * Bytes sent with the content, raw on the wire (no base64) and covered by the signature;
+   * delivered as `Delivered.payload`. Counts against `maxMessageSize` with the content.
+   */
+  readonly payload?: Uint8Array
 }
 
 export class Router extends Context.Service<Router, {

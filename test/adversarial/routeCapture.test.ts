@@ -29,7 +29,7 @@ describe("route capture", () => {
       // the hostile hop drops it: no ack. The first retransmission is due after 3 s
       yield* TestClock.adjust(3500)
       const second = yield* Queue.take(mesh.sent)
-      const frame = JSON.parse(second.text) as { attempt?: number; flood: boolean }
+      const frame = JSON.parse(second.text as string) as { attempt?: number; flood: boolean }
       assert.strictEqual(frame.attempt, 1)
       assert.isFalse(frame.flood)
       assert.strictEqual(second.to, honest)

@@ -31,7 +31,7 @@ describe("supervised loops", () => {
       const relayed: Array<number> = []
       while (relayed.length < 2) {
         const { text } = yield* Queue.take(sent)
-        relayed.push((JSON.parse(text) as { content: { n: number } }).content.n)
+        relayed.push((JSON.parse(text as string) as { content: { n: number } }).content.n)
       }
       // the frame being handled when the defect struck is lost; the loop restarted for the next
       assert.deepStrictEqual(relayed, [1, 3])

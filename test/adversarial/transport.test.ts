@@ -12,7 +12,7 @@ import * as WebRtcTransport from "../../src/layers/WebRtcTransport.ts"
 import { makePeerId } from "../../src/schema/PeerId.ts"
 import { Identity } from "../../src/services/Identity.ts"
 import { MeshConfig } from "../../src/services/MeshConfig.ts"
-import { PeerTransport, type Signal, type SignalChannel } from "../../src/services/PeerTransport.ts"
+import { type LinkMessage, PeerTransport, type Signal, type SignalChannel } from "../../src/services/PeerTransport.ts"
 
 const A = makePeerId("a".repeat(40))
 const B = makePeerId("b".repeat(40))
@@ -88,7 +88,7 @@ const hostilePair = (
     })
     const send = dc.send.bind(dc)
     dc.send = (frame) => {
-      if (frame.startsWith("#") || frame.startsWith("+") || frame.startsWith("$")) sentFrames++
+      if (typeof frame !== "string" || frame.startsWith("#") || frame.startsWith("+") || frame.startsWith("$")) sentFrames++
       send(frame)
     }
     const raw: Raw = { dc, acked: () => acked, sentFrames: () => sentFrames }
@@ -134,7 +134,7 @@ layer(CapturingWerift, { excludeTestServices: true })("hostile peers over a weri
       assert.isAtMost(raw.acked(), 16)
       // what was handed on before stays readable, in order
       const got = yield* Queue.takeAll(victimLink.messages)
-      assert.deepStrictEqual(got, Array.from({ length: got.length }, (_, i) => String(i)))
+      assert.deepStrictEqual(got, Array.from({ length: got.length }, (_, i): LinkMessage => String(i)))
     }).pipe(Effect.scoped), 30_000)
 
   it.effect("a consumer that never takes paces the sender: the receiver holds about window * maxMessagesPerFrame", () =>
@@ -166,7 +166,7 @@ layer(CapturingWerift, { excludeTestServices: true })("hostile peers over a weri
       assert.isAtLeast(yield* sender.pending, n - bound)
       assert.strictEqual(raw.sentFrames() - raw.acked(), options.window)
       // reading resumes the flow: everything arrives, in order
-      const got: Array<string> = []
+      const got: Array<LinkMessage> = []
       while (got.length < n) got.push(...(yield* Queue.takeBetween(receiver.messages, 1, n - got.length)))
       assert.deepStrictEqual(got, Array.from({ length: n }, (_, i) => `m${i}`))
       yield* waitFor("the sender to drain", Effect.map(sender.pending, (p) => p === 0))
@@ -218,7 +218,7 @@ describe("hostile peers over a MemoryNetwork link", () => {
       yield* waitFor("delivery to stop", Effect.map(sender.pending, (p) => p === n - inboxCapacity))
       assert.strictEqual(yield* Queue.size(receiver.messages), inboxCapacity)
       assert.strictEqual(network.stats.delivered, inboxCapacity + 1)
-      const got: Array<string> = []
+      const got: Array<LinkMessage> = []
       while (got.length < n) got.push(...(yield* Queue.takeBetween(receiver.messages, 1, n - got.length)))
       assert.deepStrictEqual(got, Array.from({ length: n }, (_, i) => `m${i}`))
       assert.strictEqual(yield* sender.pending, 0)

@@ -11,6 +11,7 @@ import { type Delivered, Gossip } from "../../src/services/Gossip.ts"
 import * as IdentityModule from "../../src/services/Identity.ts"
 import { MeshConfig, type MeshOptions } from "../../src/services/MeshConfig.ts"
 import { PeerKeys } from "../../src/services/PeerKeys.ts"
+import type { LinkMessage } from "../../src/services/PeerTransport.ts"
 import { Router } from "../../src/services/Router.ts"
 
 export interface FakeMesh {
@@ -21,7 +22,7 @@ export interface FakeMesh {
   /** Broadcasts as Gossip delivers them (first arrivals). */
   readonly delivered: PubSub.PubSub<Delivered>
   /** What the Router put on links, in order. */
-  readonly sent: Queue.Queue<{ readonly to: PeerId; readonly text: string }>
+  readonly sent: Queue.Queue<{ readonly to: PeerId; readonly text: LinkMessage }>
   /** The neighbours `connected` returns (change at will). */
   neighbours: ReadonlyArray<PeerId>
 }
@@ -32,7 +33,7 @@ export const fakeRouter = (options: Partial<MeshOptions> = {}, connected?: (mesh
     const self = yield* IdentityModule.make().pipe(Effect.orDie)
     const inbound = yield* PubSub.unbounded<Inbound>()
     const delivered = yield* PubSub.unbounded<Delivered>()
-    const sent = yield* Queue.unbounded<{ readonly to: PeerId; readonly text: string }>()
+    const sent = yield* Queue.unbounded<{ readonly to: PeerId; readonly text: LinkMessage }>()
     const mesh = { self, inbound, delivered, sent, neighbours: [] as ReadonlyArray<PeerId> } as Omit<FakeMesh, "router"> & { router?: Router["Service"] }
     const connections = Connections.of({
       connect: () => Effect.void,

@@ -6,7 +6,7 @@ import * as WebRtcTransport from "../../src/layers/WebRtcTransport.ts"
 import { decodeFrame, Frame } from "../../src/layers/WebRtcTransport.ts"
 import { layerKeyObjects } from "../../src/platform/node.ts"
 import { makePeerId } from "../../src/schema/PeerId.ts"
-import { type Link, PeerTransport, type Signal, type SignalChannel } from "../../src/services/PeerTransport.ts"
+import { type Link, type LinkMessage, PeerTransport, type Signal, type SignalChannel } from "../../src/services/PeerTransport.ts"
 import { prng } from "../support/random.ts"
 
 const bySchema = (text: string) => {
@@ -63,7 +63,7 @@ const pair = Effect.gen(function*() {
 
 const takeN = (link: Link, n: number) =>
   Effect.gen(function*() {
-    const out: Array<string> = []
+    const out: Array<LinkMessage> = []
     while (out.length < n) out.push(...(yield* Queue.takeBetween(link.messages, 1, n - out.length)))
     return out
   })
@@ -83,5 +83,26 @@ layer(WebRtcTransport.layer().pipe(Layer.provide(layerKeyObjects), Layer.provide
         yield* linkB.send("pong")
         expect(yield* takeN(linkA, 1)).toStrictEqual(["pong"])
       }).pipe(Effect.scoped), 30_000)
+
+    it.effect("delivers binary messages as sent (whole and in pieces), interleaved with text, in order", () =>
+      Effect.gen(function*() {
+        const { linkA, linkB } = yield* pair
+        const random = prng(5)
+        const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))
+        const sent: Array<LinkMessage> = Array.from({ length: 300 }, (_, i) =>
+          i % 3 === 0 ? `text ${i}` : i % 50 === 1 ? bytes(200_000 + i) : bytes(i % 7 === 0 ? 0 : 16_384 + i))
+        for (const m of sent) yield* linkA.send(m)
+        const got = yield* takeN(linkB, sent.length).pipe(Effect.timeout("30 seconds"))
+        expect(got.length).toBe(sent.length)
+        for (let i = 0; i < sent.length; i++) {
+          const want = sent[i]!
+          const have = got[i]!
+          if (typeof want === "string") expect(have).toBe(want)
+          else expect(Buffer.from(have as Uint8Array).equals(Buffer.from(want))).toBe(true)
+        }
+        // a binary message over maxMessageBytes is refused at the sender
+        const refused = yield* Effect.flip(linkA.send(new Uint8Array(1024 * 1024 + 1)))
+        expect(refused.reason).toBe("refused")
+      }).pipe(Effect.scoped), 40_000)
   }
 )

@@ -4,7 +4,7 @@ import { layerWerift, RtcPeerConnectionCtor } from "../../src/layers/RtcPeerConn
 import * as WebRtcTransport from "../../src/layers/WebRtcTransport.ts"
 import { makePeerId } from "../../src/schema/PeerId.ts"
 import { JsonObject } from "../../src/schema/Signaling.ts"
-import { type Link, PeerTransport, type Signal, type SignalChannel } from "../../src/services/PeerTransport.ts"
+import { type Link, type LinkMessage, PeerTransport, type Signal, type SignalChannel } from "../../src/services/PeerTransport.ts"
 
 const A = makePeerId("a".repeat(40))
 const B = makePeerId("b".repeat(40))
@@ -67,7 +67,7 @@ const connect = Effect.gen(function*() {
 
 const takeN = (link: Link, n: number) =>
   Effect.gen(function*() {
-    const out: Array<string> = []
+    const out: Array<LinkMessage> = []
     while (out.length < n) out.push(...(yield* Queue.takeBetween(link.messages, 1, n - out.length)))
     return out
   })

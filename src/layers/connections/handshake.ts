@@ -31,7 +31,7 @@ const takeFrame = <T extends "hello" | "proof">(link: Link, t: T) =>
   Effect.gen(function*() {
     while (true) {
       const text = yield* Queue.take(link.messages)
-      const frame = decodePeerFrame(text)
+      const frame = typeof text === "string" ? decodePeerFrame(text) : undefined
       if (frame?.t === t) return frame as Extract<NonNullable<typeof frame>, { t: T }>
     }
   }).pipe(Effect.mapError(() => fail(link.remote, `link closed during the handshake (waiting for ${t})`)))

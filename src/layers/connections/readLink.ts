@@ -8,6 +8,7 @@
  */
 import { Cause, Clock, Effect, Queue } from "effect"
 import { LinkLimiter, type RateLimits, type TrafficClass } from "../../internal/linkLimits.ts"
+import { decodeBinary } from "../../schema/binaryFrames.ts"
 import { decodePeerFrame } from "../../schema/PeerFrames.ts"
 import type { Inbound } from "../../services/Connections.ts"
 import type { Link } from "../../services/PeerTransport.ts"
@@ -16,10 +17,13 @@ import type { Link } from "../../services/PeerTransport.ts"
 export const classOf = (frame: Inbound["frame"]): TrafficClass =>
   frame.t === "gossip" ? "gossip" : frame.t === "direct" ? (frame.kind === "dht" ? "dht" : "direct") : "repair"
 
+/** Longest JSON header of a frame with an attachment (its content is small: ids, offsets). */
+export const MAX_HEADER_BYTES = 16 * 1024
+
 export interface ReadLinkOptions {
   readonly link: Link
   readonly limits: RateLimits
-  /** Longer frames are not parsed (they count as invalid). */
+  /** Longer frames are not parsed (they count as invalid); binary ones in bytes. */
   readonly maxFrameChars: number
   /** Hands on an accepted gossip, direct or repair frame (may wait: back-pressure). */
   readonly deliver: (frame: Inbound["frame"]) => Effect.Effect<unknown>
@@ -35,8 +39,10 @@ export const readLink = ({ counters, deliver, evicted, limits, link, maxFrameCha
   Effect.gen(function*() {
     const limiter = new LinkLimiter(limits)
     while (true) {
-      const text = yield* Queue.take(link.messages)
-      const frame = text.length > maxFrameChars ? undefined : decodePeerFrame(text)
+      const message = yield* Queue.take(link.messages)
+      const frame = typeof message === "string"
+        ? message.length > maxFrameChars ? undefined : decodePeerFrame(message)
+        : message.byteLength > maxFrameChars ? undefined : decodeBinary(message, MAX_HEADER_BYTES)
       const now = yield* Clock.currentTimeMillis
       if (frame === undefined) {
         counters.invalidFrames++

@@ -25,6 +25,7 @@ import {
   FrameReader,
   frameLimits,
   fragment,
+  fragmentBinary,
   type Inbound,
   jsonBatchLength,
   readControl
@@ -32,11 +33,31 @@ import {
 import { ReceiveLedger, receiveLimits, SendWindow } from "../../internal/pacer.ts"
 import { supervised } from "../../internal/supervise.ts"
 import type { PeerId } from "../../schema/PeerId.ts"
-import { type Link, LinkError } from "../../services/PeerTransport.ts"
+import { type Link, LinkError, type LinkMessage } from "../../services/PeerTransport.ts"
 import type { DataChannelLike } from "../RtcPeerConnection.ts"
 import type { WebRtcTransportOptions } from "../WebRtcTransport.ts"
 import { describe, drained, endLinkOnDefect, field, on } from "./events.ts"
 import type { ChannelSetup } from "./negotiation.ts"
+
+/** A binary message as received (werift: a Buffer; browsers: an ArrayBuffer); `undefined` for anything else. */
+const asBytes = (data: unknown): Uint8Array | undefined =>
+  data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : undefined
+
+/** Consecutive text messages together, each binary message alone, in order. */
+const runs = (messages: ReadonlyArray<LinkMessage>): Array<ReadonlyArray<string> | Uint8Array> => {
+  const out: Array<ReadonlyArray<string> | Uint8Array> = []
+  let text: Array<string> | undefined
+  for (const m of messages) {
+    if (typeof m === "string") {
+      if (text === undefined) out.push(text = [])
+      text.push(m)
+    } else {
+      text = undefined
+      out.push(m)
+    }
+  }
+  return out
+}
 
 export type ChannelOptions = Omit<WebRtcTransportOptions, "iceServers" | "disconnectedGraceMs">
 
@@ -53,11 +74,11 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
     const closed = yield* Deferred.make<string>()
     const ended = yield* Deferred.make<void>()
     const shutdownDone = yield* Deferred.make<void>()
-    const messages = yield* Queue.bounded<string, Cause.Done>(Math.max(1, o.receiveBuffer))
+    const messages = yield* Queue.bounded<LinkMessage, Cause.Done>(Math.max(1, o.receiveBuffer))
     // Data frames the listener could not hand on at once, in arrival order: raw frames, or
     // the messages of a frame that did not fit in `messages`. The ledger bounds them.
-    const inbound = yield* Queue.unbounded<string | ReadonlyArray<string>, Cause.Done>()
-    const outbox = yield* Queue.unbounded<string, Cause.Done>()
+    const inbound = yield* Queue.unbounded<string | Uint8Array | ReadonlyArray<LinkMessage>, Cause.Done>()
+    const outbox = yield* Queue.unbounded<LinkMessage, Cause.Done>()
     const credit = yield* Latch.make(true)
     const limits = frameLimits(o)
     const reader = new FrameReader(limits)
@@ -88,7 +109,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
       Deferred.doneUnsafe(ended, Exit.void)
     }
     const failSetup = (message: string) => Deferred.doneUnsafe(opened, Exit.fail(linkError("setup-failed", message)))
-    const trySend = (dc: DataChannelLike, frame: string): boolean => {
+    const trySend = (dc: DataChannelLike, frame: string | Uint8Array): boolean => {
       try {
         dc.send(frame)
         return true
@@ -118,42 +139,55 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
       }
     }
 
+    const overCredit = () =>
+      `protocol error: more than ${ledger.limits.frames} frames or ${ledger.limits.chars} characters sent without credit`
+    // Nothing waits before this frame: read it now, so credit goes back at once while the
+    // consumer keeps up; what does not fit in `messages` waits for the receiver.
+    const readNow = (read: Inbound) => {
+      if (read._tag === "Messages") {
+        const rest = Queue.offerAllUnsafe(messages, read.messages)
+        if (rest.length === 0) return processed()
+        backlog++
+        Queue.offerUnsafe(inbound, rest)
+      } else if (read._tag === "Piece") {
+        processed()
+      } else if (read._tag === "ProtocolError") {
+        end(read.reason, true)
+      }
+    }
+
     const detach: Array<() => void> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => detach.splice(0).forEach((f) => f())))
 
     const attach = (dc: DataChannelLike) => {
       channel = dc
+      // binary frames as ArrayBuffers (browsers default to Blobs); werift hands Buffers over anyway
+      dc.binaryType = "arraybuffer"
       detach.push(
         on(dc, "message", (event) => {
           lastHeard = Date.now()
-          const data = field(event, "data")
-          if (typeof data !== "string" || !receiving) return
-          if (costsCredit(data)) {
-            if (!ledger.arrive(data.length)) {
-              return end(
-                `protocol error: more than ${ledger.limits.frames} frames or ${ledger.limits.chars} characters sent without credit`,
-                true
-              )
-            }
+          const raw = field(event, "data")
+          if (!receiving) return
+          const data = typeof raw === "string" ? raw : asBytes(raw)
+          if (data === undefined) return
+          if (typeof data !== "string") {
+            // a binary frame: always a data frame
+            if (!ledger.arrive(data.byteLength)) return end(overCredit(), true)
             if (backlog > 0) {
               backlog++
               Queue.offerUnsafe(inbound, data)
               return
             }
-            // Nothing waits before it: read it now, so credit goes back at once while the
-            // consumer keeps up; what does not fit in `messages` waits for the receiver.
-            const read = reader.read(data)
-            if (read._tag === "Messages") {
-              const rest = Queue.offerAllUnsafe(messages, read.messages)
-              if (rest.length === 0) return processed()
+            return readNow(reader.readBinary(data))
+          }
+          if (costsCredit(data)) {
+            if (!ledger.arrive(data.length)) return end(overCredit(), true)
+            if (backlog > 0) {
               backlog++
-              Queue.offerUnsafe(inbound, rest)
-            } else if (read._tag === "Piece") {
-              processed()
-            } else if (read._tag === "ProtocolError") {
-              end(read.reason, true)
+              Queue.offerUnsafe(inbound, data)
+              return
             }
-            return
+            return readNow(reader.read(data))
           }
           const control = readControl(data, limits)
           switch (control._tag) {
@@ -228,18 +262,29 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
           })
         yield* Effect.gen(function*() {
           while (true) {
-            const batch = yield* Queue.takeBetween(outbox, 1, o.window * o.maxMessagesPerFrame)
-            held = batch.length
-            const plain = batch.every(canEncode)
-            const frames = plain
-              ? batchFrames(batch, o.maxFrameChars - 1, o.maxMessagesPerFrame, encodedLength)
-              : batchFrames(batch.map((m) => JSON.stringify(m)), o.maxFrameChars - 8, o.maxMessagesPerFrame, (s) => s.length + 1)
-            for (const group of frames) {
-              const frame = plain ? encodeBatch(group) : `{"b":[${group.join(",")}]}`
-              for (const piece of fragment(frame, o.maxFrameChars)) {
-                if (!(yield* acquireCredit(piece.length)) || !trySend(dc, piece)) return
+            const taken = yield* Queue.takeBetween(outbox, 1, o.window * o.maxMessagesPerFrame)
+            held = taken.length
+            // runs of text messages go in batches; each binary message in binary frames of its own
+            for (const run of runs(taken)) {
+              if (run instanceof Uint8Array) {
+                for (const frame of fragmentBinary(run, o.maxFrameChars)) {
+                  if (!(yield* acquireCredit(frame.byteLength)) || !trySend(dc, frame)) return
+                }
+                held--
+                continue
               }
-              held -= group.length
+              const batch = run
+              const plain = batch.every(canEncode)
+              const frames = plain
+                ? batchFrames(batch, o.maxFrameChars - 1, o.maxMessagesPerFrame, encodedLength)
+                : batchFrames(batch.map((m) => JSON.stringify(m)), o.maxFrameChars - 8, o.maxMessagesPerFrame, (s) => s.length + 1)
+              for (const group of frames) {
+                const frame = plain ? encodeBatch(group) : `{"b":[${group.join(",")}]}`
+                for (const piece of fragment(frame, o.maxFrameChars)) {
+                  if (!(yield* acquireCredit(piece.length)) || !trySend(dc, piece)) return
+                }
+                held -= group.length
+              }
             }
             held = 0
           }
@@ -254,7 +299,11 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
         yield* Effect.gen(function*() {
           while (true) {
             for (const item of yield* Queue.takeAll(inbound)) {
-              const read: Inbound = typeof item === "string" ? reader.read(item) : { _tag: "Messages", messages: item }
+              const read: Inbound = typeof item === "string"
+                ? reader.read(item)
+                : item instanceof Uint8Array
+                ? reader.readBinary(item)
+                : { _tag: "Messages", messages: item }
               if (read._tag === "Messages") {
                 if (read.messages.length > 0) yield* Queue.offerAll(messages, read.messages)
                 processed()
@@ -287,7 +336,8 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
         // Registered last so it runs first when the Scope closes, before the fibers go.
         yield* Effect.addFinalizer(() => shutdown("scope closed"))
 
-        const tooLarge = (m: string) =>
+        const tooLarge = (m: LinkMessage) =>
+          typeof m !== "string" ? m.byteLength > o.maxMessageBytes :
           m.length > o.maxMessageBytes || (m.length * 3 > o.maxMessageBytes && utf8Length(m) > o.maxMessageBytes) ||
           // a lone surrogate sends it as JSON, escapes and all: the receiver takes one frame of this much
           (m.length * 6 + 8 > limits.maxReassembledChars && !canEncode(m) && jsonBatchLength(m) > limits.maxReassembledChars)
