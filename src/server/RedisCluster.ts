@@ -174,7 +174,8 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
       const closed = state.closeAll("Signaling store unreachable; try again later")
       runFork(Effect.logWarning(`Redis unreachable for ${fenceAfter} ms: closed ${closed} connections (1013)`))
     }),
-    Schedule.spaced(Math.max(50, Math.floor(renewInterval / 4)))
+    // a cheap check, often: the fence must fall well before the lease expires (leaseTtl - fenceAfter)
+    Schedule.spaced(50)
   )
   yield* supervised("signaling-server.redis-lease", lease).pipe(Effect.forkScoped)
   yield* supervised("signaling-server.redis-sweep", sweeper).pipe(Effect.forkScoped)

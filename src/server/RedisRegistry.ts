@@ -71,10 +71,20 @@ export const makeRedisRegistry = (
     ]
   }
 
-  /** Runs `admit`/`claim`; an id held by a dead server is swept first, then tried once more. */
-  const register = <A extends ReadonlyArray<unknown>>(operation: string, call: () => Effect.Effect<A, Redis.RedisError>) =>
+  /**
+   * Runs `admit`/`claim`; an id held by a dead server is swept first, then tried once more.
+   * A call that timed out may still run in Redis later (it was sent): a release is queued
+   * behind it on the same connection, so the id is not left owned by this server with no
+   * connection to release it.
+   */
+  const register = <A extends ReadonlyArray<unknown>>(operation: string, peerId: PeerId, call: () => Effect.Effect<A, Redis.RedisError>) =>
     Effect.flatMap(ops.run(operation, call()), (result) =>
-      result[0] === 2 ? Effect.andThen(ops.sweepNow, ops.run(operation, call())) : Effect.succeed(result))
+      result[0] === 2 ? Effect.andThen(ops.sweepNow, ops.run(operation, call())) : Effect.succeed(result)).pipe(
+        Effect.tapError(() =>
+          Effect.forkDetach(Effect.ignore(Effect.suspend(() =>
+            locals.has(peerId) ? Effect.void : ops.run("release", evaluate(S.release)(peerId, me())))
+          )))
+      )
 
   const releaseEntry = (entry: Local): Effect.Effect<void> =>
     Effect.suspend(() => {
@@ -120,7 +130,7 @@ export const makeRedisRegistry = (
           if (state.fenced) return fenced("connect")
           if (locals.has(peerId)) return Effect.fail(new RegistryError({ reason: "already-connected", peerId }))
           if (locals.size >= maxConnections) return Effect.fail(new RegistryError({ reason: "capacity", peerId }))
-          return Effect.flatMap(register("admit", () => evaluate(S.admit)(peerId, me(), maxConnections)), ([status]) => {
+          return Effect.flatMap(register("admit", peerId, () => evaluate(S.admit)(peerId, me(), maxConnections)), ([status]) => {
             // checked again: another connection may have taken the id locally meanwhile
             if (status !== 1 || locals.has(peerId)) return Effect.fail(new RegistryError({ reason: "already-connected", peerId }))
             return Effect.succeed(add(peerId, sink, false))
@@ -137,7 +147,7 @@ export const makeRedisRegistry = (
           if (holder !== undefined && (holder.proven || holder.announced?.verified === true)) {
             return Effect.fail(new RegistryError({ reason: "already-connected", peerId }))
           }
-          return Effect.flatMap(register("claim", () => evaluate(S.claim)(peerId, me(), reason)), (result) => {
+          return Effect.flatMap(register("claim", peerId, () => evaluate(S.claim)(peerId, me(), reason)), (result) => {
             if (result[0] !== 1) return Effect.fail(new RegistryError({ reason: "already-connected", peerId }))
             const [, , net, ...g] = result
             const networkName = net ? net : undefined
