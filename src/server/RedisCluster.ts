@@ -72,7 +72,7 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
 
   /** One lease renewal; a new epoch (Redis lost its data) re-registers every local peer first. */
   const renewOnce = resyncLock.withPermits(1)(Effect.gen(function*() {
-    const epoch = yield* run("renew", redis.eval(S.renew)(state.serverId, randomToken(), leaseTtl))
+    const epoch = yield* run("renew", redis.eval(S.renew)(state.serverId, randomToken(), leaseTtl, state.epoch ?? ""))
     if (state.fenced) {
       // back after a partition: whatever this server still owned in Redis goes, as for a dead server
       yield* sweepWith(true)

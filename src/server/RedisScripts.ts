@@ -8,104 +8,17 @@
  * - `pp:{<net>}:ids` zset (score 0; lowercase 40-hex ids, so lexicographic order is numeric
  *   order), `pp:{<net>}:rec` id -> record JSON, `pp:{<net>}:srv` id -> server; `pp:nets`.
  * - `pp:epoch`: random, set when missing; a changed epoch means Redis lost its data.
+ *   `pp:fresh` (one lease long) is set when a server registered under an older epoch finds
+ *   none: until it expires every live server has re-registered, so a relay target not found
+ *   meanwhile is "not deliverable yet" (`relay-failed`), not `unknown-peer`.
  * Channels: `pp:to:<S>` each server's inbox; `pp:ctl` the peers of a dead server.
  *
- * XOR-closest in Redis: the ids sharing a p-bit prefix with a target are one lexicographic
- * range, so `ZLEXCOUNT` finds the deepest prefix still holding enough ids, that range's
- * deeper half is taken whole (everything in it is closer than anything outside), and the
- * search goes on in the sibling subtree (the target with that bit flipped): exact, like
- * `internal/xorIndex.ts`, which the tests use as the oracle.
+ * The helpers they share (owner, lease, XOR-closest, ring, gap) are in RedisLua.ts.
  *
  * @since 2.0.0
  */
 import * as Redis from "effect/persistence/Redis"
-
-const common = `
-local function owner(id)
-  local v = redis.call('HGET', 'pp:owner', id)
-  if not v then return nil end
-  return string.match(v, '^([^|]*)|([01])|(.*)$')
-end
-local function alive(s) return redis.call('EXISTS', 'pp:srv:' .. s) == 1 end
-local ZEROS = string.rep('0', 40)
-local FS = string.rep('f', 40)
-local HEX = '0123456789abcdef'
-local function bounds(u, p)
-  if p >= 160 then return u, u end
-  local d = math.floor(p / 4)
-  local r = p % 4
-  local head = string.sub(u, 1, d)
-  if r == 0 then return head .. string.sub(ZEROS, 1, 40 - d), head .. string.sub(FS, 1, 40 - d) end
-  local digit = tonumber(string.sub(u, d + 1, d + 1), 16)
-  local span = 2 ^ (4 - r)
-  local low = digit - (digit % span)
-  local high = low + span - 1
-  return head .. string.sub(HEX, low + 1, low + 1) .. string.sub(ZEROS, 1, 39 - d),
-    head .. string.sub(HEX, high + 1, high + 1) .. string.sub(FS, 1, 39 - d)
-end
-local function count(key, u, p)
-  local a, b = bounds(u, p)
-  return redis.call('ZLEXCOUNT', key, '[' .. a, '[' .. b)
-end
-local function members(key, u, p)
-  local a, b = bounds(u, p)
-  return redis.call('ZRANGE', key, '[' .. a, '[' .. b, 'BYLEX')
-end
-local function flip(u, p)
-  local d = math.floor(p / 4)
-  local digit = tonumber(string.sub(u, d + 1, d + 1), 16)
-  local bitv = 2 ^ (3 - p % 4)
-  local nd = digit + bitv
-  if (digit % (2 * bitv)) >= bitv then nd = digit - bitv end
-  return string.sub(u, 1, d) .. string.sub(HEX, nd + 1, nd + 1) .. string.sub(u, d + 2)
-end
-local function closest(key, t, want)
-  local out = {}
-  local u = t
-  local q = 0
-  while want > 0 do
-    if count(key, u, q) <= want then
-      for _, id in ipairs(members(key, u, q)) do out[#out + 1] = id end
-      return out
-    end
-    local lo, hi = q, 159
-    while lo < hi do
-      local mid = math.floor((lo + hi + 1) / 2)
-      if count(key, u, mid) >= want then lo = mid else hi = mid - 1 end
-    end
-    local taken = members(key, u, lo + 1)
-    for _, id in ipairs(taken) do out[#out + 1] = id end
-    want = want - #taken
-    u = flip(u, lo)
-    q = lo + 1
-  end
-  return out
-end
-local function ring(key, id)
-  local succ = redis.call('ZRANGE', key, '(' .. id, '+', 'BYLEX', 'LIMIT', 0, 1)[1]
-  if not succ then succ = redis.call('ZRANGE', key, 0, 0)[1] end
-  local pred = redis.call('ZRANGE', key, '(' .. id, '-', 'BYLEX', 'REV', 'LIMIT', 0, 1)[1]
-  if not pred then pred = redis.call('ZRANGE', key, -1, -1)[1] end
-  if succ == id then succ = nil end
-  if pred == id then pred = nil end
-  return pred, succ
-end
-local function netkey(net, what) return 'pp:{' .. net .. '}:' .. what end
-local function unlist(net, id)
-  redis.call('ZREM', netkey(net, 'ids'), id)
-  redis.call('HDEL', netkey(net, 'rec'), id)
-  redis.call('HDEL', netkey(net, 'srv'), id)
-  if redis.call('EXISTS', netkey(net, 'ids')) == 0 then redis.call('SREM', 'pp:nets', net) end
-end
-local function gap(net, id)
-  local pred, succ = ring(netkey(net, 'ids'), id)
-  if not pred or not succ or pred == succ then return {} end
-  local recs = redis.call('HMGET', netkey(net, 'rec'), pred, succ)
-  return {pred, recs[1], succ, recs[2]}
-end
-`
-
-const lua = (body: string) => common + body
+import { lua } from "./RedisLua.ts"
 
 /** Admission: `{1}` admitted; `{0, owner}` held by a live server; `{2, owner}` held by a dead one (sweep it first). */
 export const admit = Redis.script((id: string, me: string, maxOwned: number) => [id, me, maxOwned], {
@@ -228,7 +141,10 @@ local g = gap(net, id)
 return {1, g[1] or '', g[2] or '', g[3] or '', g[4] or ''}`)
 }).withReturnType<[number, string?, string?, string?, string?]>()
 
-/** Relay: -2 epoch changed, -1 not announced in that network, else how many servers received it (0: retry, then fail). */
+/**
+ * Relay: -2 epoch changed, -1 not announced in that network, else how many servers received
+ * it (0: retry, then fail; also while `pp:fresh` lasts for a target not re-registered yet).
+ */
 export const relay = Redis.script((net: string, target: string, payload: string, epoch: string) => [
   `pp:{${net}}:srv`,
   target,
@@ -239,7 +155,10 @@ export const relay = Redis.script((net: string, target: string, payload: string,
   lua: `
 if redis.call('GET', 'pp:epoch') ~= ARGV[3] then return -2 end
 local s = redis.call('HGET', KEYS[1], ARGV[1])
-if not s then return -1 end
+if not s then
+  if redis.call('EXISTS', 'pp:fresh') == 1 then return 0 end
+  return -1
+end
 return redis.call('PUBLISH', 'pp:to:' .. s, ARGV[2])`
 }).withReturnType<number>()
 
@@ -265,12 +184,19 @@ end
 return lost`)
 }).withReturnType<number>()
 
-/** Renews the lease; sets the epoch to `candidate` when Redis has none; returns the epoch. */
-export const renew = Redis.script((me: string, candidate: string, leaseMs: number) => [me, candidate, leaseMs], {
+/**
+ * Renews the lease; sets the epoch to `candidate` when Redis has none (and `pp:fresh` when
+ * this server had registered under an epoch before: Redis lost its data); returns the epoch.
+ */
+export const renew = Redis.script((me: string, candidate: string, leaseMs: number, previous: string) => [me, candidate, leaseMs, previous], {
   numberOfKeys: 0,
   lua: `
 local cur = redis.call('GET', 'pp:epoch')
-if not cur then redis.call('SET', 'pp:epoch', ARGV[2]); cur = ARGV[2] end
+if not cur then
+  redis.call('SET', 'pp:epoch', ARGV[2])
+  cur = ARGV[2]
+  if ARGV[4] ~= '' then redis.call('SET', 'pp:fresh', '1', 'PX', tonumber(ARGV[3])) end
+end
 redis.call('SET', 'pp:srv:' .. ARGV[1], '1', 'PX', tonumber(ARGV[3]))
 redis.call('SADD', 'pp:servers', ARGV[1])
 return cur`
