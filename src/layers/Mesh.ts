@@ -24,6 +24,7 @@ import * as DhtLayer from "./Dht.ts"
 import * as DiscoveryLayer from "./Discovery.ts"
 import * as GossipLayer from "./Gossip.ts"
 import * as RouterLayer from "./Router.ts"
+import * as StreamsLayer from "./Streams.ts"
 
 /** What a platform provides to a mesh node. */
 export type Platform<E = never, R = never> = Layer.Layer<PeerTransport | Signaling, E, Identity | MeshConfig | R>
@@ -50,6 +51,21 @@ const meshService = Layer.effect(
       supervised(direct ? "Mesh.directMessages" : "Mesh.broadcasts", Effect.gen(function*() {
         while (true) {
           const m = yield* PubSub.take(subscription)
+          if (m.kind === "binary") {
+            if (m.payload === undefined) continue
+            yield* PubSub.publish(events, {
+              _tag: "BinaryMessageReceived",
+              from: m.origin,
+              // a copy: the bytes may be a view of a frame still being forwarded
+              data: m.payload.slice(),
+              direct,
+              messageId: m.id,
+              hops: m.hops,
+              timestamp: m.timestamp,
+              verified: m.verified
+            })
+            continue
+          }
           if (m.kind !== "message") continue
           yield* PubSub.publish(events, {
             _tag: "MessageReceived",
@@ -73,7 +89,7 @@ const meshService = Layer.effect(
     yield* Effect.gen(function*() {
       while (true) {
         const u = yield* PubSub.take(undelivered)
-        if (u.kind !== "message") continue
+        if (u.kind !== "message" && u.kind !== "binary") continue
         yield* PubSub.publish(events, {
           _tag: "MessageFailed",
           messageId: u.id,
@@ -100,6 +116,8 @@ const meshService = Layer.effect(
       disconnect,
       sendMessage: (content, options) => gossip.publish(content, "message", options),
       sendDirectMessage: (to, content, options) => router.send(to, content, "message", options),
+      sendBinaryData: (to, data, options) => router.send(to, data.byteLength, "binary", { ...options, payload: data.slice() }),
+      broadcastBinaryData: (data, options) => gossip.publish(data.byteLength, "binary", { ...options, payload: data.slice() }),
       connectToPeer: (peerId) => connections.connect(peerId),
       disconnectPeer: (peerId) => connections.disconnect(peerId, "manual"),
       configure: (patch) =>
@@ -153,6 +171,7 @@ export const makeMeshLayer = <E, R, IE = IdentityError>(
     ? DhtLayer.layerDisabled
     : DhtLayer.layer.pipe(Layer.provide(Layer.succeed(DhtConfig, { ...dhtDefaults, ...options.dht })))
   return meshService.pipe(
+    Layer.provideMerge(StreamsLayer.layer),
     Layer.provideMerge(dht),
     Layer.provideMerge(DiscoveryLayer.layer),
     Layer.provideMerge(RouterLayer.layer),

@@ -44,6 +44,14 @@ export class Mesh extends Context.Service<Mesh, {
   sendMessage(content: Schema.Json, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   /** Sends to one peer, over several hops if needed; returns the message id. */
   sendDirectMessage(to: PeerId, content: Schema.Json, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /**
+   * Sends bytes to one peer (over several hops if needed, acknowledged like a direct
+   * message), raw on the wire and signed; at most `maxMessageSize` bytes (streams carry more).
+   * Returns the message id; the target gets a `BinaryMessageReceived` event.
+   */
+  sendBinaryData(to: PeerId, data: Uint8Array, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /** Broadcasts bytes to every peer of the network (at most `maxMessageSize`); returns the message id. */
+  broadcastBinaryData(data: Uint8Array, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   connectToPeer(peerId: PeerId): Effect.Effect<void, ConnectError>
   disconnectPeer(peerId: PeerId): Effect.Effect<void>
   /** Changes settings at run time (clamped as at start); the optimizer applies them now. */

@@ -33,6 +33,17 @@ export type MeshEvent =
     /** True when `from` derives from the key that signed the message. */
     readonly verified: boolean
   }
+  /** Bytes sent with `sendBinaryData` (`direct`) or `broadcastBinaryData`, checked against their origin's signature. */
+  | {
+    readonly _tag: "BinaryMessageReceived"
+    readonly from: PeerId
+    readonly data: Uint8Array
+    readonly direct: boolean
+    readonly messageId: string
+    readonly hops: number
+    readonly timestamp: number
+    readonly verified: boolean
+  }
   /** A direct message this peer sent was never acknowledged by `to`, after every retransmission. */
   | { readonly _tag: "MessageFailed"; readonly messageId: string; readonly to: PeerId; readonly reason: string }
   | { readonly _tag: "StatusChanged"; readonly type: string; readonly message: string }

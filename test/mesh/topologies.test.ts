@@ -11,23 +11,9 @@ import {
   startNodes,
   type TestNode,
   waitFor,
+  wire,
   withinBounds
 } from "../support/memoryMesh.ts"
-
-/** Links the given pairs by hand (autoDiscovery off) and waits until they are up. */
-const wire = (nodes: ReadonlyArray<TestNode>, edges: ReadonlyArray<readonly [number, number]>) =>
-  Effect.gen(function*() {
-    for (const [a, b] of edges) yield* nodes[a]!.run(Mesh.use((m) => m.connectToPeer(nodes[b]!.peerId)))
-    yield* waitFor(
-      "hand-made links up",
-      Effect.gen(function*() {
-        for (const [a, b] of edges) {
-          if (!(yield* connectedOf(nodes[a]!)).includes(nodes[b]!.peerId)) return false
-        }
-        return true
-      })
-    )
-  })
 
 const heal = (nodes: ReadonlyArray<TestNode>, min: number, max: number) =>
   Effect.gen(function*() {

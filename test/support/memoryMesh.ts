@@ -65,6 +65,21 @@ export const waitFor = (what: string, check: Effect.Effect<boolean>, timeoutMs =
 
 export const connectedOf = (node: TestNode) => node.run(Connections.use((c) => c.connected))
 
+/** Links the given pairs by hand (autoDiscovery off) and waits until they are up. */
+export const wire = (nodes: ReadonlyArray<TestNode>, edges: ReadonlyArray<readonly [number, number]>) =>
+  Effect.gen(function*() {
+    for (const [a, b] of edges) yield* nodes[a]!.run(Mesh.use((m) => m.connectToPeer(nodes[b]!.peerId)))
+    yield* waitFor(
+      "hand-made links up",
+      Effect.gen(function*() {
+        for (const [a, b] of edges) {
+          if (!(yield* connectedOf(nodes[a]!)).includes(nodes[b]!.peerId)) return false
+        }
+        return true
+      })
+    )
+  })
+
 /** The link graph: every node's connected peers. */
 export const graph = (nodes: ReadonlyArray<TestNode>) =>
   Effect.forEach(nodes, (n) => Effect.map(connectedOf(n), (peers) => [n.peerId, peers] as const)).pipe(
