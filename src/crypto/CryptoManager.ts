@@ -1,0 +1,260 @@
+/**
+ * End-to-end encryption for one peer (`mesh.cryptoManager` in the facade): its X25519
+ * encryption key and signed announcement (`keys.ts`), the verified keys of other peers,
+ * sealed direct messages (`envelope.ts`) and group keys (`group.ts`), and events.
+ *
+ * Built on the `Identity` service: the identity signs the announcement, every envelope and
+ * every group message; the encryption key is separate from it (see `keys.ts`). A peer with a
+ * custom (unverified) id cannot use it: others could not tell its envelopes from forgeries.
+ *
+ * Bounded: peer keys (LRU, `peerKeysLimit`), groups (LRU, `groupsLimit`), members per group,
+ * the replay cache, and the encryption keys kept after rotations (`previousKeys`, each for
+ * `previousKeyGraceMs`, so envelopes sealed to a key just replaced still open).
+ *
+ * @since 2.0.0
+ */
+import { Clock, Context, Effect, Layer, PubSub, type Schema, type Scope, Semaphore } from "effect"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import { Identity, verifySignature } from "../services/Identity.ts"
+import { CryptoError } from "./CryptoError.ts"
+import { type Decrypted, decrypt, type Envelope, encrypt, envelopeDefaults, type EnvelopeOptions } from "./envelope.ts"
+import { acceptHandoff, decryptGroup, encryptGroup, type GroupDecrypted, type GroupKey, type GroupMessage, handOut, makeGroupKey, rotate } from "./group.ts"
+import { announce, type EncryptionKeyPair, generateEncryptionKeyPair, type KeyAnnouncement, verifyAnnouncement } from "./keys.ts"
+import { utf8 } from "./primitives.ts"
+import { ReplayGuard } from "./replay.ts"
+
+export interface CryptoOptions extends EnvelopeOptions {
+  /** Most peers whose encryption keys are remembered (least recently used forgotten first). Default 16,384. */
+  readonly peerKeysLimit?: number
+  /** Most groups held (least recently used forgotten first). Default 1,024. */
+  readonly groupsLimit?: number
+  /** Most members per group, the owner included. Default 256. */
+  readonly maxGroupMembers?: number
+  /** Most (sender, id) pairs the replay cache holds. Default 16,384. */
+  readonly replayCacheSize?: number
+  /** Replaced encryption keys kept to open envelopes still in flight. Default 2. */
+  readonly previousKeys?: number
+  /** How long a replaced encryption key still opens envelopes, in ms. Default 7 days. */
+  readonly previousKeyGraceMs?: number
+}
+
+export const cryptoDefaults: Required<CryptoOptions> = {
+  ...envelopeDefaults,
+  peerKeysLimit: 16_384,
+  groupsLimit: 1024,
+  maxGroupMembers: 256,
+  replayCacheSize: 16_384,
+  previousKeys: 2,
+  previousKeyGraceMs: 7 * 24 * 3600_000
+}
+
+export const CryptoConfig = Context.Reference<CryptoOptions>("peerpigeon/CryptoConfig", { defaultValue: () => cryptoDefaults })
+
+export type CryptoEvent =
+  | { readonly _tag: "CryptoReady"; readonly publicKey: string }
+  | { readonly _tag: "PeerKeyAdded"; readonly peerId: string }
+  | { readonly _tag: "CryptoError"; readonly error: CryptoError }
+
+/** A group after a change: the hand-offs to send (one encrypted direct message per member) and members whose key is not known. */
+export interface GroupChange {
+  readonly groupId: string
+  readonly epoch: number
+  readonly members: ReadonlyArray<string>
+  readonly handoffs: ReadonlyArray<{ readonly peerId: string; readonly envelope: Envelope }>
+  readonly missing: ReadonlyArray<string>
+}
+
+export interface GroupInfo {
+  readonly groupId: string
+  readonly epoch: number
+  readonly owner: string
+  readonly members: ReadonlyArray<string>
+}
+
+export class CryptoManager extends Context.Service<CryptoManager, {
+  /** Makes the encryption key and its announcement once; later calls return the same announcement. */
+  readonly init: Effect.Effect<KeyAnnouncement, CryptoError>
+  /** The current X25519 public key, base64url (initialises first). */
+  readonly getPublicKey: Effect.Effect<string, CryptoError>
+  /** The current signed announcement, to send in handshakes and publish (initialises first). */
+  readonly getAnnouncement: Effect.Effect<KeyAnnouncement, CryptoError>
+  /** Replaces the encryption key (the old one still opens envelopes for a grace period); the new announcement. */
+  readonly generateKeyPair: Effect.Effect<KeyAnnouncement, CryptoError>
+  encrypt(content: Schema.Json, peerId: string): Effect.Effect<Envelope, CryptoError>
+  /** Opens an envelope (object or JSON text) sent to this peer, by `expectedSender` when given. */
+  decrypt(envelope: unknown, expectedSender?: string): Effect.Effect<Decrypted, CryptoError>
+  /** Ed25519 signature (base64url) by this peer's identity over `data` (UTF-8 when a string). */
+  sign(data: string | Uint8Array): Effect.Effect<string>
+  /** True when `signature` is `publicKey`'s (raw Ed25519, base64url) over `data`; never fails. */
+  verify(data: string | Uint8Array, signature: string, publicKey: string): Effect.Effect<boolean>
+  getPeerKey(peerId: string): Effect.Effect<KeyAnnouncement | undefined>
+  /** Verifies and remembers a peer's announcement; the one now held (the newest verified). */
+  addPeerKey(announcement: unknown): Effect.Effect<KeyAnnouncement, CryptoError>
+  removePeerKey(peerId: string): Effect.Effect<boolean>
+  /** Creates (or re-keys, if this peer owns it) a group with `peerIds` and this peer. */
+  createGroup(groupId: string, peerIds: Iterable<string>): Effect.Effect<GroupChange, CryptoError>
+  addToGroup(groupId: string, peerIds: Iterable<string>): Effect.Effect<GroupChange, CryptoError>
+  /** Re-keys the group (epoch + 1) without `peerIds`; they cannot open what is sent afterwards. */
+  removeFromGroup(groupId: string, peerIds: Iterable<string>): Effect.Effect<GroupChange, CryptoError>
+  /** Opens a group key hand-off envelope and holds its key. */
+  acceptGroupKey(envelope: unknown): Effect.Effect<GroupInfo, CryptoError>
+  getGroup(groupId: string): Effect.Effect<GroupInfo | undefined>
+  leaveGroup(groupId: string): Effect.Effect<boolean>
+  encryptGroup(content: Schema.Json, groupId: string): Effect.Effect<GroupMessage, CryptoError>
+  decryptGroup(message: unknown): Effect.Effect<GroupDecrypted, CryptoError>
+  /** Events for the caller's Scope. */
+  readonly subscribe: Effect.Effect<PubSub.Subscription<CryptoEvent>, never, Scope.Scope>
+}>()("peerpigeon/CryptoManager") {
+  static readonly layer: Layer.Layer<CryptoManager, never, Identity> = Layer.effect(CryptoManager, Effect.suspend(() => make))
+}
+
+const info = (g: GroupKey): GroupInfo => ({ groupId: g.groupId, epoch: g.epoch, owner: g.owner, members: g.members })
+
+export const make = Effect.gen(function*() {
+  const identity = yield* Identity
+  const config: Required<CryptoOptions> = { ...cryptoDefaults, ...(yield* CryptoConfig) }
+  const events = yield* Effect.acquireRelease(PubSub.sliding<CryptoEvent>(1024), PubSub.shutdown)
+  const lock = yield* Semaphore.make(1)
+  const serial = lock.withPermits(1)
+  const peerKeys = new BoundedMap<string, KeyAnnouncement>(config.peerKeysLimit)
+  const groups = new BoundedMap<string, GroupKey>(config.groupsLimit)
+  const replay = new ReplayGuard({ maxEntries: config.replayCacheSize, windowMs: config.maxAgeMs })
+  let current: { readonly pair: EncryptionKeyPair; readonly announcement: KeyAnnouncement } | undefined
+  let previous: ReadonlyArray<EncryptionKeyPair & { readonly retiredAt: number }> = []
+
+  const publish = (event: CryptoEvent) => PubSub.publish(events, event)
+  /** Reports a failure on the event stream, then fails with it. */
+  const reported = <A>(effect: Effect.Effect<A, CryptoError>) =>
+    Effect.tapError(effect, (error) => publish({ _tag: "CryptoError", error }))
+
+  const newKey = Effect.gen(function*() {
+    if (!identity.verified) {
+      return yield* new CryptoError({ reason: "bad-sender-key", message: "a custom peer id is not bound to its identity key: others would refuse its envelopes" })
+    }
+    const now = yield* Clock.currentTimeMillis
+    const pair = yield* generateEncryptionKeyPair(now)
+    // a rotation within one millisecond still gets a newer announcement
+    const ts = Math.max(now, (current?.announcement.ts ?? -1) + 1)
+    const announcement = yield* announce(identity, pair.publicKey, ts)
+    if (current !== undefined) {
+      previous = [{ ...current.pair, retiredAt: now }, ...previous].slice(0, config.previousKeys)
+    }
+    current = { pair, announcement }
+    return announcement
+  })
+
+  const init = reported(serial(Effect.suspend(() =>
+    current !== undefined
+      ? Effect.succeed(current.announcement)
+      : Effect.tap(newKey, (a) => publish({ _tag: "CryptoReady", publicKey: a.encryptionKey }))
+  )))
+  const ready = Effect.suspend(() => (current !== undefined ? Effect.succeed(current) : Effect.map(init, () => current!)))
+  /** This peer as a recipient at `now`: the current key, and replaced ones still within their grace period. */
+  const recipient = (pair: EncryptionKeyPair, now: number) => ({
+    peerId: identity.peerId,
+    replay,
+    keyFor: (kid: string) =>
+      kid === pair.kid ? pair : previous.find((p) => p.kid === kid && now - p.retiredAt <= config.previousKeyGraceMs)
+  })
+
+  const addPeerKey = Effect.fn("CryptoManager.addPeerKey")(function*(input: unknown) {
+    const now = yield* Clock.currentTimeMillis
+    const a = yield* verifyAnnouncement(input, { now, maxSkewMs: config.maxSkewMs })
+    const known = peerKeys.touch(a.peerId)
+    if (known !== undefined && known.ts >= a.ts) return known
+    peerKeys.set(a.peerId, a)
+    if (known?.encryptionKey !== a.encryptionKey) yield* publish({ _tag: "PeerKeyAdded", peerId: a.peerId })
+    return a
+  })
+
+  /** Records a changed group and seals its key for each member. */
+  const handOutChange = (group: GroupKey) =>
+    Effect.gen(function*() {
+      groups.set(group.groupId, group)
+      const out = yield* handOut(group, identity, (peerId) => peerKeys.touch(peerId)?.encryptionKey, config)
+      return { groupId: group.groupId, epoch: group.epoch, members: group.members, ...out }
+    })
+
+  const owned = (groupId: string) =>
+    Effect.suspend(() => {
+      const group = groups.touch(groupId)
+      if (group === undefined) return Effect.fail(new CryptoError({ reason: "unknown-group", message: `no group ${groupId}` }))
+      if (group.owner !== identity.peerId) {
+        return Effect.fail(new CryptoError({ reason: "not-owner", message: `only ${group.owner} changes the members of ${groupId}` }))
+      }
+      return Effect.succeed(group)
+    })
+
+  const lower = (peerIds: Iterable<string>) => new Set([...peerIds].map((id) => String(id).toLowerCase()))
+
+  return CryptoManager.of({
+    init,
+    getPublicKey: Effect.map(ready, (c) => c.pair.publicKey),
+    getAnnouncement: Effect.map(ready, (c) => c.announcement),
+    generateKeyPair: reported(Effect.andThen(init, serial(newKey))),
+    encrypt: Effect.fn("CryptoManager.encrypt")(function*(content: Schema.Json, peerId: string) {
+      yield* ready
+      const key = peerKeys.touch(String(peerId).toLowerCase())
+      if (key === undefined) {
+        return yield* reported(Effect.fail(new CryptoError({ reason: "unknown-key", message: `no encryption key known for ${peerId}` })))
+      }
+      return yield* reported(encrypt(content, key.peerId, key.encryptionKey, identity, config))
+    }),
+    decrypt: Effect.fn("CryptoManager.decrypt")(function*(envelope: unknown, expectedSender?: string) {
+      const { pair } = yield* ready
+      return yield* reported(decrypt(envelope, recipient(pair, yield* Clock.currentTimeMillis), expectedSender, config))
+    }),
+    sign: (data) => identity.sign(typeof data === "string" ? utf8(data) : new Uint8Array(data)),
+    verify: (data, signature, publicKey) => verifySignature(publicKey, signature, typeof data === "string" ? utf8(data) : new Uint8Array(data)),
+    getPeerKey: (peerId) => Effect.sync(() => peerKeys.touch(String(peerId).toLowerCase())),
+    addPeerKey: (input) => reported(addPeerKey(input)),
+    removePeerKey: (peerId) => Effect.sync(() => peerKeys.delete(String(peerId).toLowerCase())),
+    createGroup: (groupId, peerIds) =>
+      // `ready` outside `serial`: initialising takes the same permit
+      reported(Effect.andThen(ready, serial(Effect.gen(function*() {
+        const existing = groups.touch(groupId)
+        const group = existing === undefined
+          ? yield* makeGroupKey(groupId, identity.peerId, lower(peerIds), 0, config.maxGroupMembers)
+          : yield* rotate(existing, identity.peerId, lower(peerIds), config.maxGroupMembers)
+        return yield* handOutChange(group)
+      })))),
+    addToGroup: (groupId, peerIds) =>
+      reported(serial(Effect.gen(function*() {
+        const group = yield* owned(groupId)
+        return yield* handOutChange(yield* rotate(group, identity.peerId, [...group.members, ...lower(peerIds)], config.maxGroupMembers))
+      }))),
+    removeFromGroup: (groupId, peerIds) =>
+      reported(serial(Effect.gen(function*() {
+        const group = yield* owned(groupId)
+        const removed = lower(peerIds)
+        removed.delete(identity.peerId)
+        return yield* handOutChange(yield* rotate(group, identity.peerId, group.members.filter((m) => !removed.has(m)), config.maxGroupMembers))
+      }))),
+    acceptGroupKey: Effect.fn("CryptoManager.acceptGroupKey")(function*(envelope: unknown) {
+      const { pair } = yield* ready
+      const opened = yield* reported(decrypt(envelope, recipient(pair, yield* Clock.currentTimeMillis), undefined, config))
+      return yield* reported(serial(Effect.suspend(() => {
+        const name = (opened.content as { readonly groupId?: unknown } | null)?.groupId
+        const held = typeof name === "string" ? groups.touch(name) : undefined
+        return Effect.map(acceptHandoff(opened, identity.peerId, held), (group) => {
+          groups.set(group.groupId, group)
+          return info(group)
+        })
+      })))
+    }),
+    getGroup: (groupId) => Effect.sync(() => {
+      const group = groups.get(groupId)
+      return group === undefined ? undefined : info(group)
+    }),
+    leaveGroup: (groupId) => Effect.sync(() => groups.delete(groupId)),
+    encryptGroup: (content, groupId) =>
+      reported(Effect.suspend(() => {
+        const group = groups.touch(groupId)
+        return group === undefined
+          ? Effect.fail(new CryptoError({ reason: "unknown-group", message: `no group ${groupId}` }))
+          : encryptGroup(content, group, identity, config)
+      })),
+    decryptGroup: (message) => reported(decryptGroup(message, (groupId) => groups.touch(groupId), replay, config)),
+    subscribe: PubSub.subscribe(events)
+  })
+})

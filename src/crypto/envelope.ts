@@ -1,0 +1,237 @@
+/**
+ * End-to-end encrypted direct messages: a JSON envelope only the recipient can open and only
+ * the sender can have made.
+ *
+ * Sealing (ephemeral-static, HPKE base mode in shape): the sender makes a fresh X25519 key
+ * pair `e` per message; `k = HKDF-SHA256(ikm = X25519(e, R), salt = epk || R, info =
+ * "peerpigeon/v1/dm:" + from + ":" + to + ":" + id)`; `ct = AES-256-GCM(k, iv, utf8(JSON(content)),
+ * aad = header)`; then the sender's Ed25519 identity signs header + ct. Ephemeral rather than
+ * static-static because then the sender needs no X25519 key of its own to send, the
+ * recipient needs none of the sender's to open, every message has its own AES key (no nonce
+ * bookkeeping across messages), and a leak of the sender's keys opens nothing it sent;
+ * authenticity comes from the signature instead of the key agreement. What it does not give:
+ * forward secrecy against a leak of the recipient's X25519 key (rotate it with
+ * `generateKeyPair`; a ratchet is the later upgrade).
+ *
+ * `from` and `to` are bound three times (HKDF info, AAD, signature), so an envelope re-signed
+ * by someone else as their own ("surreptitious forwarding") fails to decrypt, and one sent to
+ * another peer is refused before any crypto.
+ *
+ * Opening checks, cheapest first: shape and bounds (untrusted input), recipient, expected
+ * sender, age and skew, that `from` derives from `fromKey`, the signature, the replay cache,
+ * then the AES-GCM tag. Every refusal is a `CryptoError` with its `reason`; nothing throws.
+ *
+ * @since 2.0.0
+ */
+import { Clock, Effect, Schema } from "effect"
+import { deeperThan, MAX_CONTENT_DEPTH, parseBounded } from "../internal/jsonLimits.ts"
+import { peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
+import { CryptoError } from "./CryptoError.ts"
+import { type EncryptionKeyPair, fromJsonInput, Key32, keyIdOf, Millis, PeerIdHex, Signature64, type Signer, tryDecode } from "./keys.ts"
+import {
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  agreeAesKey,
+  concat,
+  fromBase64Url,
+  fromUtf8,
+  generateX25519,
+  randomBytes,
+  toBase64Url,
+  utf8
+} from "./primitives.ts"
+import type { ReplayGuard } from "./replay.ts"
+
+/** Largest plaintext (UTF-8 JSON) any envelope may carry: 256 KiB. `maxPlaintextBytes` lowers it. */
+export const MAX_PLAINTEXT_BYTES = 256 * 1024
+/** Largest ciphertext field, in base64url characters (the plaintext bound plus the 16-byte tag). */
+export const MAX_CT_CHARS = Math.ceil(((MAX_PLAINTEXT_BYTES + 16) * 4) / 3)
+/** Largest envelope JSON read (a string input longer than this is refused unparsed). */
+export const MAX_ENVELOPE_CHARS = MAX_CT_CHARS + 1024
+
+export interface EnvelopeOptions {
+  /** Oldest envelope accepted, in ms from its `ts`. Default 300,000 (5 minutes). */
+  readonly maxAgeMs?: number
+  /** Furthest in the future an envelope's `ts` may be, in ms (clock skew). Default 60,000. */
+  readonly maxSkewMs?: number
+  /** Largest content, as UTF-8 JSON bytes. Default 65,536; at most `MAX_PLAINTEXT_BYTES`. */
+  readonly maxPlaintextBytes?: number
+}
+
+export const envelopeDefaults: Required<EnvelopeOptions> = { maxAgeMs: 300_000, maxSkewMs: 60_000, maxPlaintextBytes: 65_536 }
+
+/** A 16-byte random id, base64url (22 characters). */
+export const Id16 = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{21}[AQgw]$/))
+/** A 12-byte AES-GCM nonce, base64url (16 characters). */
+export const Iv12 = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{16}$/))
+/** A ciphertext with its tag: at least 17 bytes (one byte of JSON), at most `MAX_CT_CHARS` characters. */
+export const Ciphertext = Schema.String.check(Schema.isBetweenLength(23, MAX_CT_CHARS), Schema.isPattern(/^[A-Za-z0-9_-]*$/))
+
+export const Envelope = Schema.Struct({
+  v: Schema.Literal(1),
+  t: Schema.Literal("dm"),
+  id: Id16,
+  from: PeerIdHex,
+  /** The sender's Ed25519 identity key; `from` must derive from it. */
+  fromKey: Key32,
+  to: PeerIdHex,
+  /** Which of the recipient's encryption keys it was sealed to (`keyIdOf`). */
+  kid: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{11}$/)),
+  ts: Millis,
+  /** The ephemeral X25519 public key. */
+  epk: Key32,
+  iv: Iv12,
+  ct: Ciphertext,
+  sig: Signature64
+})
+export type Envelope = typeof Envelope.Type
+
+/** An opened envelope. */
+export interface Decrypted {
+  readonly id: string
+  readonly from: string
+  readonly to: string
+  readonly ts: number
+  readonly content: Schema.Json
+}
+
+/** What opening needs of the recipient: its id, its private keys by key id, its replay cache. */
+export interface Recipient {
+  readonly peerId: string
+  /** The current key pair, or a recent one kept after a rotation; `undefined` when unknown. */
+  readonly keyFor: (kid: string) => EncryptionKeyPair | undefined
+  readonly replay: ReplayGuard
+}
+
+const fail = (reason: CryptoError["reason"], message: string) => Effect.fail(new CryptoError({ reason, message }))
+
+/** The associated data (and signed prefix) of an envelope: every field but `ct` and `sig`. */
+const header = (e: Omit<Envelope, "ct" | "sig" | "v" | "t">): string =>
+  `peerpigeon-dm:v1:${e.id}:${e.from}:${e.fromKey}:${e.to}:${e.kid}:${e.ts}:${e.epk}:${e.iv}`
+
+const signedBytes = (head: string, ct: string) => utf8(`${head}:${ct}`)
+
+const hkdfInfo = (from: string, to: string, id: string) => utf8(`peerpigeon/v1/dm:${from}:${to}:${id}`)
+
+/**
+ * Content as the UTF-8 JSON an envelope carries, or `invalid-content` when it is not JSON,
+ * nests deeper than `MAX_CONTENT_DEPTH` or exceeds `maxBytes`.
+ */
+export const encodeContent = (content: Schema.Json, maxBytes: number): Effect.Effect<Uint8Array<ArrayBuffer>, CryptoError> => {
+  let text: string | undefined
+  try {
+    text = deeperThan(content, MAX_CONTENT_DEPTH) ? undefined : JSON.stringify(content)
+  } catch {
+    text = undefined
+  }
+  if (typeof text !== "string") return fail("invalid-content", `content is not JSON nested at most ${MAX_CONTENT_DEPTH} deep`)
+  const bytes = utf8(text)
+  return bytes.length > Math.min(maxBytes, MAX_PLAINTEXT_BYTES)
+    ? fail("invalid-content", `content of ${bytes.length} bytes exceeds the limit of ${maxBytes}`)
+    : Effect.succeed(bytes)
+}
+
+/** Content back from UTF-8 JSON, or `malformed`. */
+export const decodeContent = (bytes: Uint8Array): Effect.Effect<Schema.Json, CryptoError> => {
+  const text = fromUtf8(bytes)
+  const json = text === undefined ? undefined : parseBounded(text, MAX_CONTENT_DEPTH)
+  return json === undefined ? fail("malformed", "decrypted content is not JSON") : Effect.succeed(json as Schema.Json)
+}
+
+/** Seals `content` for `recipientId`, whose X25519 key is `recipientKey` (base64url, from its verified announcement). */
+export const encrypt = (
+  content: Schema.Json,
+  recipientId: string,
+  recipientKey: string,
+  sender: Signer,
+  options: EnvelopeOptions = {}
+): Effect.Effect<Envelope, CryptoError> =>
+  Effect.gen(function*() {
+    const recipientRaw = fromBase64Url(recipientKey, 32)
+    if (recipientRaw?.length !== 32 || !/^[0-9a-f]{40}$/.test(recipientId)) {
+      return yield* fail("malformed", "recipient id or key is malformed")
+    }
+    const plaintext = yield* encodeContent(content, options.maxPlaintextBytes ?? envelopeDefaults.maxPlaintextBytes)
+    const ephemeral = yield* generateX25519(false)
+    const id = toBase64Url(randomBytes(16))
+    const iv = randomBytes(12)
+    const head = {
+      id,
+      from: sender.peerId,
+      fromKey: sender.publicKey,
+      to: recipientId,
+      kid: keyIdOf(recipientKey),
+      ts: yield* Clock.currentTimeMillis,
+      epk: toBase64Url(ephemeral.publicKey),
+      iv: toBase64Url(iv)
+    }
+    const aad = header(head)
+    const key = yield* agreeAesKey(ephemeral.privateKey, recipientRaw, concat(ephemeral.publicKey, recipientRaw), hkdfInfo(head.from, recipientId, id), "encrypt")
+    const ct = toBase64Url(yield* aesGcmEncrypt(key, iv, plaintext, utf8(aad)))
+    const sig = yield* sender.sign(signedBytes(aad, ct))
+    return { v: 1 as const, t: "dm" as const, ...head, ct, sig }
+  })
+
+const decodeEnvelope = Schema.decodeUnknownOption(Envelope)
+
+/** An envelope from untrusted input (an object, or its JSON text), or `malformed`. */
+export const parseEnvelope = (input: unknown): Effect.Effect<Envelope, CryptoError> => {
+  const envelope = tryDecode(decodeEnvelope, fromJsonInput(input, MAX_ENVELOPE_CHARS))
+  return envelope === undefined ? fail("malformed", "not an encrypted envelope") : Effect.succeed(envelope)
+}
+
+/** The checks on a signed message's time, against `now`. */
+export const checkTime = (ts: number, now: number, options: EnvelopeOptions): Effect.Effect<void, CryptoError> => {
+  const maxAge = options.maxAgeMs ?? envelopeDefaults.maxAgeMs
+  const maxSkew = options.maxSkewMs ?? envelopeDefaults.maxSkewMs
+  if (now - ts > maxAge) return fail("stale", `sent ${now - ts} ms ago, more than the ${maxAge} ms accepted`)
+  if (ts - now > maxSkew) return fail("future", `dated ${ts - now} ms ahead, more than the ${maxSkew} ms skew accepted`)
+  return Effect.void
+}
+
+/** The checks of a sender's identity key and signature over `bytes`. */
+export const checkSender = (from: string, fromKey: string, sig: string, bytes: Uint8Array<ArrayBuffer>): Effect.Effect<void, CryptoError> =>
+  Effect.gen(function*() {
+    if (!(yield* peerIdMatchesKey(from, fromKey))) {
+      return yield* fail("bad-sender-key", `${from} does not derive from the key it carries`)
+    }
+    if (!(yield* verifySignature(fromKey, sig, bytes))) return yield* fail("bad-signature", `not signed by ${from}`)
+  })
+
+/**
+ * Opens an envelope addressed to `recipient`; with `expectedSender`, refuses one from anyone
+ * else. The envelope's (sender, id) is recorded in the replay cache once its signature checks,
+ * so a second copy is refused even if the first is still being opened.
+ */
+export const decrypt = (
+  input: unknown,
+  recipient: Recipient,
+  expectedSender?: string,
+  options: EnvelopeOptions = {}
+): Effect.Effect<Decrypted, CryptoError> =>
+  Effect.gen(function*() {
+    const e = yield* parseEnvelope(input)
+    if (e.to !== recipient.peerId) return yield* fail("wrong-recipient", `addressed to ${e.to}`)
+    if (expectedSender !== undefined && e.from !== expectedSender.toLowerCase()) {
+      return yield* fail("wrong-sender", `from ${e.from}, expected ${expectedSender}`)
+    }
+    const maxCt = Math.ceil(((Math.min(options.maxPlaintextBytes ?? envelopeDefaults.maxPlaintextBytes, MAX_PLAINTEXT_BYTES) + 16) * 4) / 3)
+    if (e.ct.length > maxCt) return yield* fail("malformed", `ciphertext over the ${maxCt} characters accepted`)
+    const now = yield* Clock.currentTimeMillis
+    yield* checkTime(e.ts, now, options)
+    const own = recipient.keyFor(e.kid)
+    if (own === undefined) return yield* fail("unknown-key", `no encryption key ${e.kid} here`)
+    const epk = fromBase64Url(e.epk, 32)
+    const ownRaw = fromBase64Url(own.publicKey, 32)
+    const iv = fromBase64Url(e.iv, 12)
+    const ct = fromBase64Url(e.ct, MAX_PLAINTEXT_BYTES + 16)
+    if (epk === undefined || ownRaw === undefined || iv === undefined || ct === undefined) {
+      return yield* fail("malformed", "a field is not canonical base64url")
+    }
+    const aad = header(e)
+    yield* checkSender(e.from, e.fromKey, e.sig, signedBytes(aad, e.ct))
+    if (!recipient.replay.add(`${e.from}:${e.id}`, e.ts, now)) return yield* fail("replay", `envelope ${e.id} from ${e.from} was seen before`)
+    const key = yield* agreeAesKey(own.privateKey, epk, concat(epk, ownRaw), hkdfInfo(e.from, e.to, e.id), "decrypt")
+    const content = yield* decodeContent(yield* aesGcmDecrypt(key, iv, ct, utf8(aad)))
+    return { id: e.id, from: e.from, to: e.to, ts: e.ts, content }
+  })
