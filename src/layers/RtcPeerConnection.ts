@@ -12,7 +12,7 @@
  * @since 2.0.0
  */
 import { Context, Effect, Layer } from "effect"
-import type { IceServer, IceTransportPolicy } from "../services/MeshConfig.ts"
+import type { IceServer, MeshOptions } from "../services/MeshConfig.ts"
 
 /** `addEventListener`/`removeEventListener` as werift's EventEmitter-based targets and the DOM both have them. */
 export interface EventTargetLike {
@@ -68,7 +68,7 @@ export interface RTCPeerConnectionLike extends EventTargetLike {
 export interface RtcConfiguration {
   readonly iceServers: ReadonlyArray<IceServer>
   /** `"relay"`: TURN candidates only (no host or server-reflexive ones). */
-  readonly iceTransportPolicy: IceTransportPolicy
+  readonly iceTransportPolicy: MeshOptions["iceTransportPolicy"]
 }
 
 export class RtcPeerConnectionCtor extends Context.Service<RtcPeerConnectionCtor, {
@@ -112,19 +112,22 @@ interface WeriftTransports {
  * remote one on the offerer, our own on the answerer), the checks of each such transport are
  * started here; a start that fails turns ICE "failed", which the transport sees.
  */
-const resumeIceAfterRestart = <P extends RTCPeerConnectionLike & WeriftTransports>(pc: P): P => {
-  const resume = () => {
-    for (const dtls of pc.dtlsTransports) {
-      const ice = dtls.iceTransport
-      if (dtls.state === "connected" && (ice.state === "new" || ice.state === "completed")) {
-        ice.start().catch(() => undefined)
+const resumeIceAfterRestart = (pc: RTCPeerConnectionLike, werift: WeriftTransports): RTCPeerConnectionLike => {
+  const afterAnswer = <A>(type: string, result: A): A => {
+    if (type === "answer") {
+      for (const dtls of werift.dtlsTransports) {
+        const ice = dtls.iceTransport
+        if (dtls.state === "connected" && (ice.state === "new" || ice.state === "completed")) {
+          ice.start().catch(() => undefined)
+        }
       }
     }
+    return result
   }
   const setLocal = pc.setLocalDescription.bind(pc)
   const setRemote = pc.setRemoteDescription.bind(pc)
-  pc.setLocalDescription = (d) => setLocal(d).then((r) => (d.type === "answer" && resume(), r))
-  pc.setRemoteDescription = (d) => setRemote(d).then((r) => (d.type === "answer" && resume(), r))
+  pc.setLocalDescription = (d) => setLocal(d).then((r) => afterAnswer(d.type, r))
+  pc.setRemoteDescription = (d) => setRemote(d).then((r) => afterAnswer(d.type, r))
   return pc
 }
 
@@ -145,16 +148,15 @@ export const layerWerift = (options: WeriftOptions = {}): Layer.Layer<RtcPeerCon
             // to 5 s per connection, and traffic nobody asked for). Host candidates only, then:
             // point the fallback at loopback and give it 50 ms.
             const { iceTransportPolicy } = config
-            return resumeIceAfterRestart(
-              hasStun
-                ? new RTCPeerConnection({ iceServers: servers, iceAdditionalHostAddresses: hosts, iceTransportPolicy })
-                : new RTCPeerConnection({
-                  iceServers: [...servers, { urls: "stun:127.0.0.1:3478" }],
-                  iceAdditionalHostAddresses: hosts,
-                  iceStunGatherTimeout: 0.05,
-                  iceTransportPolicy
-                })
-            )
+            const pc = hasStun
+              ? new RTCPeerConnection({ iceServers: servers, iceAdditionalHostAddresses: hosts, iceTransportPolicy })
+              : new RTCPeerConnection({
+                iceServers: [...servers, { urls: "stun:127.0.0.1:3478" }],
+                iceAdditionalHostAddresses: hosts,
+                iceStunGatherTimeout: 0.05,
+                iceTransportPolicy
+              })
+            return resumeIceAfterRestart(pc, pc)
           }
         })
       })
@@ -163,7 +165,7 @@ export const layerWerift = (options: WeriftOptions = {}): Layer.Layer<RtcPeerCon
 
 type GlobalCtor = new(config: {
   iceServers: ReturnType<typeof toRtcIceServers>
-  iceTransportPolicy: IceTransportPolicy
+  iceTransportPolicy: MeshOptions["iceTransportPolicy"]
 }) => RTCPeerConnectionLike
 
 /** The platform's `globalThis.RTCPeerConnection` (browsers, Deno, Bun with WebRTC). */

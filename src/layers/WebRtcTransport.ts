@@ -7,6 +7,9 @@
  *   `SignalChannel`, and the connection's state. `open` succeeds once the channel is open and
  *   fails with `LinkError` `"timeout"` after `timeoutMs`, or `"setup-failed"`; a failed `open`
  *   releases the connection at once.
+ * - `webrtc/iceRestart.ts`: an open link whose ICE fails (or stays disconnected) is restarted
+ *   by its initiator on the same connection, keeping the channel and the `Link`; only when
+ *   that fails does the link close (`"ice restart failed ..."`).
  * - `internal/linkFrames.ts`: the frames on the channel (batches, pieces of long frames, acks,
  *   close, keepalive), decoded within bounds.
  * - `webrtc/channel.ts`: the sender, receiver and keepalive; pacing both ways (credit goes
@@ -24,7 +27,7 @@
  */
 import { Effect, Exit, Layer, Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
-import { type IceServer, MeshConfig } from "../services/MeshConfig.ts"
+import { type IceServer, MeshConfig, type MeshOptions } from "../services/MeshConfig.ts"
 import { type Link, LinkError, PeerTransport, type SignalChannel } from "../services/PeerTransport.ts"
 import { RtcPeerConnectionCtor } from "./RtcPeerConnection.ts"
 import { makeChannel } from "./webrtc/channel.ts"
@@ -37,6 +40,8 @@ export { channelLabel } from "./webrtc/negotiation.ts"
 export interface WebRtcTransportOptions {
   /** STUN/TURN servers. Default `[]` (host candidates only). */
   readonly iceServers: ReadonlyArray<IceServer>
+  /** `"relay"`: TURN candidates only (needs a TURN server in `iceServers`). Default `"all"`. */
+  readonly iceTransportPolicy: MeshOptions["iceTransportPolicy"]
   /** Largest message `send` accepts, in UTF-8 bytes. Default 1 MiB. */
   readonly maxMessageBytes: number
   /** Largest frame put on the channel, in UTF-16 code units (at most 3x that in bytes). Default 16384. */
@@ -67,6 +72,14 @@ export interface WebRtcTransportOptions {
    * that vanished without closing). Browsers recover brief glitches within this. Default 5000 ms.
    */
   readonly disconnectedGraceMs: number
+  /**
+   * ICE restarts the initiator of an open link tries when its ICE fails, or stays
+   * disconnected past `disconnectedGraceMs`, before the link is given up; 0 gives it up at
+   * once, as without restarts. Default 2.
+   */
+  readonly iceRestarts: number
+  /** How long one ICE restart may take (offer, answer, new checks). Default 3000 ms. */
+  readonly iceRestartTimeoutMs: number
   /** Keepalive period on an open link. Default 2000 ms. */
   readonly keepaliveMs: number
   /** A link with nothing received for this long is closed as lost. Default 8000 ms. */
@@ -75,6 +88,7 @@ export interface WebRtcTransportOptions {
 
 export const defaults: WebRtcTransportOptions = {
   iceServers: [],
+  iceTransportPolicy: "all",
   maxMessageBytes: 1024 * 1024,
   maxFrameChars: 16 * 1024,
   maxMessagesPerFrame: 256,
@@ -83,6 +97,8 @@ export const defaults: WebRtcTransportOptions = {
   receiveBuffer: 64,
   closeGraceMs: 500,
   disconnectedGraceMs: 5000,
+  iceRestarts: 2,
+  iceRestartTimeoutMs: 3000,
   keepaliveMs: 2000,
   deadAfterMs: 8000
 }
@@ -109,7 +125,7 @@ const openLink = (
     const pc = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          const pc = ctor.make({ iceServers: o.iceServers })
+          const pc = ctor.make({ iceServers: o.iceServers, iceTransportPolicy: o.iceTransportPolicy })
           let closing: Promise<void> | undefined
           const close = Effect.promise(() =>
             closing ??= Promise.resolve().then(() => pc.close()).then(() => undefined, () => undefined)
@@ -126,7 +142,9 @@ const openLink = (
       initiator,
       signals,
       timeoutMs,
-      disconnectedGraceMs: o.disconnectedGraceMs
+      disconnectedGraceMs: o.disconnectedGraceMs,
+      iceRestarts: o.iceRestarts,
+      iceRestartTimeoutMs: o.iceRestartTimeoutMs
     })
     const dc = channel.channel()
     if (dc === undefined) return yield* linkError("setup-failed", "no data channel")
@@ -161,14 +179,16 @@ export const make = (
 export const layer = (options: Partial<WebRtcTransportOptions> = {}): Layer.Layer<PeerTransport, never, RtcPeerConnectionCtor> =>
   Layer.effect(PeerTransport, make(options).pipe(Effect.annotateLogs("module", "WebRtcTransport")))
 
-/** Like `layer`, with `iceServers` taken from `MeshConfig`. */
+/** Like `layer`, with `iceServers` and `iceTransportPolicy` taken from `MeshConfig`. */
 export const layerConfig = (
-  options: Partial<Omit<WebRtcTransportOptions, "iceServers">> = {}
+  options: Partial<Omit<WebRtcTransportOptions, "iceServers" | "iceTransportPolicy">> = {}
 ): Layer.Layer<PeerTransport, never, RtcPeerConnectionCtor | MeshConfig> =>
   Layer.effect(
     PeerTransport,
     Effect.gen(function*() {
       const config = yield* MeshConfig
-      return yield* make({ ...options, iceServers: config.iceServers }).pipe(Effect.annotateLogs("module", "WebRtcTransport"))
+      return yield* make({ ...options, iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy }).pipe(
+        Effect.annotateLogs("module", "WebRtcTransport")
+      )
     })
   )

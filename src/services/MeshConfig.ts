@@ -36,6 +36,12 @@ export interface MeshOptions {
   readonly dht: Partial<DhtOptions>
   /** STUN/TURN servers for WebRTC. Default: none (host candidates only). */
   readonly iceServers: ReadonlyArray<IceServer>
+  /**
+   * Which ICE candidates WebRTC may use: `"all"`, or `"relay"` for TURN only (deployments
+   * where peers must never see each other's addresses, or only TURN gets through; needs a
+   * TURN server in `iceServers`). Default `"all"`.
+   */
+  readonly iceTransportPolicy: "all" | "relay"
   /** Time allowed to set up one link (signaling, ICE, DTLS, handshake). Default 15000 ms. */
   readonly connectionTimeout: number
   /** Hops a broadcast may travel (copies are de-duplicated, so a generous bound costs nothing). Default 32. */
@@ -85,6 +91,7 @@ export const defaults: MeshOptions = {
   enableWebDHT: true,
   dht: {},
   iceServers: [],
+  iceTransportPolicy: "all",
   connectionTimeout: 15_000,
   gossipTtl: 32,
   seenCacheSize: 20_000,

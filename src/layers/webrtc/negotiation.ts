@@ -10,6 +10,12 @@
  * the remote sees the offer/answer first; remote candidates that arrive before the remote
  * description are held (`early`) until it is set.
  *
+ * An open link may restart ICE (`iceRestart.ts`): the initiator sends another offer, made with
+ * `iceRestart: true` and marked `iceRestart: n` (the restart's number on this link), and the
+ * responder answers it on the same connection, marking its answer with the same `n`. Our new
+ * candidates again wait until our description has gone. Any other repeated description is
+ * ignored: a new link attempt is the mesh's business (`Connections`), not this connection's.
+ *
  * @since 2.0.0
  */
 import { Deferred, Duration, Effect, Exit, Latch, Queue, type Scope } from "effect"
@@ -17,6 +23,7 @@ import type { JsonObject } from "../../schema/Signaling.ts"
 import { LinkError, type Signal, type SignalChannel } from "../../services/PeerTransport.ts"
 import type { DataChannelLike, IceCandidateInit, RTCPeerConnectionLike } from "../RtcPeerConnection.ts"
 import { describe, endLinkOnDefect, field, isDataChannel, on } from "./events.ts"
+import { type IceRestartOptions, type RestartFailure, superviseIce } from "./iceRestart.ts"
 
 /** The label of the one data channel per link. */
 export const channelLabel = "messages"
@@ -64,12 +71,15 @@ export interface ChannelSetup {
   readonly isClosing: () => boolean
 }
 
-export interface NegotiationOptions {
-  readonly initiator: boolean
+export interface NegotiationOptions extends IceRestartOptions {
   readonly signals: SignalChannel
   readonly timeoutMs: number
-  /** How long the connection may stay ICE-"disconnected" before the link counts as lost. */
-  readonly disconnectedGraceMs: number
+}
+
+/** The restart number a description carries (`iceRestart: n`), if it is one. */
+export const restartNumber = (data: JsonObject | null): number | undefined => {
+  const n = data?.["iceRestart"]
+  return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : undefined
 }
 
 /**
@@ -82,9 +92,10 @@ export const negotiate = (
   pc: RTCPeerConnectionLike,
   setup: ChannelSetup,
   linkError: (reason: LinkError["reason"], message: string) => LinkError,
-  { disconnectedGraceMs, initiator, signals, timeoutMs }: NegotiationOptions
+  options: NegotiationOptions
 ): Effect.Effect<void, LinkError, Scope.Scope> =>
   Effect.gen(function*() {
+    const { disconnectedGraceMs, initiator, signals, timeoutMs } = options
     const rtc = <A>(step: string, f: () => Promise<A>) =>
       Effect.tryPromise({ try: f, catch: (e) => linkError("setup-failed", `${step}: ${describe(e)}`) })
     const failSetup = (error: LinkError) => Deferred.doneUnsafe(setup.opened, Exit.fail(error))
@@ -94,7 +105,9 @@ export const negotiate = (
     }
 
     const localCandidates = yield* Queue.unbounded<Signal>()
+    // Open while our latest description is out: our candidates wait for it.
     const descriptionSent = yield* Latch.make(false)
+    let established = false // the data channel opened: ICE is supervised (iceRestart.ts) from then on
     let lostTimer: ReturnType<typeof setTimeout> | undefined
     const detach = [
       on(pc, "icecandidate", (event) => {
@@ -107,8 +120,14 @@ export const negotiate = (
           clearTimeout(lostTimer)
           lostTimer = undefined
         }
-        if (state === "failed" || state === "closed") {
-          lost(`connection ${state}`)
+        if (state === "closed") {
+          lost("connection closed")
+        } else if (established) {
+          // ICE failures are the supervisor's; a connection failed with ICE up (DTLS) is lost
+          const ice = pc.iceConnectionState
+          if (state === "failed" && (ice === "connected" || ice === "completed")) setup.end("connection failed")
+        } else if (state === "failed") {
+          lost("connection failed")
         } else if (state === "disconnected") {
           lostTimer = setTimeout(() => {
             if (pc.connectionState === "disconnected") setup.end("connection lost")
@@ -125,50 +144,92 @@ export const negotiate = (
     ]
     yield* Effect.addFinalizer(() => Effect.sync(() => detach.forEach((f) => f())))
 
-    // Our candidates go out after our description.
-    yield* descriptionSent.await.pipe(
-      Effect.andThen(Effect.forever(Queue.take(localCandidates).pipe(Effect.flatMap(signals.send)))),
+    // Our candidates go out after our description (each waits while a restart's is being made).
+    yield* Effect.forever(
+      Queue.take(localCandidates).pipe(Effect.flatMap((c) => Effect.andThen(descriptionSent.await, signals.send(c))))
+    ).pipe(
       endLinkOnDefect("candidate forwarder", lost),
       Effect.forkScoped
     )
 
-    // Remote signals, in order; candidates before the remote description wait in `early`.
+    // Remote signals, in order; candidates before the remote description (or, in a restart,
+    // before its answer) wait in `early`.
     const early: Array<JsonObject | null> = []
     let remoteDescribed = false
+    /** The initiator's restart waiting for its answer. */
+    let pending: { readonly n: number; readonly answered: Deferred.Deferred<void, RestartFailure> } | undefined
     const addCandidate = (data: JsonObject | null) => {
       const init = candidateInit(data)
       return init === undefined || setup.isClosing()
         ? Effect.void
         : rtc("addIceCandidate", () => pc.addIceCandidate(init)).pipe(Effect.ignore)
     }
+    const flushEarly = Effect.suspend(() => Effect.forEach(early.splice(0), addCandidate, { discard: true }))
     const sdpOf = (data: JsonObject | null, kind: "offer" | "answer") =>
       data !== null && data.type === kind && typeof data.sdp === "string"
         ? Effect.succeed(data.sdp)
         : Effect.fail(linkError("setup-failed", `malformed ${kind}`))
-    const remoteDescription = (kind: "offer" | "answer", data: JsonObject | null) =>
+    /** Takes the remote offer and sends our answer (marked `iceRestart: n` in a restart). */
+    const answerOffer = (data: JsonObject | null, n?: number) =>
       Effect.gen(function*() {
-        const sdp = yield* sdpOf(data, kind)
-        yield* rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: kind, sdp }))
+        const sdp = yield* sdpOf(data, "offer")
+        yield* descriptionSent.close
+        yield* rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "offer", sdp }))
         remoteDescribed = true
-        if (kind === "offer") {
-          const answer = yield* rtc("createAnswer", () => pc.createAnswer())
-          const answerSdp = answer.sdp ?? ""
-          yield* rtc("setLocalDescription", () => pc.setLocalDescription({ type: "answer", sdp: answerSdp }))
-          yield* signals.send({ kind: "answer", data: { type: "answer", sdp: answerSdp } })
-          yield* descriptionSent.open
+        const answer = yield* rtc("createAnswer", () => pc.createAnswer())
+        const answerSdp = answer.sdp ?? ""
+        yield* rtc("setLocalDescription", () => pc.setLocalDescription({ type: "answer", sdp: answerSdp }))
+        const mark = n === undefined ? {} : { iceRestart: n }
+        yield* signals.send({ kind: "answer", data: { type: "answer", sdp: answerSdp, ...mark } })
+        yield* descriptionSent.open
+        yield* flushEarly
+      })
+    const takeAnswer = (data: JsonObject | null) =>
+      Effect.gen(function*() {
+        const sdp = yield* sdpOf(data, "answer")
+        yield* rtc("setRemoteDescription", () => pc.setRemoteDescription({ type: "answer", sdp }))
+        remoteDescribed = true
+        yield* flushEarly
+      })
+    /** A description after the first: a restart's offer or answer, or one to ignore. */
+    const later = (signal: Signal) =>
+      Effect.gen(function*() {
+        const n = restartNumber(signal.data)
+        if (signal.kind === "offer" && !initiator && n !== undefined) {
+          return yield* answerOffer(signal.data, n).pipe(
+            Effect.catch((e) => Effect.logWarning(`ICE restart ${n}: cannot answer: ${e.message}`))
+          )
         }
-        for (const c of early.splice(0)) yield* addCandidate(c)
+        const waiting = pending
+        if (signal.kind !== "answer" || waiting === undefined) return
+        const refused = signal.data?.["refused"]
+        if (typeof refused === "string") {
+          pending = undefined
+          return yield* Deferred.fail(waiting.answered, { message: `refused: ${refused}`, final: true })
+        }
+        if (n !== waiting.n) return // the answer to an earlier attempt
+        pending = undefined
+        yield* takeAnswer(signal.data).pipe(
+          Effect.matchEffect({
+            onFailure: (e) => Deferred.fail(waiting.answered, { message: e.message, final: false }),
+            onSuccess: () => Deferred.succeed(waiting.answered, undefined)
+          })
+        )
       })
     yield* Effect.gen(function*() {
       while (true) {
         const signal = yield* Queue.take(signals.incoming)
         if (signal.kind === "ice-candidate") {
-          if (remoteDescribed) yield* addCandidate(signal.data)
+          if (remoteDescribed && pending === undefined) yield* addCandidate(signal.data)
           else early.push(signal.data)
-        } else if (!remoteDescribed && (signal.kind === "offer") !== initiator) {
-          yield* remoteDescription(signal.kind, signal.data)
+        } else if (remoteDescribed) {
+          yield* later(signal)
+        } else if (signal.kind === "offer" && !initiator) {
+          yield* answerOffer(signal.data)
+        } else if (signal.kind === "answer" && initiator) {
+          yield* takeAnswer(signal.data)
         }
-        // else: an offer to the initiator (glare) or a repeated description; the mesh decides
+        // else: an offer to the initiator (glare); the mesh decides
       }
     }).pipe(
       Effect.catch((e: LinkError) =>
@@ -180,6 +241,26 @@ export const negotiate = (
       endLinkOnDefect("signal loop", lost),
       Effect.forkScoped
     )
+
+    /** The initiator's restart offer `n`; succeeds once its answer is applied. */
+    const restartOffer = (n: number) =>
+      Effect.gen(function*() {
+        const answered = yield* Deferred.make<void, RestartFailure>()
+        const failed = (e: LinkError): RestartFailure => ({ message: e.message, final: false })
+        yield* descriptionSent.close
+        const offer = yield* rtc("createOffer", () => pc.createOffer({ iceRestart: true })).pipe(Effect.mapError(failed))
+        const sdp = offer.sdp ?? ""
+        yield* rtc("setLocalDescription", () => pc.setLocalDescription({ type: "offer", sdp })).pipe(Effect.mapError(failed))
+        pending = { n, answered }
+        yield* signals.send({ kind: "offer", data: { type: "offer", sdp, iceRestart: n } })
+        yield* descriptionSent.open
+        yield* Deferred.await(answered)
+      }).pipe(
+        Effect.ensuring(Effect.suspend(() => {
+          if (pending?.n === n) pending = undefined // timed out: its late answer is ignored
+          return descriptionSent.open
+        }))
+      )
 
     const offer = Effect.gen(function*() {
       if (initiator) {
@@ -201,4 +282,6 @@ export const negotiate = (
         orElse: () => Effect.fail(linkError("timeout", `no open data channel after ${timeoutMs} ms`))
       })
     )
+    established = true
+    yield* superviseIce(pc, { offer: restartOffer, end: setup.end }, options).pipe(Effect.forkScoped)
   })
