@@ -20,6 +20,7 @@ import { chooseEviction } from "../internal/eviction.ts"
 import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLinks.ts"
 import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
 import { handshake as linkHandshake } from "./connections/handshake.ts"
+import { restartNumber } from "./webrtc/negotiation.ts"
 import { readLink } from "./connections/readLink.ts"
 import { ConnectError, Connections, type ConnectionsStats, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
 import { Identity } from "../services/Identity.ts"
@@ -289,6 +290,8 @@ export const layer = Layer.effect(
       const entry = entries.get(from)
       if (signal.kind === "answer" && signal.data !== null && typeof signal.data["refused"] === "string") {
         if (entry !== undefined && entry.status === "connecting") yield* Deferred.succeed(entry.refused, signal.data["refused"])
+        // an ICE restart of our open link refused: the transport gives the link up
+        else if (entry?.initiator === true) yield* Queue.offer(entry.signals, signal)
         return
       }
       if (signal.kind !== "offer") {
@@ -300,6 +303,12 @@ export const layer = Layer.effect(
       if (bannedUntil !== undefined) {
         if (bannedUntil > (yield* Clock.currentTimeMillis)) return yield* refuse(from, "banned")
         banned.delete(from)
+      }
+      if (restartNumber(signal.data) !== undefined) {
+        // an ICE restart (webrtc/iceRestart.ts): the same link, on its connection; no new link
+        // and no new handshake. Only a link the peer initiated is restarted by it.
+        if (entry !== undefined && !entry.initiator) return yield* Queue.offer(entry.signals, signal)
+        return yield* refuse(from, "no link to restart")
       }
       if (entry !== undefined) {
         if (entry.status === "connecting" && entry.initiator) {
