@@ -11,6 +11,7 @@ import { Effect, type Schema } from "effect"
 import { PeerConnection, SignalingClient, WebDHT } from "./facade/compat.ts"
 import * as FacadeDht from "./facade/dht.ts"
 import * as Diagnostics from "./facade/diagnostics.ts"
+import * as FacadeStreams from "./facade/streams.ts"
 import { EventBridge } from "./facade/dispatch.ts"
 import { environmentReport, type EnvironmentReport, hasWebRTC, hasWebSocket } from "./facade/environment.ts"
 import { MeshEmitter } from "./facade/events.ts"
@@ -24,6 +25,7 @@ import type { DiscoveredPeer } from "./services/Discovery.ts"
 import { type Identity, make as makeIdentity } from "./services/Identity.ts"
 import { Mesh, type MeshStatus } from "./services/Mesh.ts"
 import { type MeshOptions, resolveMeshOptions } from "./services/MeshConfig.ts"
+import { Streams } from "./services/Streams.ts"
 
 export type { PeerPigeonMeshEvent, PeerPigeonMeshEvents } from "./facade/events.ts"
 export type { DhtGetOptions, DhtPutCompatOptions, DhtSpace, DhtUpdateOptions } from "./facade/dht.ts"
@@ -126,6 +128,53 @@ export class PeerPigeonMeshBase extends MeshEmitter {
     const to = peerId.toLowerCase() as PeerId
     this.#background(id, to, Mesh.use((m) => m.sendDirectMessage(to, content, { id })))
     return id
+  }
+
+  /**
+   * Sends bytes to one peer (raw on the wire, signed, acknowledged; at most `maxMessageSize`:
+   * streams carry more). Resolves with the message id once sent; the target gets
+   * `binaryMessageReceived`.
+   */
+  async sendBinaryData(peerId: string, data: FacadeStreams.BinaryData): Promise<string> {
+    const to = this.#peer(peerId)
+    const bytes = await FacadeStreams.toBytes(data)
+    return this.#run(Mesh.use((m) => m.sendBinaryData(to, bytes)))
+  }
+
+  /** Broadcasts bytes to every peer of the network (at most `maxMessageSize`); resolves with the message id. */
+  async broadcastBinaryData(data: FacadeStreams.BinaryData): Promise<string> {
+    const bytes = await FacadeStreams.toBytes(data)
+    return this.#run(Mesh.use((m) => m.broadcastBinaryData(bytes)))
+  }
+
+  /**
+   * Opens a stream to any peer of the network; resolves, once the peer accepted it, with a
+   * web `WritableStream` (writes wait while the receiver has no room; `close()` resolves once
+   * the receiver checked the checksum). The peer gets `streamReceived`.
+   */
+  async createStreamToPeer(peerId: string, options: FacadeStreams.StreamOptions = {}): Promise<WritableStream<Uint8Array | ArrayBuffer | ArrayBufferView | string>> {
+    const to = this.#peer(peerId)
+    const out = await this.#run(Streams.use((s) => s.open(to, { ...options, name: options.name ?? "stream" })))
+    return FacadeStreams.writableFor(out, (effect) => this.#run(effect))
+  }
+
+  /** Sends a web `ReadableStream` to a peer as one stream; resolves once it all arrived intact. */
+  async sendStream(peerId: string, readable: ReadableStream<Uint8Array>, options: FacadeStreams.StreamOptions = {}): Promise<void> {
+    await readable.pipeTo(await this.createStreamToPeer(peerId, options))
+  }
+
+  /**
+   * Sends a file: a `Blob`/`File` (browsers), `{ name, size?, type?, stream }`, or in Node a
+   * path. Resolves once it all arrived intact; `streamProgress` tells how far it got.
+   */
+  async sendFile(peerId: string, file: FacadeStreams.FileSource | string): Promise<void> {
+    const { stream, ...options } = typeof file === "string" ? await this.openFile(file) : FacadeStreams.fileParts(file)
+    await this.sendStream(peerId, stream, options)
+  }
+
+  /** Opens a file by path for `sendFile` (Node only; the Node entry point provides it). */
+  protected openFile(path: string): Promise<Exclude<FacadeStreams.FileSource, Blob>> {
+    return Promise.reject(new TypeError(`sendFile("${path}"): file paths need Node; give a File, a Blob or a stream`))
   }
 
   connectToPeer(peerId: string): Promise<void> {
@@ -289,7 +338,17 @@ export class PeerPigeonMeshBase extends MeshEmitter {
       this.#identity = identity
       const runtime = await startRuntime(this.#options, this.#platform, identity, {
         event: (event) => this.#bridge.dispatch(event),
-        dhtChange: (change) => this.emit("dhtValueChanged", change)
+        dhtChange: (change) => this.emit("dhtValueChanged", change),
+        streamEvent: (event) => {
+          const { data, name } = FacadeStreams.streamEventOf(event)
+          this.emit(name, data as never)
+        },
+        incomingStream: (stream) => {
+          if (this.listenerCount("streamReceived") === 0) return void this.#run(stream.abort("refused: nobody reads streams here"))
+          const { id, name, peerId, size, type } = stream
+          const readable = FacadeStreams.readableFor(stream, (effect) => this.#run(effect))
+          this.emit("streamReceived", { from: peerId, streamId: id, stream: readable, name, size, type })
+        }
       })
       this.#runtime = runtime
       this.emit("initialized", { peerId: identity.peerId })
@@ -313,6 +372,12 @@ export class PeerPigeonMeshBase extends MeshEmitter {
       () => undefined,
       (error: unknown) => this.#bridge.failed(id, reasonOf(error), to)
     )
+  }
+
+  /** A valid peer id, in lower case; a TypeError otherwise. */
+  #peer(peerId: string): PeerId {
+    if (!isPeerIdString(peerId)) throw invalidPeer(peerId)
+    return peerId.toLowerCase() as PeerId
   }
 
   #sync<A>(effect: Effect.Effect<A, never, Services>, fallback: A): A {

@@ -6,6 +6,7 @@
  */
 import { makeMeshLayer } from "./layers/Mesh.ts"
 import { layer as nodePlatform } from "./platform/node.ts"
+import { openFilePath } from "./platform/nodeFile.ts"
 import { PeerPigeonMeshBase, type PeerPigeonMeshOptions } from "./PeerPigeonMesh.ts"
 
 export * from "./exports.ts"
@@ -16,6 +17,11 @@ export { nodePlatform }
 export class PeerPigeonMesh extends PeerPigeonMeshBase {
   constructor(options: PeerPigeonMeshOptions = {}) {
     super(options, nodePlatform())
+  }
+
+  /** `sendFile(peerId, path)`: the file at `path`, read as it is sent. */
+  protected override openFile(path: string) {
+    return openFilePath(path)
   }
 }
 

@@ -73,6 +73,11 @@ export class EventBridge {
         emit("messageReceived", data)
         break
       }
+      case "BinaryMessageReceived": {
+        const { _tag, ...data } = event
+        emit("binaryMessageReceived", { ...data, size: data.data.byteLength })
+        break
+      }
       case "MessageFailed": {
         const messageId = event.messageId
         this.failed(messageId, event.reason, event.to)

@@ -29,6 +29,48 @@ export interface PeerPigeonMeshEvents {
   messageReceived: Omit<Extract<MeshEvent, { _tag: "MessageReceived" }>, "_tag">
   /** A message from `sendMessage`/`sendDirectMessage` could not be sent, or (direct) was never acknowledged. */
   messageFailed: { readonly messageId: string; readonly reason: string; readonly to?: PeerId }
+  /** Bytes from `sendBinaryData` (`direct`) or `broadcastBinaryData`. */
+  binaryMessageReceived: {
+    readonly from: PeerId
+    readonly data: Uint8Array
+    readonly size: number
+    readonly messageId: string
+    readonly direct: boolean
+    readonly hops: number
+    readonly timestamp: number
+    readonly verified: boolean
+  }
+  /**
+   * A peer opened a stream to this one (`createStreamToPeer`, `sendStream`, `sendFile`).
+   * Read `stream` (a web ReadableStream): the sender goes only as fast as it is read. Without
+   * a listener the stream is refused.
+   */
+  streamReceived: {
+    readonly from: PeerId
+    readonly streamId: string
+    readonly stream: ReadableStream<Uint8Array>
+    readonly name: string
+    readonly size: number | undefined
+    readonly type: string | undefined
+  }
+  /** Bytes of a stream received (`direction: "in"`) or acknowledged by its receiver (`"out"`). */
+  streamProgress: {
+    readonly id: string
+    readonly peerId: PeerId
+    readonly direction: "in" | "out"
+    readonly bytes: number
+    readonly total: number | undefined
+  }
+  /** A stream ended with every byte checked against its checksum. */
+  streamCompleted: { readonly id: string; readonly peerId: PeerId; readonly direction: "in" | "out"; readonly bytes: number }
+  /** A stream stopped before its end: aborted by either end, timed out, unreachable, or corrupted. */
+  streamAborted: {
+    readonly id: string
+    readonly peerId: PeerId
+    readonly direction: "in" | "out"
+    readonly reason: string
+    readonly by: "local" | "remote"
+  }
   statusChanged: { readonly type: string; readonly message: string }
   peersUpdated: { readonly connectedCount: number }
   dhtValueChanged: DhtChange

@@ -14,6 +14,7 @@ import { Identity } from "../services/Identity.ts"
 import type { MeshStatus } from "../services/Mesh.ts"
 import type { MeshOptions } from "../services/MeshConfig.ts"
 import { type MeshEvent, MeshEvents } from "../services/MeshEvents.ts"
+import { type IncomingStream, type StreamEvent, Streams } from "../services/Streams.ts"
 
 export type Services = Layer.Success<ReturnType<typeof makeMeshLayer>>
 export type Runtime = ManagedRuntime.ManagedRuntime<Services, unknown>
@@ -27,6 +28,9 @@ export const unwrap = <A>(exit: Exit.Exit<A, unknown>): A => {
 export interface Listeners {
   readonly event: (event: MeshEvent) => void
   readonly dhtChange: (change: DhtChange) => void
+  readonly streamEvent: (event: StreamEvent) => void
+  /** A stream another peer opened, already accepted: read it or abort it. */
+  readonly incomingStream: (stream: IncomingStream) => void
 }
 
 /** Builds the runtime and subscribes `listeners`; a failure to start disposes what was built. */
@@ -47,6 +51,10 @@ export const startRuntime = async (
       yield* Dht.use((d) => d.changes.pipe(Stream.runForEach((change) => Effect.sync(() => listeners.dhtChange(change))))).pipe(
         Effect.forkScoped({ startImmediately: true })
       )
+      const streams = yield* Streams
+      const streamEvents = yield* streams.events
+      yield* Effect.forever(Effect.map(PubSub.take(streamEvents), listeners.streamEvent)).pipe(Effect.forkScoped)
+      yield* Effect.forever(Effect.map(streams.accept, listeners.incomingStream)).pipe(Effect.forkScoped)
       subscribed.resolve()
       while (true) listeners.event(yield* PubSub.take(subscription))
     }).pipe(Effect.scoped)

@@ -41,7 +41,8 @@ const readAll = (s: IncomingStream, pause = 0, onChunk: (n: number) => void = ()
 const streamEvents = (node: TestNode) =>
   Effect.gen(function*() {
     const seen: Array<StreamEvent> = []
-    const sub = yield* node.run(Streams.use((s) => s.events))
+    const streams = yield* node.run(Streams.use(Effect.succeed))
+    const sub = yield* streams.events
     yield* Effect.forkScoped(Effect.forever(Effect.map(PubSub.take(sub), (e) => seen.push(e))))
     return seen
   })
