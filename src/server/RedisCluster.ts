@@ -81,6 +81,7 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
       yield* Effect.logWarning("Redis reachable again: serving")
     } else if (state.epoch !== undefined && state.epoch !== epoch) {
       yield* Effect.logWarning("Redis lost its data (new epoch): re-registering local peers")
+      state.inboxSeq = undefined
       yield* registerAll
       state.epoch = epoch
     } else {
@@ -132,6 +133,19 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
   // first lease and epoch before the first connection
   yield* renewOnce
 
+  /**
+   * Redis dropped inbox messages it had accepted for this server (it cut a subscriber that
+   * fell behind its output buffer limit): which peers missed which frames is unknown, so
+   * every local connection is closed with 1013 (they reconnect and signal again) and
+   * removed from Redis as a dead server's would be, the others told.
+   */
+  const inboxLost = (lost: number) =>
+    Effect.gen(function*() {
+      const closed = state.closeAll("Signaling messages lost; try again")
+      yield* Effect.logWarning(`${lost} inbox message(s) lost (subscriber cut by Redis?): closed ${closed} connections (1013)`)
+      yield* Effect.ignore(resyncLock.withPermits(1)(sweepWith(true)))
+    })
+
   // the inbox and the control channel: handed straight to local sockets in node-redis's callback
   const subscriber = client.duplicate()
   subscriber.on("error", () => undefined) // reconnects by itself; the lease loop reports outages
@@ -145,6 +159,8 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
       state.forget(removed)
       return
     }
+    const lost = state.inboxGap(Number(message.slice(0, message.indexOf("\n"))))
+    if (lost > 0) runFork(inboxLost(lost))
     const told = state.onInbox(message)
     if (told.length > 0) runFork(Effect.ignore(registry.deliverAll(told)))
   }

@@ -1,7 +1,8 @@
 /**
  * The Lua helpers every script of the Redis registry (RedisScripts.ts) starts with: a peer
  * id's owner in `pp:owner`, whether a server's lease is alive, a network's keys, its ring
- * neighbours, the gap a leaver leaves, and the XOR-closest members.
+ * neighbours, the gap a leaver leaves, the XOR-closest members, and `inbox`, the one way
+ * frames are published to a server's inbox.
  *
  * XOR-closest in Redis: the ids sharing a p-bit prefix with a target are one lexicographic
  * range, so `ZLEXCOUNT` finds the deepest prefix still holding enough ids, that range's
@@ -12,7 +13,22 @@
  * @since 2.0.0
  */
 
-const common = `
+/**
+ * `inbox(s, payload)`: PUBLISHes `<n>\n<payload>` to server s's inbox, `n` counting up in
+ * `pp:seq` so that s sees a gap when Redis dropped messages it had accepted for it (a slow
+ * subscriber cut at its output buffer limit); a PUBLISH that reached nobody takes its number
+ * back (its sender is told). Returns the receivers.
+ */
+export const inboxLua = `
+local function inbox(s, payload)
+  local n = redis.call('HINCRBY', 'pp:seq', s, 1)
+  local got = redis.call('PUBLISH', 'pp:to:' .. s, n .. '\\n' .. payload)
+  if got == 0 then redis.call('HINCRBY', 'pp:seq', s, -1) end
+  return got
+end
+`
+
+const common = inboxLua + `
 local function owner(id)
   local v = redis.call('HGET', 'pp:owner', id)
   if not v then return nil end

@@ -11,14 +11,15 @@
  *   `pp:fresh` (one lease long) is set when a server registered under an older epoch finds
  *   none: until it expires every live server has re-registered, so a relay target not found
  *   meanwhile is "not deliverable yet" (`relay-failed`), not `unknown-peer`.
- * Channels: `pp:to:<S>` each server's inbox; `pp:ctl` the peers of a dead server.
+ * Channels: `pp:to:<S>` each server's inbox (numbered by `pp:seq`, see `inbox` in
+ * RedisLua.ts); `pp:ctl` the peers of a dead server.
  *
  * The helpers they share (owner, lease, XOR-closest, ring, gap) are in RedisLua.ts.
  *
  * @since 2.0.0
  */
 import * as Redis from "effect/persistence/Redis"
-import { lua } from "./RedisLua.ts"
+import { inboxLua, lua } from "./RedisLua.ts"
 
 /** Admission: `{1}` admitted; `{0, owner}` held by a live server; `{2, owner}` held by a dead one (sweep it first). */
 export const admit = Redis.script((id: string, me: string, maxOwned: number) => [id, me, maxOwned], {
@@ -55,7 +56,7 @@ if s then
     unlist(n, id)
     g = gap(n, id)
   end
-  if s ~= me then redis.call('PUBLISH', 'pp:to:' .. s, 'd\\n' .. id .. '\\n' .. ARGV[3]) end
+  if s ~= me then inbox(s, 'd\\n' .. id .. '\\n' .. ARGV[3]) end
 end
 redis.call('HSET', 'pp:owner', id, me .. '|1|')
 redis.call('SADD', 'pp:srv:' .. me .. ':peers', id)
@@ -152,14 +153,15 @@ export const relay = Redis.script((net: string, target: string, payload: string,
   epoch
 ], {
   numberOfKeys: 1,
-  lua: `
+  // not the whole helper library: this is the hot path
+  lua: inboxLua + `
 if redis.call('GET', 'pp:epoch') ~= ARGV[3] then return -2 end
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 if not s then
   if redis.call('EXISTS', 'pp:fresh') == 1 then return 0 end
   return -1
 end
-return redis.call('PUBLISH', 'pp:to:' .. s, ARGV[2])`
+return inbox(s, ARGV[2])`
 }).withReturnType<number>()
 
 /** Frames for peers wherever they are (`ids[i]` gets `items[i]`), one PUBLISH per server; returns how many reached nobody. */
@@ -179,7 +181,7 @@ for i = 1, #ARGV, 2 do
 end
 for _, s in ipairs(order) do
   local b = byServer[s]
-  if redis.call('PUBLISH', 'pp:to:' .. s, table.concat(b, '\\n')) == 0 then lost = lost + #b - 1 end
+  if inbox(s, table.concat(b, '\\n')) == 0 then lost = lost + #b - 1 end
 end
 return lost`)
 }).withReturnType<number>()
@@ -187,10 +189,12 @@ return lost`)
 /**
  * Renews the lease; sets the epoch to `candidate` when Redis has none (and `pp:fresh` when
  * this server had registered under an epoch before: Redis lost its data); returns the epoch.
+ * Also publishes a numbered probe (`p`) to the server's own inbox, so a gap in it shows
+ * within a renewal even when nothing else is sent to it.
  */
 export const renew = Redis.script((me: string, candidate: string, leaseMs: number, previous: string) => [me, candidate, leaseMs, previous], {
   numberOfKeys: 0,
-  lua: `
+  lua: inboxLua + `
 local cur = redis.call('GET', 'pp:epoch')
 if not cur then
   redis.call('SET', 'pp:epoch', ARGV[2])
@@ -199,6 +203,7 @@ if not cur then
 end
 redis.call('SET', 'pp:srv:' .. ARGV[1], '1', 'PX', tonumber(ARGV[3]))
 redis.call('SADD', 'pp:servers', ARGV[1])
+inbox(ARGV[1], 'p')
 return cur`
 }).withReturnType<string>()
 
@@ -227,7 +232,10 @@ for _, s in ipairs(dead) do
     end
   end
   redis.call('DEL', 'pp:srv:' .. s .. ':peers')
-  if s ~= me then redis.call('SREM', 'pp:servers', s) end
+  if s ~= me then
+    redis.call('SREM', 'pp:servers', s)
+    redis.call('HDEL', 'pp:seq', s)
+  end
 end
 for _, g in ipairs(gone) do
   local r = gap(g[1], g[2])

@@ -4,9 +4,11 @@
  * under, and when its lease was last renewed. Also the inbox: frames other servers publish
  * to `pp:to:<id>` are handed to the local sockets here, applying who-knows-whom notes.
  *
- * Inbox payloads are lines: `f` then 4 lines per frame (target, note kind `m`/`i`/`g`/`-`,
+ * Inbox payloads are lines: their number in the inbox (see `inbox` in RedisLua.ts), then
+ * `f` and 4 lines per frame (target, note kind `m`/`i`/`g`/`-`,
  * the peer the note is about, the frame: JSON has no raw newline); or `d`, a peer id and a
- * reason (a proven announce elsewhere took the id over from this server's unverified holder).
+ * reason (a proven announce elsewhere took the id over from this server's unverified holder);
+ * or `p`, the lease renewal's probe.
  *
  * @since 2.0.0
  */
@@ -44,8 +46,22 @@ export class RedisState {
   lastRenewal = 0
   /** Cut off from Redis longer than the lease allows: every socket was closed, nothing is served. */
   fenced = false
-  /** Inbox messages and resets, for tests and /stats. */
+  /** Inbox messages, for tests and /stats. */
   inboxMessages = 0
+  /** The number of the last inbox message; undefined when unknown (Redis lost its data). A new server id starts at 0. */
+  inboxSeq: number | undefined = 0
+  /** Times inbox messages were found lost (a gap in their numbers). */
+  inboxGaps = 0
+
+  /** Takes an inbox message's number; returns how many messages before it never came. */
+  inboxGap(n: number): number {
+    const last = this.inboxSeq
+    this.inboxSeq = n
+    // a lower number: Redis started over (restarted empty), nothing to compare with
+    if (last === undefined || n <= last + 1) return 0
+    this.inboxGaps++
+    return n - last - 1
+  }
 
   /** Delivers to a local peer, applying the note; false when the note says to drop it (or no such peer). */
   deliverLocal(to: PeerId, kind: string, about: string, frame: string): boolean {
@@ -65,13 +81,13 @@ export class RedisState {
   onInbox(message: string): ReadonlyArray<Delivery> {
     this.inboxMessages++
     const lines = message.split("\n")
-    if (lines[0] === "f") {
-      for (let i = 1; i + 3 < lines.length; i += 4) {
+    if (lines[1] === "f") {
+      for (let i = 2; i + 3 < lines.length; i += 4) {
         this.deliverLocal(lines[i] as PeerId, lines[i + 1]!, lines[i + 2]!, lines[i + 3]!)
       }
       return []
     }
-    if (lines[0] === "d") return this.displace(lines[1] as PeerId, lines[2] ?? "")
+    if (lines[1] === "d") return this.displace(lines[2] as PeerId, lines[3] ?? "")
     return []
   }
 

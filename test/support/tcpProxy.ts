@@ -4,6 +4,9 @@
  * directions without closing anything (what a lost route looks like: no RST, no FIN; bytes
  * wait as they would in TCP retransmission, and new connections hang before reaching the
  * server); `heal()` lets everything through again; `cut()` destroys every connection.
+ * `stallReads(i)` makes the i-th connection (in the order they were made) a slow reader: the
+ * proxy stops reading what the server sends on it, so the server's output buffer for that
+ * client grows (a stalled subscriber); `resumeReads(i)` reads again.
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net"
 
@@ -14,6 +17,8 @@ export interface TcpProxy {
   readonly blackhole: () => void
   readonly heal: () => void
   readonly cut: () => void
+  readonly stallReads: (index: number) => void
+  readonly resumeReads: (index: number) => void
   readonly close: () => Promise<void>
 }
 
@@ -27,6 +32,7 @@ interface Pair {
 
 export const startTcpProxy = async (target: { readonly path: string } | { readonly host: string; readonly port: number }): Promise<TcpProxy> => {
   const pairs = new Set<Pair>()
+  const made: Array<Pair> = []
   let holding = false
 
   const open = (pair: Pair) => {
@@ -47,6 +53,7 @@ export const startTcpProxy = async (target: { readonly path: string } | { readon
   const server: Server = createServer((client) => {
     const pair: Pair = { client, upstream: undefined, toUpstream: [], toClient: [] }
     pairs.add(pair)
+    made.push(pair)
     client.on("data", (d) => {
       if (holding || pair.upstream === undefined) pair.toUpstream.push(d)
       else pair.upstream.write(d)
@@ -90,6 +97,8 @@ export const startTcpProxy = async (target: { readonly path: string } | { readon
       }
       pairs.clear()
     },
+    stallReads: (index) => made[index]?.upstream?.pause(),
+    resumeReads: (index) => made[index]?.upstream?.resume(),
     close: async () => {
       for (const pair of pairs) {
         pair.client.destroy()
