@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { XorIndex } from "../../src/internal/xorIndex.ts"
-import { type ClusterPeer, joinAs, makePeer, type ServerProcess, spawnServer, until } from "../support/cluster.ts"
+import { type ClusterPeer, joinAs, makePeer, rejoin, type ServerProcess, spawnServer, until } from "../support/cluster.ts"
 import { type RedisServer, startRedis } from "../support/redis.ts"
 
 const LEASE_TTL = 3000 // RedisCluster.ts defaults (docs/DEPLOYMENT.md)
@@ -37,26 +37,6 @@ const ringOf = (ids: ReadonlyArray<string>) => {
   }
 }
 
-/** Tries `port`s in turn every 100 ms until the announce is accepted (its discoveries came); returns when. */
-const rejoin = async (peer: ClusterPeer, ports: ReadonlyArray<number>, deadline: number): Promise<number> => {
-  for (let attempt = 0; Date.now() < deadline; attempt++) {
-    try {
-      await joinAs(peer, ports[attempt % ports.length]!, "n")
-      const outcome = await Promise.race([
-        until("discoveries", () => peer.knows.size > 0, 5_000).then(() => "in" as const),
-        peer.client.closed.then((c) => c)
-      ])
-      if (outcome === "in") return Date.now()
-      expect(outcome).toEqual({ code: 1008, reason: "Peer already connected" })
-    } catch (error) {
-      // refused before the greeting while the dead server's lease lasts
-      expect(String(error)).toMatch(/closed 1008 Peer already connected/)
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`${peer.peerId} not re-admitted`)
-}
-
 describe("a server of three is killed", () => {
   it("its peers are forgotten (peer-disconnected, ring closed) and re-admitted elsewhere within the documented times", async () => {
     for (let i = 0; i < 24; i++) {
@@ -80,7 +60,7 @@ describe("a server of three is killed", () => {
     const back = victims.map(async (v, i) => {
       const closed = await v.client.closed
       expect(closed.code).toBe(1006)
-      return rejoin(v, i % 2 === 0 ? otherPorts : [...otherPorts].reverse(), killedAt + 20_000)
+      return rejoin(v, i % 2 === 0 ? otherPorts : [...otherPorts].reverse(), "n", killedAt + 20_000)
     })
 
     // everyone who knew a victim is told (and only about victims)

@@ -128,3 +128,27 @@ export const makePeer = async (): Promise<ClusterPeer> => {
   kept.set(peer, [])
   return peer
 }
+
+/**
+ * Tries `port`s in turn every 100 ms until the announce is accepted (its discoveries came),
+ * as a client behind a load balancer would; "Peer already connected" (the old owner's lease
+ * still runs) is retried, any other refusal fails. Returns when it was admitted.
+ */
+export const rejoin = async (peer: ClusterPeer, ports: ReadonlyArray<number>, networkName: string, deadline: number): Promise<number> => {
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    try {
+      await joinAs(peer, ports[attempt % ports.length]!, networkName)
+      const outcome = await Promise.race([
+        until("discoveries", () => peer.knows.size > 0, 5_000).then(() => "in" as const),
+        peer.client.closed.then((c) => c)
+      ])
+      if (outcome === "in") return Date.now()
+      if (outcome.code !== 1008 || outcome.reason !== "Peer already connected") throw new Error(`closed ${outcome.code} ${outcome.reason}`)
+    } catch (error) {
+      // refused before the greeting while the old owner's lease lasts; anything else is a failure
+      if (!/closed 1008 Peer already connected/.test(String(error))) throw error
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${peer.peerId} not re-admitted`)
+}
