@@ -7,12 +7,13 @@
  *
  *   A. real werift peers in one process, a real PeerPigeonServer on 127.0.0.1 port 0
  *      (bench/mesh-webrtc.ts): formation, broadcast and direct delivery and latency, memory
- *      per peer at N = 10 and 20; 1 KB messages/s over one link.
+ *      per peer at N = 10 and 20; 1 KB messages/s over one link; binary data (16 KiB and
+ *      1 MiB messages over one link, a 100 MiB stream over two hops: bench/mesh-binary.ts).
  *   B. MemoryNetwork simulations (bench/mesh-memory.ts): 1000 nodes with 5% loss and 10%
  *      churn, and 10,000 nodes without.
  *
  * Environment knobs (all optional):
- *   BENCH_ONLY=a10,a20,a20fix,link,link1p,b1000,b10000   run only these scenarios
+ *   BENCH_ONLY=a10,a20,a20fix,link,link1p,bin16k,bin1m,stream100,b1000,b10000   run only these
  *   BENCH_MAXPEERS=3 BENCH_MINPEERS=2                    link bounds of scenario A
  *   BENCH_CPU_PROF=/tmp/dir                              children run with --cpu-prof into that directory
  *   BENCH_BUDGET_S=690                                   optional scenarios are skipped past this many seconds
@@ -24,6 +25,7 @@ import type { ChildMessage, Figure } from "./mesh-common.ts"
 
 const WEBRTC = fileURLToPath(new URL("./mesh-webrtc.ts", import.meta.url))
 const MEMORY = fileURLToPath(new URL("./mesh-memory.ts", import.meta.url))
+const BINARY = fileURLToPath(new URL("./mesh-binary.ts", import.meta.url))
 const ONLY = process.env["BENCH_ONLY"] === undefined ? undefined : new Set(process.env["BENCH_ONLY"].split(",").map((s) => s.trim()))
 const MAX_PEERS = Number(process.env["BENCH_MAXPEERS"] ?? 3)
 const MIN_PEERS = Number(process.env["BENCH_MINPEERS"] ?? 2)
@@ -61,6 +63,9 @@ const scenarios: ReadonlyArray<Scenario> = [
   { id: "a10", title: `A. werift, N = 10 (maxPeers ${MAX_PEERS}, minPeers ${MIN_PEERS})`, script: WEBRTC, args: ["--mode=mesh", "--n=10", `--maxPeers=${MAX_PEERS}`, `--minPeers=${MIN_PEERS}`], execArgv: PINNED_YOUNG_GENERATION, timeoutS: 150 },
   { id: "a20", title: `A. werift, N = 20 (maxPeers ${MAX_PEERS}, minPeers ${MIN_PEERS})`, script: WEBRTC, args: ["--mode=mesh", "--n=20", `--maxPeers=${MAX_PEERS}`, `--minPeers=${MIN_PEERS}`], execArgv: PINNED_YOUNG_GENERATION, timeoutS: 180 },
   { id: "link", title: "A. werift, 1 KB direct messages over one link (receiver in its own process)", script: WEBRTC, args: ["--mode=link", "--split=1", "--seconds=3"], timeoutS: 60 },
+  { id: "bin16k", title: "A. werift, 16 KiB binary messages over one link (both peers in one process)", script: BINARY, args: ["--mode=binary", "--size=16384", "--seconds=3"], timeoutS: 60 },
+  { id: "bin1m", title: "A. werift, 1 MiB binary messages over one link (both peers in one process)", script: BINARY, args: ["--mode=binary", "--size=1048576", "--seconds=3"], timeoutS: 60 },
+  { id: "stream100", title: "A. werift, a 100 MiB stream over two hops (all peers in one process)", script: BINARY, args: ["--mode=stream", "--mib=100", "--warmup=30"], timeoutS: 240 },
   { id: "b1000", title: "B. MemoryNetwork, N = 1000, 5% loss, 10% churn", script: MEMORY, args: ["--n=1000", "--loss=0.05", "--churn=0.1", "--messages=100", "--gap=200", "--formationTimeout=30000", "--drainTimeout=60000"], timeoutS: 300 },
   { id: "b10000", title: "B. MemoryNetwork, N = 10,000, no loss, no churn", script: MEMORY, args: ["--n=10000", "--messages=20", "--gap=1000", "--formationTimeout=60000", "--drainTimeout=240000", "--startBudget=600000", "--teardownTimeout=30000", "--optimizeInterval=10000", "--repairInterval=5000"], execArgv: ["--max-old-space-size=12288"], timeoutS: 1300 },
   { id: "link1p", title: "A. werift, 1 KB direct messages over one link (both peers in one process)", script: WEBRTC, args: ["--mode=link", "--split=0", "--seconds=3"], timeoutS: 60, optional: true },
@@ -208,6 +213,26 @@ if (linkIds.length > 0) {
   })))
   console.log("")
 }
+const binIds = ["bin16k", "bin1m"].filter(has)
+if (binIds.length > 0 || has("stream100")) {
+  console.log(`## A. Binary data over werift (every peer in one process)\n`)
+  const rows: Array<Array<string>> = binIds.map((id) => [
+    `sendBinaryData, ${id === "bin16k" ? "16 KiB" : "1 MiB"} messages, one link (~3 s after 0.5 s warm-up)`,
+    `${num(f(id, `${id}_mb_per_s`), 1)} MB/s`,
+    `all arrived: ${num(f(id, `${id}_all_arrived`))}`,
+    results.get(id)!.status
+  ])
+  if (has("stream100")) {
+    rows.push([
+      "a 100 MiB stream, a -> b -> c (after a 30 MiB warm-up stream)",
+      `${secs(f("stream100", "stream_seconds"))}, ${num(f("stream100", "stream_mb_per_s"), 1)} MB/s, intact: ${num(f("stream100", "stream_intact"))}`,
+      `peak RSS +${num(f("stream100", "stream_peak_rss_growth_mb"))} MB (+${num(f("stream100", "stream_peak_rss_beyond_warmup_mb"))} MB beyond the warm-up's peak); after GC heap +${num(f("stream100", "stream_heap_growth_after_gc_mb"), 1)} MB`,
+      results.get("stream100")!.status
+    ])
+  }
+  console.log(table(["figure", "throughput", "detail", "status"], rows))
+  console.log("")
+}
 const bIds = ["b1000", "b10000"].filter(has)
 if (bIds.length > 0) {
   const names: Record<string, string> = { b1000: "N = 1000, 5% loss, 10% churn", b10000: "N = 10,000" }
@@ -260,6 +285,10 @@ for (const id of ["a10", "a20"].filter(has)) {
 if (has("link")) {
   const v = f("link", "link_msgs_per_s")
   summary.push(["data channel throughput, 1 KB messages, one link", ">= 5k msg/s", `${num(v)} msg/s`, verdict(isNum(v) && v >= 5000)])
+}
+if (has("bin16k")) {
+  const v = f("bin16k", "bin16k_mb_per_s")
+  summary.push(["binary throughput, 16 KiB messages, one werift link", ">= 8 MB/s", `${num(v, 1)} MB/s`, verdict(isNum(v) && v >= 8)])
 }
 if (has("a20")) {
   const v = f("a20", "mem_rss_per_peer_mb")

@@ -19,6 +19,7 @@ import { PeerKeys } from "../services/PeerKeys.ts"
 import { PeerTransport } from "../services/PeerTransport.ts"
 import { Router } from "../services/Router.ts"
 import { Signaling } from "../services/Signaling.ts"
+import { Streams } from "../services/Streams.ts"
 import * as ConnectionsLayer from "./Connections.ts"
 import * as DhtLayer from "./Dht.ts"
 import * as DiscoveryLayer from "./Discovery.ts"
@@ -41,6 +42,7 @@ const meshService = Layer.effect(
     const router = yield* Router
     const events = yield* MeshEvents
     const transport = yield* PeerTransport
+    const streams = yield* Streams
     let signalingUrl: string | undefined
     /** When `connect` last succeeded: `uptime` counts from it (0 while not connected). */
     let connectedAt: number | undefined
@@ -100,6 +102,8 @@ const meshService = Layer.effect(
     }).pipe(Effect.forkScoped)
 
     const disconnect = Effect.gen(function*() {
+      // the other ends of open streams hear it first, while the links are still up
+      yield* streams.closeAll("the peer left")
       yield* signaling.disconnect
       connectedAt = undefined
       for (const peer of yield* connections.links) yield* connections.disconnect(peer.peerId, "disconnect")

@@ -28,6 +28,7 @@ import {
   type StreamMessage
 } from "../internal/streamProtocol.ts"
 import type { PeerId } from "../schema/PeerId.ts"
+import { MeshConfig } from "../services/MeshConfig.ts"
 import { Router } from "../services/Router.ts"
 import {
   type IncomingStream,
@@ -81,7 +82,8 @@ export const layerWith = (options: Partial<StreamsOptions> = {}) =>
   Layer.effect(
     Streams,
     Effect.gen(function*() {
-      const o: StreamsOptions = { ...streamsDefaults, ...options }
+      const config = yield* MeshConfig
+      const o: StreamsOptions = { ...streamsDefaults, ...config.streams, ...options }
       const router = yield* Router
       const events = yield* Effect.acquireRelease(PubSub.unbounded<StreamEvent>(), PubSub.shutdown)
       const backlog = yield* Queue.bounded<In>(Math.max(1, o.backlog))
@@ -338,28 +340,28 @@ export const layerWith = (options: Partial<StreamsOptions> = {}) =>
         }).pipe(Effect.repeat(Schedule.spaced(Math.max(50, Math.min(1000, o.idleTimeout / 4)))))
       ).pipe(Effect.forkScoped)
 
-      // leaving: tell the other end of every open stream (best effort, briefly)
-      yield* Effect.addFinalizer(() =>
+      /**
+       * Ends every open stream, telling the other ends (best effort, without waiting for
+       * acknowledgements), and gives those messages a moment to leave before links close.
+       */
+      const closeAll = (reason: string) =>
         Effect.gen(function*() {
-          const gone = (id: string) => streamError(id, "closed", "this peer left")
-          for (const out of [...outs.values()]) yield* failOut(out, gone(out.info.id), "local", false)
-          for (const s of [...ins.values()]) yield* failIn(s, gone(s.info.id), "local", false)
-        }).pipe(Effect.ignore)
-      )
-      const leaving = (to: PeerId, sid: string, step: string) =>
-        router.send(to, encodeStreamMessage({ op: "abort", sid, reason: "the peer left" }), "stream", { id: `${sid}${step}`, ack: false })
-      // (registered last, so it runs first: the aborts go out, then they get a moment to
-      // leave before the links close)
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          if (outs.size + ins.size === 0) return
-          yield* Effect.all([
-            ...[...outs.values()].map((out) => leaving(out.info.peerId, out.info.id, ">a")),
-            ...[...ins.values()].map((s) => leaving(s.info.peerId, s.info.id, "<a"))
-          ], { concurrency: "unbounded", discard: true })
+          const open = [...outs.values()].length + ins.size
+          if (open === 0) return
+          const gone = (id: string) => streamError(id, "closed", reason)
+          const abort = (to: PeerId, sid: string, step: string) =>
+            router.send(to, encodeStreamMessage({ op: "abort", sid, reason }), "stream", { id: `${sid}${step}`, ack: false }).pipe(Effect.ignore)
+          for (const out of [...outs.values()]) {
+            yield* abort(out.info.peerId, out.info.id, ">a")
+            yield* failOut(out, gone(out.info.id), "local", false)
+          }
+          for (const s of [...ins.values()]) {
+            yield* abort(s.info.peerId, s.info.id, "<a")
+            yield* failIn(s, gone(s.info.id), "local", false)
+          }
           yield* Effect.sleep(LEAVING_GRACE_MS)
-        }).pipe(Effect.ignore, Effect.timeoutOrElse({ duration: 1000, orElse: () => Effect.void }))
-      )
+        }).pipe(Effect.timeoutOrElse({ duration: 1000, orElse: () => Effect.void }))
+      yield* Effect.addFinalizer(() => closeAll("the peer left"))
 
       return Streams.of({
         open: (to, info) =>
@@ -403,10 +405,11 @@ export const layerWith = (options: Partial<StreamsOptions> = {}) =>
           }
         }),
         events: PubSub.subscribe(events),
+        closeAll,
         stats: Effect.sync(() => ({ ...stats, active: outs.size + ins.size }))
       })
     }).pipe(Effect.annotateLogs("module", "Streams"))
   )
 
-/** Streams with the default options (`streamsDefaults`). */
+/** Streams with the mesh's `streams` options (`streamsDefaults` for the rest). */
 export const layer = layerWith()

@@ -179,7 +179,10 @@ export const make = (
 export const layer = (options: Partial<WebRtcTransportOptions> = {}): Layer.Layer<PeerTransport, never, RtcPeerConnectionCtor> =>
   Layer.effect(PeerTransport, make(options).pipe(Effect.annotateLogs("module", "WebRtcTransport")))
 
-/** Like `layer`, with `iceServers` and `iceTransportPolicy` taken from `MeshConfig`. */
+/**
+ * Like `layer`, with `iceServers` and `iceTransportPolicy` taken from `MeshConfig`, and
+ * links that carry a whole message of `maxMessageSize` with its frame (1 MiB at least).
+ */
 export const layerConfig = (
   options: Partial<Omit<WebRtcTransportOptions, "iceServers" | "iceTransportPolicy">> = {}
 ): Layer.Layer<PeerTransport, never, RtcPeerConnectionCtor | MeshConfig> =>
@@ -187,7 +190,8 @@ export const layerConfig = (
     PeerTransport,
     Effect.gen(function*() {
       const config = yield* MeshConfig
-      return yield* make({ ...options, iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy }).pipe(
+      const maxMessageBytes = options.maxMessageBytes ?? Math.max(defaults.maxMessageBytes, config.maxMessageSize + 32 * 1024)
+      return yield* make({ ...options, maxMessageBytes, iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy }).pipe(
         Effect.annotateLogs("module", "WebRtcTransport")
       )
     })

@@ -7,6 +7,7 @@
 import { Context, Layer } from "effect"
 import type { RateLimits } from "../internal/linkLimits.ts"
 import type { DhtOptions } from "./Dht.ts"
+import type { StreamsOptions } from "./Streams.ts"
 
 /** An ICE server as RTCPeerConnection takes it (STUN, or TURN with credentials). */
 export interface IceServer {
@@ -78,6 +79,11 @@ export interface MeshOptions {
    * presence or peer exchange, not introduced by signaling). Default 2.
    */
   readonly maxHearsayDials: number
+  /**
+   * Stream tuning: `window` (chunks in flight, 16), `idleTimeout` (30000 ms), `maxIncoming`
+   * (64), `maxIncomingPerPeer` (8), `backlog` (16); see `streamsDefaults`. Default {}.
+   */
+  readonly streams: Partial<StreamsOptions>
 }
 
 export const defaults: MeshOptions = {
@@ -104,7 +110,8 @@ export const defaults: MeshOptions = {
   allowUnverifiedPeers: false,
   rateLimits: {},
   rateLimitCooldown: 300_000,
-  maxHearsayDials: 2
+  maxHearsayDials: 2,
+  streams: {}
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)))

@@ -115,5 +115,7 @@ export class Streams extends Context.Service<Streams, {
   readonly accept: Effect.Effect<IncomingStream>
   /** Progress, completion and aborts of every stream, for the caller's Scope. */
   readonly events: Effect.Effect<PubSub.Subscription<StreamEvent>, never, Scope.Scope>
+  /** Aborts every open stream at both ends with `reason` (as a peer leaving does). */
+  closeAll(reason: string): Effect.Effect<void>
   readonly stats: Effect.Effect<StreamsStats>
 }>()("peerpigeon/Streams") {}
