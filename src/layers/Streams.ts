@@ -170,6 +170,8 @@ export const layerWith = (options: Partial<StreamsOptions> = {}) =>
           outs.delete(out.info.id)
           stats.completed++
           Deferred.doneUnsafe(out.done, Effect.void)
+          // progress ends at the whole (credit reports it in steps)
+          yield* emit({ _tag: "Progress", id: out.info.id, peerId: out.info.peerId, direction: "out", bytes: out.bytes, total: out.info.size })
           yield* emit({ _tag: "Completed", id: out.info.id, peerId: out.info.peerId, direction: "out", bytes: out.bytes })
         } else if (m.op === "abort") {
           yield* failOut(out, streamError(out.info.id, m.reason.startsWith("refused") ? "refused" : "aborted", `remote: ${m.reason}`), "remote", false)
@@ -202,6 +204,7 @@ export const layerWith = (options: Partial<StreamsOptions> = {}) =>
         stats.completed++
         yield* Queue.end(s.chunks)
         yield* tell(s.info.peerId, { op: "done", sid: s.info.id }, "<d")
+        yield* emit({ _tag: "Progress", id: s.info.id, peerId: s.info.peerId, direction: "in", bytes: s.window.bytes, total: s.info.size })
         yield* emit({ _tag: "Completed", id: s.info.id, peerId: s.info.peerId, direction: "in", bytes: s.window.bytes })
       })
 

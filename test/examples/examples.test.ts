@@ -1,6 +1,10 @@
 // The Node examples (examples/node) as a user runs them: each one a process of its own, with
 // the project's Node, against a real signaling server on a free port.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { PeerPigeonServer } from "../../src/server/index.ts"
@@ -87,6 +91,29 @@ describe("examples/node", () => {
     holder.child.kill("SIGINT")
     expect(await holder.exited).toBe(0) // leaves the network and exits by itself
   }, 120_000)
+
+  it("file-sender.ts: a file sent to a receiving terminal arrives intact, under its base name", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pp-files-"))
+    try {
+      const source = join(dir, "source.bin")
+      const inbox = join(dir, "inbox")
+      await mkdir(inbox)
+      const bytes = randomBytes(300_000)
+      await writeFile(source, bytes)
+      const receiver = new Example("file-sender.ts", [url, "receive", inbox], { FILES_NETWORK: "files-example-test" })
+      running.push(receiver)
+      const receiverId = (JSON.parse(await receiver.line(/^\{"receiving":/)) as { receiving: string }).receiving
+      const sent = await run("file-sender.ts", [url, "send", receiverId, source], { FILES_NETWORK: "files-example-test" })
+      expect(sent).toMatchObject({ code: 0, stdout: '{"sent":"source.bin","bytes":300000}' })
+      expect(sent.stderr).toMatch(/300000 \/ 300000 bytes/)
+      expect(JSON.parse(await receiver.line(/^\{"saved":/))).toStrictEqual({ saved: join(inbox, "source.bin"), bytes: 300_000 })
+      expect((await readFile(join(inbox, "source.bin"))).equals(bytes)).toBe(true)
+      receiver.child.kill("SIGINT")
+      expect(await receiver.exited).toBe(0)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 
   it("chat.ts: a broadcast line and a direct message between two terminals; /quit leaves", async () => {
     const alice = new Example("chat.ts", [url, "alice", "chat-example-test"])
