@@ -28,18 +28,7 @@ import { deeperThan, MAX_CONTENT_DEPTH, parseBounded } from "../internal/jsonLim
 import { peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
 import { CryptoError } from "./CryptoError.ts"
 import { type EncryptionKeyPair, fromJsonInput, Key32, keyIdOf, Millis, PeerIdHex, Signature64, type Signer, tryDecode } from "./keys.ts"
-import {
-  aesGcmDecrypt,
-  aesGcmEncrypt,
-  agreeAesKey,
-  concat,
-  fromBase64Url,
-  fromUtf8,
-  generateX25519,
-  randomBytes,
-  toBase64Url,
-  utf8
-} from "./primitives.ts"
+import { concat, fromBase64Url, fromUtf8, primitives, randomBytes, toBase64Url, utf8 } from "./primitives.ts"
 import type { ReplayGuard } from "./replay.ts"
 
 /** Largest plaintext (UTF-8 JSON) any envelope may carry: 256 KiB. `maxPlaintextBytes` lowers it. */
@@ -152,7 +141,7 @@ export const encrypt = (
       return yield* fail("malformed", "recipient id or key is malformed")
     }
     const plaintext = yield* encodeContent(content, options.maxPlaintextBytes ?? envelopeDefaults.maxPlaintextBytes)
-    const ephemeral = yield* generateX25519(false)
+    const ephemeral = yield* primitives.ephemeral
     const id = toBase64Url(randomBytes(16))
     const iv = randomBytes(12)
     const head = {
@@ -166,8 +155,8 @@ export const encrypt = (
       iv: toBase64Url(iv)
     }
     const aad = header(head)
-    const key = yield* agreeAesKey(ephemeral.privateKey, recipientRaw, concat(ephemeral.publicKey, recipientRaw), hkdfInfo(head.from, recipientId, id), "encrypt")
-    const ct = toBase64Url(yield* aesGcmEncrypt(key, iv, plaintext, utf8(aad)))
+    const key = yield* primitives.agree(ephemeral.privateKey, recipientRaw, concat(ephemeral.publicKey, recipientRaw), hkdfInfo(head.from, recipientId, id))
+    const ct = toBase64Url(yield* primitives.seal(key, iv, plaintext, utf8(aad)))
     const sig = yield* sender.sign(signedBytes(aad, ct))
     return { v: 1 as const, t: "dm" as const, ...head, ct, sig }
   })
@@ -231,7 +220,7 @@ export const decrypt = (
     const aad = header(e)
     yield* checkSender(e.from, e.fromKey, e.sig, signedBytes(aad, e.ct))
     if (!recipient.replay.add(`${e.from}:${e.id}`, e.ts, now)) return yield* fail("replay", `envelope ${e.id} from ${e.from} was seen before`)
-    const key = yield* agreeAesKey(own.privateKey, epk, concat(epk, ownRaw), hkdfInfo(e.from, e.to, e.id), "decrypt")
-    const content = yield* decodeContent(yield* aesGcmDecrypt(key, iv, ct, utf8(aad)))
+    const key = yield* primitives.agree(own.privateKey, epk, concat(epk, ownRaw), hkdfInfo(e.from, e.to, e.id))
+    const content = yield* decodeContent(yield* primitives.open(key, iv, ct, utf8(aad)))
     return { id: e.id, from: e.from, to: e.to, ts: e.ts, content }
   })

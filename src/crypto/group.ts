@@ -35,7 +35,7 @@ import {
   MAX_PLAINTEXT_BYTES
 } from "./envelope.ts"
 import { fromJsonInput, Key32, Millis, PeerIdHex, Signature64, type Signer, tryDecode } from "./keys.ts"
-import { aesGcmDecrypt, aesGcmEncrypt, type Bytes, fromBase64Url, importAesKey, randomBytes, toBase64Url, utf8, type WebKey } from "./primitives.ts"
+import { type Bytes, fromBase64Url, primitives, randomBytes, toBase64Url, utf8 } from "./primitives.ts"
 import type { ReplayGuard } from "./replay.ts"
 
 /** Most members a group can have (hand-offs are one envelope each). */
@@ -79,8 +79,8 @@ export interface GroupKey {
   readonly owner: string
   /** Sorted, the owner included. */
   readonly members: ReadonlyArray<string>
+  /** The AES-256-GCM key. */
   readonly raw: Bytes
-  readonly key: WebKey
 }
 
 export interface GroupDecrypted {
@@ -114,7 +114,7 @@ export const makeGroupKey = (
     }
     if (set.size > Math.min(maxMembers, MAX_GROUP_MEMBERS)) return yield* fail("limit", `${set.size} members exceed the limit of ${maxMembers}`)
     const raw = randomBytes(32)
-    return { groupId, epoch, owner, members: [...set].sort(), raw, key: yield* importAesKey(raw) }
+    return { groupId, epoch, owner, members: [...set].sort(), raw }
   })
 
 /** `group` under its next epoch, with `members` (owner only: others hold no right to change it). */
@@ -176,7 +176,7 @@ export const acceptHandoff = (decrypted: Decrypted, self: string, current: Group
     if (!h.members.includes(self)) return yield* fail("not-member", `${self} is not a member of ${h.groupId} at epoch ${h.epoch}`)
     const raw = fromBase64Url(h.key, 32)!
     const members = [...new Set(h.members)].sort()
-    return { groupId: h.groupId, epoch: h.epoch, owner: h.owner, members, raw, key: yield* importAesKey(raw) }
+    return { groupId: h.groupId, epoch: h.epoch, owner: h.owner, members, raw }
   })
 
 const header = (m: Omit<GroupMessage, "ct" | "sig" | "v" | "t">): string =>
@@ -203,7 +203,7 @@ export const encryptGroup = (
       iv: toBase64Url(iv)
     }
     const aad = header(head)
-    const ct = toBase64Url(yield* aesGcmEncrypt(group.key, iv, plaintext, utf8(aad)))
+    const ct = toBase64Url(yield* primitives.seal(group.raw, iv, plaintext, utf8(aad)))
     const sig = yield* sender.sign(utf8(`${aad}:${ct}`))
     return { v: 1 as const, t: "group" as const, ...head, ct, sig }
   })
@@ -233,6 +233,6 @@ export const decryptGroup = (
     const aad = header(m)
     yield* checkSender(m.from, m.fromKey, m.sig, utf8(`${aad}:${m.ct}`))
     if (!replay.add(`g:${m.groupId}:${m.from}:${m.id}`, m.ts, now)) return yield* fail("replay", `group message ${m.id} from ${m.from} was seen before`)
-    const content = yield* decodeContent(yield* aesGcmDecrypt(group.key, iv, ct, utf8(aad)))
+    const content = yield* decodeContent(yield* primitives.open(group.raw, iv, ct, utf8(aad)))
     return { id: m.id, groupId: m.groupId, epoch: m.epoch, from: m.from, ts: m.ts, content }
   })

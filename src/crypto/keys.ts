@@ -1,8 +1,8 @@
 /**
  * A peer's encryption key: an X25519 key pair beside its Ed25519 identity. It is generated on
- * its own (WebCrypto), never derived from the identity key, and its private half is a
- * non-extractable WebCrypto key, so it is never exported, with the identity or otherwise. It
- * rotates freely: the identity vouches for the current one with a signed announcement
+ * its own (`primitives.keyPair`), never derived from the identity key, and its private half is
+ * never exported, with the identity or otherwise (in browsers it is a non-extractable
+ * WebCrypto key; in Node a `KeyObject` no code here exports). It rotates freely: the identity vouches for the current one with a signed announcement
  *
  *   `{v: 1, peerId, identityKey, encryptionKey, ts, sig}`
  *   sig = Ed25519(identity, "peerpigeon-enckey:v1:" + peerId + ":" + identityKey + ":" + encryptionKey + ":" + ts)
@@ -18,7 +18,7 @@ import { parseBounded } from "../internal/jsonLimits.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { type Identity, peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
 import { CryptoError } from "./CryptoError.ts"
-import { generateX25519, toBase64Url, utf8, type WebKey } from "./primitives.ts"
+import { primitives, toBase64Url, utf8 } from "./primitives.ts"
 
 /** What the crypto modules need of an identity: its id, its public key and its signature. */
 export type Signer = Pick<Identity["Service"], "peerId" | "publicKey" | "sign">
@@ -53,8 +53,8 @@ export interface EncryptionKeyPair {
   readonly publicKey: string
   /** The first 8 bytes of the public key, base64url (11 characters): names the key in envelopes. */
   readonly kid: string
-  /** Non-extractable. */
-  readonly privateKey: WebKey
+  /** The backend's own key (`primitives.ts`): a non-extractable WebCrypto key in browsers. */
+  readonly privateKey: unknown
   readonly createdAt: number
 }
 
@@ -63,7 +63,7 @@ export const keyIdOf = (publicKey: string): string => publicKey.slice(0, 11)
 
 /** A fresh encryption key pair, made at `now`. */
 export const generateEncryptionKeyPair = (now: number): Effect.Effect<EncryptionKeyPair, CryptoError> =>
-  Effect.map(generateX25519(false), ({ privateKey, publicKey }) => {
+  Effect.map(primitives.keyPair, ({ privateKey, publicKey }) => {
     const encoded = toBase64Url(publicKey)
     return { publicKey: encoded, kid: keyIdOf(encoded), privateKey, createdAt: now }
   })

@@ -1,19 +1,29 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { announce, keyIdOf, verifyAnnouncement } from "../../src/crypto/keys.ts"
-import { fromBase64Url } from "../../src/crypto/primitives.ts"
+import { fromBase64Url, makeWebPrimitives, type WebKey } from "../../src/crypto/primitives.ts"
 import { expectRefusal, flipChar, makePeer } from "./support.ts"
 
 describe("encryption keys and their announcements", () => {
-  it.effect("a fresh X25519 key, separate from the identity, whose private half cannot be exported", () =>
+  it.effect("a fresh X25519 key, separate from the identity", () =>
     Effect.gen(function*() {
       const alice = yield* makePeer()
       assert.strictEqual(fromBase64Url(alice.pair.publicKey, 32)?.length, 32)
       assert.notStrictEqual(alice.pair.publicKey, alice.identity.publicKey)
       assert.strictEqual(alice.pair.kid, keyIdOf(alice.pair.publicKey))
-      assert.strictEqual(alice.pair.privateKey.extractable, false)
-      assert.strictEqual(alice.pair.privateKey.algorithm.name, "X25519")
-      const exported = yield* Effect.promise(() => crypto.subtle.exportKey("pkcs8", alice.pair.privateKey).then(() => "exported", () => "refused"))
+      const other = yield* makePeer()
+      assert.notStrictEqual(other.pair.publicKey, alice.pair.publicKey)
+      // Node backend: a KeyObject of type x25519
+      assert.strictEqual((alice.pair.privateKey as { readonly asymmetricKeyType?: string }).asymmetricKeyType, "x25519")
+    }))
+
+  it.effect("in browsers (the WebCrypto backend) the private key cannot be exported", () =>
+    Effect.gen(function*() {
+      const pair = yield* makeWebPrimitives().keyPair
+      const key = pair.privateKey as WebKey
+      assert.strictEqual(key.extractable, false)
+      assert.strictEqual(key.algorithm.name, "X25519")
+      const exported = yield* Effect.promise(() => crypto.subtle.exportKey("pkcs8", key).then(() => "exported", () => "refused"))
       assert.strictEqual(exported, "refused")
     }))
 

@@ -1,0 +1,66 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import fc from "fast-check"
+import { detectNode } from "../../src/internal/cryptoBackend.ts"
+import {
+  fromBase64Url,
+  makeNodePrimitives,
+  makeWebPrimitives,
+  primitives,
+  randomBytes,
+  toBase64Url,
+  utf8
+} from "../../src/crypto/primitives.ts"
+import { expectRefusal } from "./support.ts"
+
+const node = makeNodePrimitives(detectNode()!)
+const web = makeWebPrimitives()
+const both = [node, web] as const
+
+describe("crypto primitives", () => {
+  it("uses node:crypto on Node", () => {
+    assert.strictEqual(primitives.backend, "node")
+  })
+
+  it.effect("both backends agree on the key and open each other's ciphertexts", () =>
+    Effect.gen(function*() {
+      const salt = randomBytes(64)
+      const info = utf8("peerpigeon/v1/dm:test")
+      for (const sender of both) {
+        const e = yield* sender.ephemeral
+        assert.strictEqual(e.publicKey.length, 32)
+        for (const receiver of both) {
+          const recipient = yield* receiver.keyPair
+          const sent = yield* sender.agree(e.privateKey, recipient.publicKey, salt, info)
+          const received = yield* receiver.agree(recipient.privateKey, e.publicKey, salt, info)
+          assert.deepStrictEqual(received, sent)
+          const iv = randomBytes(12)
+          const aad = utf8("header")
+          const ct = yield* sender.seal(sent, iv, utf8("hello"), aad)
+          assert.strictEqual(ct.length, 5 + 16)
+          assert.deepStrictEqual(yield* receiver.open(received, iv, ct, aad), utf8("hello"))
+          const bad = ct.slice()
+          bad[0]! ^= 1
+          yield* expectRefusal(receiver.open(received, iv, bad, aad), "decrypt-failed")
+          yield* expectRefusal(receiver.open(received, iv, ct, utf8("other header")), "decrypt-failed")
+          yield* expectRefusal(receiver.open(received, iv, ct.subarray(0, 10), aad), "decrypt-failed")
+        }
+        // a small-order public key (all zeros) is refused
+        yield* expectRefusal(sender.agree(e.privateKey, new Uint8Array(32), salt, info), "decrypt-failed")
+      }
+    }))
+
+  it("base64url: canonical, bounded, the inverse of toBase64Url", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      const text = toBase64Url(bytes)
+      assert.strictEqual(text, Buffer.from(bytes).toString("base64url"))
+      assert.deepStrictEqual(fromBase64Url(text, 200), new Uint8Array(bytes))
+      if (bytes.length > 0) assert.isUndefined(fromBase64Url(text, bytes.length - 1))
+    }))
+    for (const bad of ["A", "AB=", "A+", "A/", "AB!", "AB\u00e9A", "AB", "AAB"]) {
+      // "AB" and "AAB" have trailing bits set: not the encoding of any byte string
+      assert.isUndefined(fromBase64Url(bad, 100), bad)
+    }
+    assert.deepStrictEqual(fromBase64Url("AA", 1), new Uint8Array([0]))
+  })
+})
