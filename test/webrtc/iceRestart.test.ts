@@ -41,14 +41,17 @@ const signalPair = Effect.gen(function*() {
   const toB = yield* Queue.unbounded<Signal>()
   const toA = yield* Queue.unbounded<Signal>()
   const sent = { a: [] as Array<Signal>, b: [] as Array<Signal> }
-  const mute = { a: false, refuseRestarts: false }
+  const mute = { a: false, refuseRestarts: false, delayRestartsMs: 0 }
   // as Connections answers a restart offer for a link it does not hold
   const refusal: Signal = { kind: "answer", data: { refused: "no link to restart" } }
   const a: SignalChannel = {
     send: (s) =>
       Effect.suspend(() => {
         sent.a.push(s)
-        if (mute.refuseRestarts && typeof s.data?.["iceRestart"] === "number") return Queue.offer(toA, refusal).pipe(Effect.asVoid)
+        const restart = typeof s.data?.["iceRestart"] === "number"
+        if (mute.refuseRestarts && restart) return Queue.offer(toA, refusal).pipe(Effect.asVoid)
+        // (in order: what A sends next, its candidates, waits behind the offer)
+        if (restart && mute.delayRestartsMs > 0) return Queue.offer(toB, s).pipe(Effect.delay(mute.delayRestartsMs), Effect.asVoid)
         return mute.a ? Effect.void : Queue.offer(toB, s).pipe(Effect.asVoid)
       }),
     incoming: toA
@@ -120,6 +123,26 @@ layer(layerWerift(), { excludeTestServices: true })("ICE restart (werift, loopba
       assert.deepStrictEqual(restartsIn(pair.sent.b, "offer"), [])
       assert.strictEqual(iceGeneration(pcA), 1)
       assert.deepStrictEqual([sideA.made.length, sideB.made.length], [1, 1])
+      assert.isTrue(yield* isOpen(linkA))
+      assert.isTrue(yield* isOpen(linkB))
+    }), 40_000)
+
+  it.effect("the keepalive does not close a link while its ICE is being restarted, however long the silence", () =>
+    Effect.gen(function*() {
+      // silence for 2 s would close a link ("peer silent"); the restart offer takes 4 s to arrive
+      const options = { deadAfterMs: 2_000, keepaliveMs: 100, iceRestartTimeoutMs: 8_000 }
+      const { linkA, linkB, pair, pcA, pcB } = yield* connect(options)
+      pair.mute.delayRestartsMs = 4_000
+      expireConsent(pcA)
+      expireConsent(pcB)
+      const up = (s: string) => s === "connected" || s === "completed" || s === "closed"
+      yield* iceStateWhere(pcA, up).pipe(within(20_000, "A back"))
+      yield* iceStateWhere(pcB, up).pipe(within(20_000, "B back"))
+      assert.notStrictEqual(pcA.iceConnectionState, "closed")
+      assert.deepStrictEqual(restartsIn(pair.sent.a, "offer"), [1])
+      yield* linkA.send("after a long silence")
+      assert.deepStrictEqual(yield* take(linkB, 1), ["after a long silence"])
+      // and once ICE is up the keepalive watches again: the peer got a fresh deadAfterMs
       assert.isTrue(yield* isOpen(linkA))
       assert.isTrue(yield* isOpen(linkB))
     }), 40_000)

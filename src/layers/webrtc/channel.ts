@@ -94,6 +94,7 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
     let held = 0 // messages taken from the outbox, not yet on the wire
     let lastHeard = Date.now()
     let backlog = 0 // items in `inbound` or in the receiver's hands
+    let silenceExcused: () => boolean = () => false
 
     /**
      * The link ends: no more frames are taken in, and it closes (`start`'s watcher). `tell`:
@@ -328,7 +329,10 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
           "WebRtcTransport.keepalive",
           Effect.sync(() => {
             if (closing || !dcOpen()) return
-            if (Date.now() - lastHeard > o.deadAfterMs) end("peer silent")
+            // ICE is down and being restarted: silence is expected, and the restart's own
+            // deadline ends the link if it fails; the peer gets a full deadAfterMs once it is back
+            if (silenceExcused()) lastHeard = Date.now()
+            else if (Date.now() - lastHeard > o.deadAfterMs) end("peer silent")
             else trySend(dc, `{"k":1}`)
           }).pipe(Effect.repeat(Schedule.spaced(o.keepaliveMs)))
         ).pipe(Effect.forkScoped)
@@ -366,6 +370,9 @@ export const makeChannel = (o: ChannelOptions, remote: PeerId): Effect.Effect<Ch
       channel: () => channel,
       end: (reason: string) => end(reason),
       isClosing: () => closing,
+      excuseSilence: (excused: () => boolean) => {
+        silenceExcused = excused
+      },
       start
     }
   })

@@ -44,6 +44,8 @@ export interface Restarter {
   readonly offer: (n: number) => Effect.Effect<void, RestartFailure>
   /** The link ends with `reason` (event time). */
   readonly end: (reason: string) => void
+  /** A restart (or the wait for the initiator's) starts (`true`) or is over (`false`). */
+  readonly restarting?: (on: boolean) => void
 }
 
 const isUp = (state: string) => state === "connected" || state === "completed"
@@ -147,7 +149,10 @@ export const superviseIce = (
       yield* Effect.yieldNow
       if (why === "closed") return // the connection's own close ends the link
       if (iceRestarts <= 0) return restarter.end(why === "failed" ? "connection failed" : "connection lost")
-      const kept = yield* (initiator ? restart(why) : awaitRestart(why))
+      restarter.restarting?.(true)
+      const kept = yield* (initiator ? restart(why) : awaitRestart(why)).pipe(
+        Effect.ensuring(Effect.sync(() => restarter.restarting?.(false)))
+      )
       if (!kept) return
     }
   }).pipe(endLinkOnDefect("ICE supervisor", restarter.end))

@@ -69,12 +69,20 @@ export interface ChannelSetup {
   /** The connection ended (event time): the link closes with `reason`. */
   readonly end: (reason: string) => void
   readonly isClosing: () => boolean
+  /**
+   * While `excused()` holds (ICE is down and being restarted), the link's silence is not the
+   * peer's death: the keepalive does not close it (the ICE supervisor bounds that time).
+   */
+  readonly excuseSilence: (excused: () => boolean) => void
 }
 
 export interface NegotiationOptions extends IceRestartOptions {
   readonly signals: SignalChannel
   readonly timeoutMs: number
 }
+
+/** ICE states of a link that is down or coming back (a restart runs or may run). */
+const iceTrouble = new Set(["disconnected", "failed", "checking", "new"])
 
 /** The restart number a description carries (`iceRestart: n`), if it is one. */
 export const restartNumber = (data: JsonObject | null): number | undefined => {
@@ -283,5 +291,9 @@ export const negotiate = (
       })
     )
     established = true
-    yield* superviseIce(pc, { offer: restartOffer, end: setup.end }, options).pipe(Effect.forkScoped)
+    // (werift may report the old pair's state while a restart runs: the supervisor says so too)
+    let restarting = false
+    const restarter = { offer: restartOffer, end: setup.end, restarting: (on: boolean) => void (restarting = on) }
+    yield* superviseIce(pc, restarter, options).pipe(Effect.forkScoped)
+    if (options.iceRestarts > 0) setup.excuseSilence(() => restarting || iceTrouble.has(pc.iceConnectionState))
   })
