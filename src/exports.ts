@@ -61,6 +61,23 @@ export { Mesh, type MeshStatus } from "./services/Mesh.ts"
 export { defaults as meshDefaults, type IceServer, MeshConfig, type MeshOptions } from "./services/MeshConfig.ts"
 export { type MeshEvent, MeshEvents } from "./services/MeshEvents.ts"
 export { PeerKeys } from "./services/PeerKeys.ts"
-export { type Link, LinkError, PeerTransport, type Signal, type SignalChannel } from "./services/PeerTransport.ts"
+export { type Link, LinkError, type LinkMessage, PeerTransport, type Signal, type SignalChannel } from "./services/PeerTransport.ts"
 export { Router, type Undelivered } from "./services/Router.ts"
 export { Signaling, SignalingError, type SignalingEvent } from "./services/Signaling.ts"
+export {
+  type IncomingStream,
+  type OutgoingStream,
+  StreamError,
+  type StreamEvent,
+  type StreamInfo,
+  Streams,
+  streamsDefaults,
+  type StreamsOptions,
+  type StreamsStats
+} from "./services/Streams.ts"
+export * as StreamsLayer from "./layers/Streams.ts"
+export type { BinaryData, FileSource, StreamOptions } from "./facade/streams.ts"
+/** The crypto core (issue 13): X25519 + HKDF + AES-GCM envelopes signed by the identity, group keys. Not wired into the mesh yet. */
+export { CryptoConfig, cryptoDefaults, type CryptoEvent, CryptoManager, type CryptoOptions } from "./crypto/CryptoManager.ts"
+export { CryptoError, CryptoErrorReason } from "./crypto/CryptoError.ts"
+export { KeyAnnouncement, verifyAnnouncement } from "./crypto/keys.ts"
