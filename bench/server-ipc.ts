@@ -91,10 +91,55 @@ export interface RelayStartCmd {
   readonly sdpBytes: number
 }
 
+/** bench/cluster.ts: the clients on `deadPort` reconnect to `ports` (in turn) once their socket closes, and re-announce. */
+export interface FailoverArmCmd {
+  readonly id: number
+  readonly cmd: "failoverArm"
+  readonly deadPort: number
+  readonly ports: ReadonlyArray<number>
+  readonly networkName: string
+  /** pause between attempts (the first one comes uniformly within it after the close), +-20 % */
+  readonly retryMs: number
+  readonly timeoutMs: number
+}
+
+/** Times are `process.hrtime` milliseconds (one monotonic clock for every process of the machine). */
+export interface FailoverResult {
+  readonly closedAt: ReadonlyArray<number>
+  /** when the re-announce got its first peer-discovered, or -1 */
+  readonly readmittedAt: ReadonlyArray<number>
+  readonly attempts: number
+  /** attempts refused (the id still held, or the socket closed before the discovery) */
+  readonly refused: number
+}
+
+/**
+ * What the clients of a load process received while recording (bench/cluster.ts): every
+ * peer-discovered and peer-disconnected, by receiving client, about whom, when (hrtime ms).
+ */
+export interface TimelineResult {
+  readonly peerIds: ReadonlyArray<string>
+  readonly ports: ReadonlyArray<number>
+  /** when each client last sent its announce (hrtime ms), or -1 */
+  readonly announcedAt: ReadonlyArray<number>
+  readonly discovered: Received
+  readonly disconnected: Received
+}
+export interface Received {
+  readonly to: ReadonlyArray<number>
+  readonly about: ReadonlyArray<string>
+  readonly at: ReadonlyArray<number>
+}
+
 export type LoadRequest =
   | ConnectCmd
   | AnnounceCmd
   | RelayStartCmd
+  | FailoverArmCmd
+  | { readonly id: number; readonly cmd: "failoverResult" }
+  /** start (or stop) recording what bench/cluster.ts reads with `timeline` */
+  | { readonly id: number; readonly cmd: "record"; readonly on: boolean }
+  | { readonly id: number; readonly cmd: "timeline" }
   | { readonly id: number; readonly cmd: "counts" }
   | { readonly id: number; readonly cmd: "relayStop" }
   /** close every client; `exit` also ends the load process afterwards */

@@ -12,8 +12,11 @@ import {
   type ConnectCmd,
   type ConnectResult,
   type CountsResult,
+  type FailoverArmCmd,
+  type FailoverResult,
   type LoadRequest,
-  type RelayStartCmd
+  type RelayStartCmd,
+  type TimelineResult
 } from "./server-ipc.ts"
 
 interface Client {
@@ -34,6 +37,35 @@ interface Client {
   /** relay: this client's partner */
   partner: Client | undefined
   relayFrame: Buffer | undefined
+  /** the server port it is connected to */
+  port: number
+  /** hrtime ms of its last announce, or -1 (bench/cluster.ts) */
+  announcedMono: number
+  /** called on a peer-discovered (failover: the re-announce was served) */
+  waiter: (() => void) | undefined
+  /** called when its socket closes after the greeting */
+  onClose: ((code: number, reason: string) => void) | undefined
+}
+
+/** One monotonic clock for every process of the machine (CLOCK_MONOTONIC), in ms. */
+const mono = (): number => Number(process.hrtime.bigint()) / 1e6
+
+// ------------------------------------------------------------------ recording (bench/cluster.ts)
+
+let recording = false
+const blankReceived = () => ({ to: [] as Array<number>, about: [] as Array<string>, at: [] as Array<number> })
+let discoveredLog = blankReceived()
+let disconnectedLog = blankReceived()
+const PEER_ID_MARK = Buffer.from('"peerId":"')
+const DISCONNECTED_MARK = Buffer.from('"type":"peer-disconnected"')
+
+/** Logs whom a peer-discovered / peer-disconnected is about (the first `peerId` of the frame is data.peerId). */
+const record = (log: ReturnType<typeof blankReceived>, c: Client, data: Buffer): void => {
+  const at = data.indexOf(PEER_ID_MARK)
+  if (at === -1) return
+  log.to.push(c.index)
+  log.about.push(data.toString("latin1", at + PEER_ID_MARK.length, at + PEER_ID_MARK.length + 40))
+  log.at.push(mono())
 }
 
 const clients: Array<Client> = []
@@ -60,6 +92,8 @@ const onFrame = (c: Client, data: Buffer): void => {
   }
   // peer-discovered is the bulk of the traffic outside relay: count it without parsing
   if (data.indexOf(DISCOVERED_MARK) !== -1) {
+    if (recording) record(discoveredLog, c, data)
+    c.waiter?.()
     peerDiscovered++
     if (c.measure && c.announcedAt >= 0 && c.firstDiscoveryMs < 0) {
       c.firstDiscoveryMs = performance.now() - c.announcedAt
@@ -67,6 +101,7 @@ const onFrame = (c: Client, data: Buffer): void => {
     }
     return
   }
+  if (recording && data.indexOf(DISCONNECTED_MARK) !== -1) record(disconnectedLog, c, data)
   let msg: { type?: unknown }
   try {
     msg = JSON.parse(data.toString("utf8")) as { type?: unknown }
@@ -143,6 +178,7 @@ const connectOne = (c: Client, port: number, timeoutMs: number): Promise<string>
     })
     ws.on("close", (code: number, reason: Buffer) => {
       c.open = false
+      if (settled && c.ws === ws) c.onClose?.(code, reason.toString("utf8"))
       done(`close ${code} ${reason.toString("utf8")}`)
     })
     ws.on("error", (err: Error) => {
@@ -164,7 +200,11 @@ const connect = async (cmd: ConnectCmd): Promise<ConnectResult> => {
     relayRecv: 0,
     relaySent: 0,
     partner: undefined,
-    relayFrame: undefined
+    relayFrame: undefined,
+    port: cmd.port,
+    announcedMono: -1,
+    waiter: undefined,
+    onClose: undefined
   }))
   clients.push(...mine)
   let connected = 0
@@ -235,6 +275,7 @@ const announce = (cmd: AnnounceCmd): Promise<AnnounceResult> =>
       c.measure = cmd.measure
       c.firstDiscoveryMs = -1
       c.announcedAt = performance.now()
+      c.announcedMono = mono()
       if (cmd.measure) pendingFirst++
       if (c.ws !== undefined && c.open) c.ws.send(frame)
       sent++
@@ -307,6 +348,64 @@ const relayStop = async (): Promise<boolean> => {
   return true
 }
 
+// ------------------------------------------------------------------ failover (bench/cluster.ts)
+
+let failover: Promise<FailoverResult> | undefined
+
+/**
+ * Arms the clients on `deadPort`: once a socket closes (its server was killed), the client
+ * reconnects to the other servers in turn, as a client behind a load balancer would, with
+ * `retryMs` between attempts; admitted means its re-announce got a peer-discovered.
+ */
+const failoverArm = (cmd: FailoverArmCmd): boolean => {
+  const mine = clients.filter((c) => c.port === cmd.deadPort && c.open)
+  let attempts = 0
+  let refused = 0
+  const jitter = () => cmd.retryMs * (0.8 + Math.random() * 0.4)
+  const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  const rejoin = async (c: Client, deadline: number): Promise<number> => {
+    await sleepMs(Math.random() * cmd.retryMs)
+    for (let i = 0; mono() < deadline; i++) {
+      attempts++
+      const port = cmd.ports[(c.index + i) % cmd.ports.length]!
+      c.onClose = undefined
+      const r = await connectOne(c, port, 5_000)
+      if (r === "connected") {
+        c.port = port
+        const served = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => resolve(false), 5_000)
+          c.waiter = () => {
+            clearTimeout(t)
+            resolve(true)
+          }
+          c.onClose = () => {
+            clearTimeout(t)
+            resolve(false)
+          }
+          c.ws!.send(JSON.stringify({ type: "announce", data: { peerId: c.peerId }, networkName: cmd.networkName }))
+          c.announcedMono = mono()
+        })
+        c.waiter = undefined
+        c.onClose = undefined
+        if (served) return mono()
+      }
+      refused++
+      c.ws?.terminate()
+      await sleepMs(jitter())
+    }
+    return -1
+  }
+  failover = Promise.all(mine.map((c) =>
+    new Promise<readonly [number, number]>((resolve) => {
+      c.onClose = () => {
+        const closedAt = mono()
+        void rejoin(c, closedAt + cmd.timeoutMs).then((at) => resolve([closedAt, at]))
+      }
+    })
+  )).then((rs) => ({ closedAt: rs.map((r) => r[0]), readmittedAt: rs.map((r) => r[1]), attempts, refused }))
+  return true
+}
+
 // ------------------------------------------------------------------ close
 
 const closeAll = async (): Promise<number> => {
@@ -345,6 +444,26 @@ serveRequests<LoadRequest>(async (req) => {
       return relayStart(req)
     case "relayStop":
       return relayStop()
+    case "failoverArm":
+      return failoverArm(req)
+    case "failoverResult":
+      if (failover === undefined) throw new Error("failover not armed")
+      return failover
+    case "record":
+      recording = req.on
+      return true
+    case "timeline": {
+      const r: TimelineResult = {
+        peerIds: clients.map((c) => c.peerId),
+        ports: clients.map((c) => c.port),
+        announcedAt: clients.map((c) => c.announcedMono),
+        discovered: discoveredLog,
+        disconnected: disconnectedLog
+      }
+      discoveredLog = blankReceived()
+      disconnectedLog = blankReceived()
+      return r
+    }
     case "counts": {
       let open = 0
       for (const c of clients) if (c.open) open++

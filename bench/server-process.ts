@@ -1,15 +1,18 @@
 /**
  * Server child of bench/server.ts: runs one PeerPigeonServer on 127.0.0.1, port 0,
  * reports `{type:"ready", port}` over IPC, then answers `sample`, `gc` and `stop`.
+ * bench/cluster.ts also uses it, passing a Redis in `BENCH_SERVER_OPTIONS` (JSON options).
  * Exits by itself when the parent goes away.
  */
 import { join } from "node:path"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
 import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8"
-import { PeerPigeonServer } from "../src/server/index.ts"
+import { PeerPigeonServer, type PeerPigeonServerOptions } from "../src/server/index.ts"
 import { serveRequests, type ServerRequest, type ServerSample, type ServerReady } from "./server-ipc.ts"
 
 const discoveryK = Number(process.env["BENCH_DISCOVERY_K"] ?? "8")
+// bench/cluster.ts: extra options as JSON (its Redis, among them); bench/server.ts sets none
+const extraOptions = JSON.parse(process.env["BENCH_SERVER_OPTIONS"] ?? "{}") as PeerPigeonServerOptions
 
 const server = new PeerPigeonServer({
   port: 0,
@@ -19,7 +22,8 @@ const server = new PeerPigeonServer({
   maxConnectionsPerIp: 20000,
   announceTimeout: 600_000,
   discoveryK,
-  rateLimit: { perSecond: 1_000_000, burst: 1_000_000 }
+  rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+  ...extraOptions
 })
 
 let stopping: Promise<void> | undefined

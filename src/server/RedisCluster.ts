@@ -122,10 +122,14 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
       yield* Effect.logInfo(`swept ${dead.length} dead server(s): ${pairs.length} peers removed`)
     })
 
+  const runFork = Effect.runForkWith(yield* Effect.context<never>())
   const ops: RedisOps = {
     run,
     resyncNow: renewOnce,
-    sweepNow: sweepWith(false)
+    sweepNow: sweepWith(false),
+    fork: (effect) => {
+      runFork(effect)
+    }
   }
   const registry = makeRedisRegistry(state, redis.eval, ops, { commandTimeout, relayRetryDelay: 250 })
   built.registry = registry
@@ -149,7 +153,6 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
   // the inbox and the control channel: handed straight to local sockets in node-redis's callback
   const subscriber = client.duplicate()
   subscriber.on("error", () => undefined) // reconnects by itself; the lease loop reports outages
-  const runFork = Effect.runForkWith(yield* Effect.context<never>())
   const onMessage = (message: string, channel: string) => {
     if (channel === "pp:ctl") {
       if (!message.startsWith("x\n")) return
@@ -199,7 +202,13 @@ export const makeRedisCluster = Effect.fnUntraced(function*(options: RedisCluste
 
   // a graceful stop drops the lease and this server's peers first: they are admitted elsewhere at once
   yield* Effect.addFinalizer(() =>
-    Effect.ignore(run("stop", redis.send("DEL", `pp:srv:${state.serverId}`)).pipe(Effect.andThen(Effect.ignore(sweepWith(true)))))
+    Effect.ignore(run("stop", redis.send("DEL", `pp:srv:${state.serverId}`)).pipe(
+      Effect.andThen(Effect.ignore(sweepWith(true))),
+      // the sockets still closing release nothing more: the sweep removed all of this server's peers
+      Effect.andThen(Effect.sync(() => {
+        state.stopped = true
+      }))
+    ))
   )
   return { registry, handle: { state } satisfies RedisClusterHandle }
 })

@@ -42,6 +42,17 @@ export interface RedisOps {
   readonly resyncNow: Effect.Effect<void, RegistryUnavailable>
   /** Sweeps dead servers now (after an admission found an id held by one). */
   readonly sweepNow: Effect.Effect<void, RegistryUnavailable>
+  /** Runs an effect on its own, in the server's context (the coalesced relay calls). */
+  readonly fork: (effect: Effect.Effect<void>) => void
+}
+
+/** The most relays one `relayMany` call carries. */
+const RELAY_BATCH = 256
+
+interface PendingRelay {
+  readonly target: string
+  readonly item: string
+  readonly resume: (effect: Effect.Effect<number, RegistryUnavailable>) => void
 }
 
 const byDistance = (target: string) => {
@@ -90,6 +101,7 @@ export const makeRedisRegistry = (
     Effect.suspend(() => {
       if (locals.get(entry.peerId) !== entry) return Effect.void
       locals.delete(entry.peerId)
+      if (state.stopped) return Effect.void
       return ops.run("release", evaluate(S.release)(entry.peerId, me())).pipe(
         Effect.catchTag("RegistryUnavailable", (e) => Effect.logWarning(`release of ${entry.peerId} not recorded; the sweep repairs it`, e)),
         Effect.asVoid
@@ -119,9 +131,48 @@ export const makeRedisRegistry = (
       return sendRemote(remote)
     })
 
-  const relayOnce = (net: string, target: PeerId, payload: string) =>
-    Effect.flatMap(ops.run("relay", evaluate(S.relay)(net, target, payload, state.epoch ?? "")), (n) =>
-      n === -2 ? Effect.andThen(ops.resyncNow, ops.run("relay", evaluate(S.relay)(net, target, payload, state.epoch ?? ""))) : Effect.succeed(n))
+  /**
+   * Relays to other servers are coalesced: those of one network that arrive within one
+   * event-loop turn (every socket read in one poll phase) leave in one `relayMany` call, one
+   * PUBLISH per target server. Per-call costs (the command, its reply, its timeout, the
+   * script's epoch check) are then shared; order is kept, since the calls go out in arrival
+   * order on one connection and the script keeps the order of each server's frames.
+   */
+  let pending = new Map<string, Array<PendingRelay>>()
+  let flushScheduled = false
+  const relayBatch = (net: string, batch: ReadonlyArray<PendingRelay>) => {
+    const call = () => evaluate(S.relayMany)(net, state.epoch ?? "", batch.map((r) => r.target), batch.map((r) => r.item))
+    return ops.run("relay", call()).pipe(
+      Effect.flatMap((r) => r.length === 1 && r[0] === -2 ? Effect.andThen(ops.resyncNow, ops.run("relay", call())) : Effect.succeed(r)),
+      Effect.match({
+        onFailure: (e) => {
+          for (const r of batch) r.resume(Effect.fail(e))
+        },
+        onSuccess: (out) => {
+          batch.forEach((r, i) => r.resume(Effect.succeed(out[i] ?? 0)))
+        }
+      })
+    )
+  }
+  const flushRelays = () => {
+    flushScheduled = false
+    const batches = pending
+    pending = new Map()
+    for (const [net, list] of batches) {
+      for (let i = 0; i < list.length; i += RELAY_BATCH) ops.fork(relayBatch(net, list.slice(i, i + RELAY_BATCH)))
+    }
+  }
+  const relayCoalesced = (net: string, target: PeerId, item: string) =>
+    Effect.callback<number, RegistryUnavailable>((resume) => {
+      let list = pending.get(net)
+      if (list === undefined) pending.set(net, list = [])
+      list.push({ target, item, resume })
+      if (!flushScheduled) {
+        flushScheduled = true
+        // after the poll phase: the frames read from every socket in this turn go together
+        setImmediate(flushRelays)
+      }
+    })
 
   return {
     connect: (peerId, sink, maxConnections) =>
@@ -233,9 +284,9 @@ export const makeRedisRegistry = (
           return Effect.succeed("delivered" as const)
         }
         if (state.fenced) return Effect.succeed("failed" as const)
-        const payload = `f\n${inboxItem({ to: target, frame })}`
-        return relayOnce(networkName, target, payload).pipe(
-          Effect.flatMap((n) => n === 0 ? Effect.andThen(Effect.sleep(options.relayRetryDelay), relayOnce(networkName, target, payload)) : Effect.succeed(n)),
+        const item = inboxItem({ to: target, frame })
+        return relayCoalesced(networkName, target, item).pipe(
+          Effect.flatMap((n) => n === 0 ? Effect.andThen(Effect.sleep(options.relayRetryDelay), relayCoalesced(networkName, target, item)) : Effect.succeed(n)),
           Effect.map((n) => n > 0 ? "delivered" as const : n === -1 ? "unknown" as const : "failed" as const)
         )
       }),

@@ -164,6 +164,42 @@ end
 return inbox(s, ARGV[2])`
 }).withReturnType<number>()
 
+/**
+ * Relays coalesced: the relays of one network that arrived in one event-loop turn, in order
+ * (`targets[i]` gets `items[i]`, an inbox item), one PUBLISH per target server. Returns `{-2}`
+ * when the epoch changed, else one result per relay as `relay` gives it (-1 not announced in
+ * that network, else the receivers of its server's PUBLISH).
+ */
+export const relayMany = Redis.script((net: string, epoch: string, targets: ReadonlyArray<string>, items: ReadonlyArray<string>) => [
+  `pp:{${net}}:srv`,
+  epoch,
+  ...targets.flatMap((t, i) => [t, items[i]!])
+], {
+  numberOfKeys: 1,
+  lua: inboxLua + `
+if redis.call('GET', 'pp:epoch') ~= ARGV[1] then return {-2} end
+local byServer, order, at, fresh = {}, {}, {}, nil
+for i = 2, #ARGV, 2 do
+  local s = redis.call('HGET', KEYS[1], ARGV[i])
+  if s then
+    local b = byServer[s]
+    if not b then b = {'f'}; byServer[s] = b; order[#order + 1] = s end
+    b[#b + 1] = ARGV[i + 1]
+    at[#at + 1] = s
+  else
+    if fresh == nil then fresh = redis.call('EXISTS', 'pp:fresh') == 1 end
+    at[#at + 1] = fresh and 0 or -1
+  end
+end
+local got = {}
+for _, s in ipairs(order) do got[s] = inbox(s, table.concat(byServer[s], '\\n')) end
+local out = {}
+for i, s in ipairs(at) do
+  if type(s) == 'number' then out[i] = s else out[i] = got[s] end
+end
+return out`
+}).withReturnType<Array<number>>()
+
 /** Frames for peers wherever they are (`ids[i]` gets `items[i]`), one PUBLISH per server; returns how many reached nobody. */
 export const sendMany = Redis.script((ids: ReadonlyArray<string>, items: ReadonlyArray<string>) => ids.flatMap((id, i) => [id, items[i]!]), {
   numberOfKeys: 0,

@@ -46,6 +46,8 @@ export class RedisState {
   lastRenewal = 0
   /** Cut off from Redis longer than the lease allows: every socket was closed, nothing is served. */
   fenced = false
+  /** A graceful stop dropped the lease and this server's peers: releases after it have nothing left to undo. */
+  stopped = false
   /** Inbox messages, for tests and /stats. */
   inboxMessages = 0
   /** The number of the last inbox message; undefined when unknown (Redis lost its data). A new server id starts at 0. */
