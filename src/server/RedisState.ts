@@ -115,18 +115,24 @@ export class RedisState {
     return out
   }
 
-  /** The peers of dead servers were removed from Redis: local peers that knew them are told. */
+  /**
+   * The peers of dead servers were removed from Redis: local peers that knew them are told.
+   * Walks what each local peer knows (a few dozen ids), not the removed list per peer: a dead
+   * server can leave thousands of ids, and this runs on every server at once.
+   */
   forget(removed: ReadonlyArray<readonly [string, PeerId]>): number {
     if (removed.length === 0) return 0
+    const gone = new Map<string, string>()
+    for (const [network, id] of removed) gone.set(id, network)
     const ts = Date.now()
     let sent = 0
     for (const entry of this.locals.values()) {
-      if (entry.knows.size === 0) continue
-      for (const [network, id] of removed) {
-        if (entry.knows.delete(id)) {
-          entry.sink.send(disconnectedFrame(id, "server-lost", entry.peerId, network, ts))
-          sent++
-        }
+      for (const id of entry.knows) {
+        const network = gone.get(id)
+        if (network === undefined) continue
+        entry.knows.delete(id)
+        entry.sink.send(disconnectedFrame(id, "server-lost", entry.peerId, network, ts))
+        sent++
       }
     }
     return sent
