@@ -25,6 +25,23 @@ const network = (extra: Parameters<typeof startNodes>[2] = {}) =>
     return { net, honest, hostile: hostile!, victims }
   })
 
+/**
+ * Stops the optimizer reshaping the links (no new links, no evictions): frames queued on a link
+ * that closes are lost with it, so an attack counted at its victims needs the links to stay.
+ */
+const freeze = (nodes: ReadonlyArray<TestNode>) =>
+  Effect.gen(function*() {
+    yield* Effect.forEach(nodes, (n) => n.run(Mesh.use((m) => m.configure({ autoDiscovery: false, evictionStrategy: false }))), { discard: true })
+    // and the links being set up are up (or gone) before the attack starts
+    yield* waitFor(
+      "no link still connecting",
+      Effect.map(
+        Effect.forEach(nodes, (n) => n.run(Connections.use((c) => c.links))),
+        (all) => all.every((links) => links.every((l) => l.status === "connected"))
+      )
+    )
+  })
+
 let barriers = 0
 /** A broadcast and a direct message between honest nodes, waited for at every honest node. */
 const honestDelivery = (honest: ReadonlyArray<TestNode>) =>
@@ -46,7 +63,9 @@ const honestDelivery = (honest: ReadonlyArray<TestNode>) =>
 describe("a hostile neighbour", () => {
   it.live("deeply nested content (60,000 levels) is dropped at the first hop; gossip keeps working", () =>
     Effect.gen(function*() {
-      const { honest, hostile, victims } = yield* network()
+      const { honest, hostile } = yield* network()
+      yield* freeze([...honest, hostile])
+      const victims = yield* neighboursOf(hostile)
       const deep = "[".repeat(60_000) + "]".repeat(60_000)
       const frame = yield* gossipFrame(identityOf(hostile), "placeholder")
       const text = JSON.stringify(frame).replace(`"content":"placeholder"`, `"content":${deep}`)
