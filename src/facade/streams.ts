@@ -28,19 +28,25 @@ export interface StreamOptions {
 
 type Run = <A, E>(effect: Effect.Effect<A, E, never>) => Promise<A>
 
-/** The bytes of `data` (a `Blob` is read); a TypeError for anything else. */
-export const toBytes = async (data: BinaryData): Promise<Uint8Array> => {
+/** A `Uint8Array` over bytes as users hold them (no copy), or `undefined` when they are not bytes. */
+const viewOf = (data: unknown): Uint8Array | undefined => {
   if (data instanceof Uint8Array) return data
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  return undefined
+}
+
+/** The bytes of `data` (a `Blob` is read); a TypeError for anything else. */
+export const toBytes = async (data: BinaryData): Promise<Uint8Array> => {
+  const view = viewOf(data)
+  if (view !== undefined) return view
   if (typeof Blob !== "undefined" && data instanceof Blob) return new Uint8Array(await data.arrayBuffer())
   throw new TypeError("binary data must be a Uint8Array, an ArrayBuffer, an ArrayBufferView or a Blob")
 }
 
 const chunkBytes = (chunk: unknown): Uint8Array => {
-  if (chunk instanceof Uint8Array) return chunk
-  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk)
-  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  const view = viewOf(chunk)
+  if (view !== undefined) return view
   if (typeof chunk === "string") return new TextEncoder().encode(chunk)
   throw new TypeError("a stream chunk must be bytes (Uint8Array, ArrayBuffer, ArrayBufferView) or a string")
 }

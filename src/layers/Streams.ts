@@ -349,8 +349,7 @@ export const layerWith = (options: Partial<StreamsOptions> = {}) =>
        */
       const closeAll = (reason: string) =>
         Effect.gen(function*() {
-          const open = [...outs.values()].length + ins.size
-          if (open === 0) return
+          if (outs.size + ins.size === 0) return
           const gone = (id: string) => streamError(id, "closed", reason)
           const abort = (to: PeerId, sid: string, step: string) =>
             router.send(to, encodeStreamMessage({ op: "abort", sid, reason }), "stream", { id: `${sid}${step}`, ack: false }).pipe(Effect.ignore)
