@@ -13,7 +13,7 @@ import { Discovery } from "../services/Discovery.ts"
 import { type Delivered, Gossip } from "../services/Gossip.ts"
 import { Identity, type IdentityError } from "../services/Identity.ts"
 import { Mesh } from "../services/Mesh.ts"
-import { MeshConfig, type MeshOptions, resolveMeshOptions } from "../services/MeshConfig.ts"
+import { InvalidMeshOptions, MeshConfig, type MeshOptions, resolveMeshOptions } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
 import { PeerTransport } from "../services/PeerTransport.ts"
@@ -127,7 +127,11 @@ const meshService = Layer.effect(
       configure: (patch) =>
         Effect.gen(function*() {
           // the services read these settings live, so the next optimizer pass applies them
-          Object.assign(config, resolveMeshOptions({ ...config, ...patch }))
+          const next = yield* Effect.try({
+            try: () => resolveMeshOptions({ ...config, ...patch }),
+            catch: (e) => e instanceof InvalidMeshOptions ? e : new InvalidMeshOptions([String(e)])
+          })
+          Object.assign(config, next)
           yield* discovery.optimize
         }),
       status: Effect.gen(function*() {

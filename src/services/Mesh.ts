@@ -9,7 +9,7 @@ import { Context, type Effect, type Schema } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { ConnectError } from "./Connections.ts"
 import type { InvalidMessage, MessageTooLarge } from "./Gossip.ts"
-import type { MeshOptions } from "./MeshConfig.ts"
+import type { InvalidMeshOptions, MeshOptions } from "./MeshConfig.ts"
 import type { SignalingError } from "./Signaling.ts"
 
 /** The status object of the PeerPigeon documentation, plus a few of ours. */
@@ -54,7 +54,7 @@ export class Mesh extends Context.Service<Mesh, {
   broadcastBinaryData(data: Uint8Array, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
   connectToPeer(peerId: PeerId): Effect.Effect<void, ConnectError>
   disconnectPeer(peerId: PeerId): Effect.Effect<void>
-  /** Changes settings at run time (clamped as at start); the optimizer applies them now. */
-  configure(patch: Partial<Pick<MeshOptions, "maxPeers" | "minPeers" | "autoDiscovery" | "evictionStrategy" | "xorRouting">>): Effect.Effect<void>
+  /** Changes settings at run time (clamped as at start), applied by an optimizer pass now; `InvalidMeshOptions` for values that cannot work. */
+  configure(patch: Partial<Pick<MeshOptions, "maxPeers" | "minPeers" | "autoDiscovery" | "evictionStrategy" | "xorRouting">>): Effect.Effect<void, InvalidMeshOptions>
   readonly status: Effect.Effect<MeshStatus>
 }>()("peerpigeon/Mesh") {}

@@ -4,8 +4,9 @@
  *
  * @since 2.0.0
  */
-import { Context, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { RateLimits } from "../internal/linkLimits.ts"
+import { meshOptionProblems } from "../internal/meshOptionsCheck.ts"
 import type { DhtOptions } from "./Dht.ts"
 import type { StreamsOptions } from "./Streams.ts"
 
@@ -116,14 +117,39 @@ export const defaults: MeshOptions = {
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)))
 
-/** Fills defaults and clamps peers counts as PeerPigeon does (maxPeers 1-50, minPeers 0-49 and < maxPeers). */
+/**
+ * Options that cannot work: each problem names the option, the range it needs and what it got.
+ * A `RangeError` (what PeerPigeon 1.x users catch), and a typed failure of `MeshConfig.layer`.
+ */
+export class InvalidMeshOptions extends RangeError {
+  readonly _tag = "InvalidMeshOptions"
+  readonly problems: ReadonlyArray<string>
+  constructor(problems: ReadonlyArray<string>) {
+    super(`invalid mesh options: ${problems.join("; ")}`)
+    this.name = "InvalidMeshOptions"
+    this.problems = problems
+  }
+}
+
+/**
+ * Fills defaults and clamps peers counts as PeerPigeon does (maxPeers 1-50, minPeers 0-49 and
+ * < maxPeers). Throws `InvalidMeshOptions` for values that cannot work: NaN or infinite numbers,
+ * intervals that would spin (`optimizeInterval` under 10 ms), empty caches, wrong types.
+ */
 export const resolveMeshOptions = (partial: Partial<MeshOptions> = {}): MeshOptions => {
   const o = { ...defaults }
   for (const [k, v] of Object.entries(partial)) if (v !== undefined) Object.assign(o, { [k]: v })
+  const problems = meshOptionProblems(o as unknown as Record<string, unknown>)
+  if (problems.length > 0) throw new InvalidMeshOptions(problems)
   const maxPeers = clamp(o.maxPeers, 1, 50)
   return { ...o, maxPeers, minPeers: Math.min(clamp(o.minPeers, 0, 49), maxPeers) }
 }
 
 export class MeshConfig extends Context.Service<MeshConfig, MeshOptions>()("peerpigeon/MeshConfig") {
-  static readonly layer = (partial: Partial<MeshOptions> = {}) => Layer.sync(MeshConfig, () => resolveMeshOptions(partial))
+  /** The resolved options; fails with `InvalidMeshOptions` when they cannot work. */
+  static readonly layer = (partial: Partial<MeshOptions> = {}): Layer.Layer<MeshConfig, InvalidMeshOptions> =>
+    Layer.effect(
+      MeshConfig,
+      Effect.try({ try: () => resolveMeshOptions(partial), catch: (e) => e instanceof InvalidMeshOptions ? e : new InvalidMeshOptions([String(e)]) })
+    )
 }
