@@ -2,8 +2,10 @@
  * Where a direct message goes next from this hop: a pure choice over the neighbours, tried in
  * order by the Router (a send that fails falls through to the next choice). In order:
  * 1. the target itself, if it is a neighbour;
- * 2. the reverse-path route to the target (the neighbour its latest broadcast first came
- *    through), unless the copy is already flooding or going up the ring;
+ * 2. the reverse-path route to the target (the neighbour its latest broadcast, or a routed
+ *    message of its, first came through), unless the copy is already flooding or going up the ring;
+ * 2b. with no route to the target: the route towards its home landmark (see
+ *    `internal/landmarks.ts`), on the same terms;
  * 3. greedy XOR: the neighbour XOR-closest to the target, if strictly closer than this hop
  *    (the progress check rules out loops);
  * 4. up the ring: the neighbour with the least clockwise distance to the target, if less
@@ -36,6 +38,8 @@ export interface NextHopInput {
   readonly avoid?: PeerId | undefined
   /** The reverse-path route to `to`, if a fresh one is known. */
   readonly route?: PeerId | undefined
+  /** The neighbour towards `to`'s home landmark (the landmark itself when linked), if known. */
+  readonly homeRoute?: PeerId | undefined
 }
 
 /** The neighbour with the least `measure`, if it is less than `self`'s own (progress). */
@@ -63,6 +67,7 @@ export const nextHops = (input: NextHopInput): ReadonlyArray<HopChoice> => {
   if (input.flood) return choices
   const usable = neighbours.filter((n) => n !== from && n !== avoid)
   if (!input.ring && input.route !== undefined && usable.includes(input.route)) add(input.route, false)
+  if (!input.ring && input.homeRoute !== undefined && usable.includes(input.homeRoute)) add(input.homeRoute, false)
   if (!input.xorRouting) return choices
   if (!input.ring) add(closer(self, usable, (n) => distance(n, to)), false)
   // no XOR progress: up the ring for the rest of the way (mixing the two measures could lead

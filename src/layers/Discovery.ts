@@ -11,17 +11,21 @@
  *   `maxPeers` following the PeerPigeon initiation rule (the greater id dials), with the
  *   isolation override: a peer below `minPeers` dials even peers that would normally dial
  *   it, natural targets first, then the XOR-closest.
- * - Presence: every peer broadcasts a small signed `presence` gossip now and then, so each
- *   peer knows who it can reach over the mesh (and may dial them: peer exchange). A discovered peer that is still announced but
- *   unheard is in another component (after a partition, say); the natural initiator of such
- *   a pair dials it as a bridge, which joins the components again.
+ * - Presence: landmarks (about 2 sqrt(N) peers, see `internal/landmarks.ts`) broadcast a small
+ *   signed `presence` gossip now and then, so every peer has a route to each of them and may
+ *   dial them (peer exchange); every other peer registers with its home landmark instead (a
+ *   routed message, teaching each hop on its way the route back). In a network of up to 4 peers
+ *   every peer is a landmark. A discovered landmark that is still announced but unheard is in
+ *   another component (after a partition, say); the natural initiator of such a pair dials it
+ *   as a bridge, which joins the components again.
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub, Schedule, Semaphore } from "effect"
+import { Clock, Effect, Layer, PubSub, Random, Schedule, Semaphore } from "effect"
 import { BoundedMap } from "../internal/boundedMap.ts"
 import { supervised } from "../internal/supervise.ts"
 import { chooseTargets } from "../internal/isolation.ts"
+import { beaconInterval, estimateNetworkSize, isLandmark } from "../internal/landmarks.ts"
 import { isLong, otherHalfPoint, wantsLongLink } from "../internal/protectedLinks.ts"
 import { ringOf } from "../internal/ring.ts"
 import { distance, isInitiator, type PeerId, sortByDistance } from "../schema/PeerId.ts"
@@ -32,6 +36,7 @@ import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
+import { Router } from "../services/Router.ts"
 import { Signaling } from "../services/Signaling.ts"
 
 /** Most peers remembered from signaling (least recently announced forgotten first). */
@@ -47,6 +52,7 @@ export const layer = Layer.effect(
     const signaling = yield* Signaling
     const connections = yield* Connections
     const gossip = yield* Gossip
+    const router = yield* Router
     const keys = yield* PeerKeys
     const events = yield* MeshEvents
     const self = identity.peerId
@@ -149,10 +155,13 @@ export const layer = Layer.effect(
 
       // connectivity: a discovered peer unheard over the mesh is in another component
       if (presenceEvery > 0 && connected.length > 0 && attempting.length === 0) {
-        const cut = candidates.filter((id) => {
+        const cut: Array<PeerId> = []
+        for (const id of candidates) {
           const d = discovered.get(id)
-          return d !== undefined && now - d.discoveredAt > unheardAfter && now - (heard.get(id) ?? 0) > unheardAfter && isInitiator(self, id)
-        })
+          if (d === undefined || now - d.discoveredAt <= unheardAfter || !isInitiator(self, id)) continue
+          // a landmark whose presence stopped coming (others never send any)
+          if ((yield* router.landmarkOverdue(id)) === true) cut.push(id)
+        }
         const bridge = sortByDistance(self, cut)[0]
         // one bridge at a time: give it time to connect and the presence to flow through it
         if (bridge !== undefined && now - lastBridgeAt > unheardAfter) {
@@ -253,11 +262,32 @@ export const layer = Layer.effect(
       Effect.forkScoped
     )
     if (presenceEvery > 0) {
+      let landmark = false
+      let nextBeaconAt = 0
+      let registeredWith: PeerId | undefined
+      let nextRegistrationAt = 0
+      const jittered = (interval: number) => Effect.map(Random.nextBetween(0.9, 1.1), (f) => Math.round(interval * f))
       yield* supervised(
         "Discovery.presence",
         Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const n = estimateNetworkSize(self, discovered.keys())
+          landmark = isLandmark(self, n, landmark)
+          const interval = beaconInterval(presenceEvery, n)
           const degree = (yield* connections.connected).length
-          if (degree > 0) yield* gossip.publish({ d: degree, m: config.maxPeers }, "presence").pipe(Effect.ignore)
+          if (degree === 0) return
+          if (landmark) {
+            if (now < nextBeaconAt) return
+            nextBeaconAt = now + (yield* jittered(interval))
+            yield* gossip.publish({ d: degree, m: config.maxPeers, l: interval }, "presence").pipe(Effect.ignore)
+            return
+          }
+          // registration: at once when the home changes, else once per interval
+          const home = yield* router.homeOf(self)
+          if (home === undefined || (home === registeredWith && now < nextRegistrationAt)) return
+          registeredWith = home
+          nextRegistrationAt = now + (yield* jittered(interval))
+          yield* router.send(home, 0, "route", { ack: false }).pipe(Effect.ignore)
         }).pipe(Effect.repeat(Schedule.spaced(presenceEvery)))
       ).pipe(Effect.forkScoped)
     }

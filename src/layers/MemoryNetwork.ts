@@ -33,6 +33,21 @@ export interface MemoryNetworkOptions {
    * grow the receiver's memory without limit. Default 4096.
    */
   readonly inboxCapacity?: number
+  /**
+   * Count the messages sent by kind (`stats.byKind`: the frame's `t`, and its `kind` when it
+   * has one, e.g. `gossip:presence`, `direct:route`, `ihave`; `binary` for bytes). For tests
+   * and benchmarks of control traffic. Default false.
+   */
+  readonly countKinds?: boolean
+}
+
+/** The kind a link message is counted under (see `countKinds`). */
+export const kindOf = (message: LinkMessage): string => {
+  if (typeof message !== "string") return "binary"
+  const head = message.slice(0, 200)
+  const t = /"t":"([a-z-]+)"/.exec(head)?.[1] ?? "other"
+  const kind = /"kind":"([a-z0-9-]+)"/.exec(head)?.[1]
+  return kind === undefined ? t : `${t}:${kind}`
 }
 
 interface Endpoint {
@@ -54,11 +69,13 @@ export interface MemoryNetworkStats {
   delivered: number
   dropped: number
   linksOpened: number
+  /** Messages sent per kind, when `countKinds` is on. */
+  readonly byKind: Map<string, number>
 }
 
 export class MemoryNetwork {
   readonly options: Required<Omit<MemoryNetworkOptions, "random">> & { readonly random: () => number }
-  readonly stats: MemoryNetworkStats = { sent: 0, delivered: 0, dropped: 0, linksOpened: 0 }
+  readonly stats: MemoryNetworkStats = { sent: 0, delivered: 0, dropped: 0, linksOpened: 0, byKind: new Map() }
   readonly #registry = makeMemoryRegistry()
   readonly #pending = new Map<string, Pending>()
   /** Partition group per peer; peers in different groups cannot link. */
@@ -73,7 +90,8 @@ export class MemoryNetwork {
       discoveryK: options.discoveryK ?? 8,
       discoveryRandom: options.discoveryRandom ?? 2,
       random: options.random ?? Math.random,
-      inboxCapacity: Math.max(1, options.inboxCapacity ?? 4096)
+      inboxCapacity: Math.max(1, options.inboxCapacity ?? 4096),
+      countKinds: options.countKinds ?? false
     }
   }
 
@@ -155,6 +173,10 @@ export class MemoryNetwork {
               return yield* new LinkError({ peerId: remote, reason: "closed", message: "link closed" })
             }
             network.stats.sent++
+            if (network.options.countKinds) {
+              const kind = kindOf(message)
+              network.stats.byKind.set(kind, (network.stats.byKind.get(kind) ?? 0) + 1)
+            }
             if (network.options.loss > 0 && network.options.random() < network.options.loss) {
               network.stats.dropped++
               return

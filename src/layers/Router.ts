@@ -4,7 +4,9 @@
  * Each hop, in order of preference:
  * 1. the target is a neighbour: hand it over;
  * 2. reverse-path route: the neighbour through which the target's latest broadcast (its
- *    presence, say) first arrived is on a fast path back to it;
+ *    presence, say), or a routed message of its (its registration with its home landmark),
+ *    first arrived is on a fast path back to it; with none known, the route towards the
+ *    target's home landmark, which knows one (`router/routing.ts`, `internal/landmarks.ts`);
  * 3. greedy XOR: the neighbour XOR-closest to the target, if strictly closer than this hop
  *    (the progress check rules out loops);
  * 4. up the ring: the neighbour with the least clockwise distance to the target, if less than
@@ -32,7 +34,6 @@
  */
 import { Clock, Deferred, Effect, Exit, Latch, Layer, PubSub, Queue, type Schema } from "effect"
 import { BoundedMap } from "../internal/boundedMap.ts"
-import { nextHops } from "../internal/nextHop.ts"
 import { SeenCache } from "../internal/seenCache.ts"
 import { supervised } from "../internal/supervise.ts"
 import { TokenBucket } from "../internal/tokenBucket.ts"
@@ -45,10 +46,10 @@ import { type Delivered, Gossip, InvalidMessage } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { Router, type RouterStats, type Undelivered } from "../services/Router.ts"
+import { makeRouting, ROUTES_LIMIT } from "./router/routing.ts"
 import { checkContent, checkOrigin, MAX_BATCH, signBatch, signFields, toDelivered, unsignedFields } from "./signedMessages.ts"
 
-/** Most reverse-path routes remembered (one per origin heard), least recently learned forgotten first. */
-export const ROUTES_LIMIT = 8192
+export { ROUTES_LIMIT }
 /** Flooded direct frames forwarded per origin: 20/s, burst 200. */
 export const FLOOD_BUDGET = { perSecond: 20, burst: 200 } as const
 /** Most acknowledgements waiting to be sent; beyond it new ones are dropped (the sender retransmits). */
@@ -73,8 +74,8 @@ export const layer = Layer.effect(
      */
     const deliveredIds = new SeenCache({ maxEntries: Math.max(config.seenCacheSize, 60_000), ttlMs: config.seenCacheTtl })
     const stats = { sent: 0, delivered: 0, forwarded: 0, flooded: 0, duplicates: 0, dropped: 0, forged: 0 }
-    /** Reverse-path routes: origin -> the neighbour its newest broadcast came through, and when. */
-    const routes = new BoundedMap<PeerId, { readonly via: PeerId; readonly at: number }>(ROUTES_LIMIT)
+    /** Reverse-path routes and landmarks. */
+    const routing = makeRouting({ self, repairWindow: config.repairWindow, xorRouting: () => config.xorRouting })
     /** Flooded frames each origin may have this hop forward. */
     const floodBudgets = new BoundedMap<PeerId, TokenBucket>(ROUTES_LIMIT)
     /**
@@ -91,21 +92,14 @@ export const layer = Layer.effect(
      */
     const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined, avoid?: PeerId) {
       const neighbours = yield* connections.connected
-      const route = frame.flood || frame.ring === true ? undefined : routes.get(frame.to)
       const now = yield* Clock.currentTimeMillis
-      const choices = nextHops({
-        self,
-        to: frame.to,
-        neighbours,
-        flood: frame.flood,
-        ring: frame.ring === true,
-        xorRouting: config.xorRouting,
-        from,
-        avoid,
-        route: route !== undefined && now - route.at < config.repairWindow ? route.via : undefined
-      })
+      const { home, homeRoute, hops: choices } = routing.choices(frame, neighbours, from, avoid, now)
       for (const { peer, ring } of choices) {
-        const copy = ring && frame.ring !== true ? { ...frame, ring: true } : frame
+        const copy = ring && frame.ring !== true
+          ? { ...frame, ring: true }
+          : peer === homeRoute && home !== undefined && frame.home !== home
+          ? { ...frame, home }
+          : frame
         if (yield* connections.send(peer, encodeSigned(copy))) {
           stats.forwarded++
           return peer
@@ -126,7 +120,7 @@ export const layer = Layer.effect(
      * genuine message out; every copy not yet delivered is checked (copies of a batch cost a
      * hash or two each, the batch's signature having been checked once).
      */
-    const receiveOwn = Effect.fnUntraced(function*(frame: DirectFrame, now: number) {
+    const receiveOwn = Effect.fnUntraced(function*(from: PeerId, frame: DirectFrame, now: number) {
       if (frame.kind === "ack") return yield* onAck(frame)
       if (deliveredIds.has(frame.id, now)) {
         // delivered before: a retransmission, so our ack was lost; acknowledge again, once per
@@ -144,6 +138,7 @@ export const layer = Layer.effect(
         return
       }
       deliveredIds.add(frame.id, now)
+      routing.fromRouted(frame.origin, from, now, yield* connections.connected)
       if (frame.ack === true) Queue.offerUnsafe(acksDue, { to: frame.origin, id: frame.id })
       stats.delivered++
       yield* PubSub.publish(delivered, toDelivered(frame, check))
@@ -156,7 +151,7 @@ export const layer = Layer.effect(
      */
     const receive = Effect.fnUntraced(function*(from: PeerId, frame: DirectFrame) {
       const now = yield* Clock.currentTimeMillis
-      if (frame.to === self) return yield* receiveOwn(frame, now)
+      if (frame.to === self) return yield* receiveOwn(from, frame, now)
       const attempt = frame.attempt ?? 0
       if (attempt < 0 || attempt > MAX_ATTEMPT || frame.ttl <= 1) {
         stats.dropped++
@@ -191,6 +186,7 @@ export const layer = Layer.effect(
         stats.duplicates++
         return
       }
+      if (!frame.flood) routing.fromRouted(frame.origin, from, now, yield* connections.connected)
       const next = { ...frame, ttl: Math.min(frame.ttl, DIRECT_TTL) - 1, hops: frame.hops + 1 }
       yield* forward(next, from)
     })
@@ -205,8 +201,7 @@ export const layer = Layer.effect(
       Effect.gen(function*() {
         while (true) {
           const m = yield* PubSub.take(broadcasts)
-          if (m.via === undefined || m.origin === self) continue
-          routes.set(m.origin, { via: m.via, at: yield* Clock.currentTimeMillis })
+          routing.fromBroadcast(m, yield* Clock.currentTimeMillis)
         }
       })
     ).pipe(Effect.forkScoped)
@@ -284,7 +279,7 @@ export const layer = Layer.effect(
       // first went to; later ones flood
       const flood = pending.attempt > 1
       if (flood) stats.flooded++
-      const { ring: _ring, sig: _sig, ...fields } = pending.frame
+      const { home: _home, ring: _ring, sig: _sig, ...fields } = pending.frame
       const unsigned = { ...fields, attempt: pending.attempt, flood }
       const sig = yield* identity.sign(signedBytes(unsigned))
       seen.add(`${unsigned.id}:${pending.attempt}`, yield* Clock.currentTimeMillis)
@@ -395,7 +390,9 @@ export const layer = Layer.effect(
         }),
       subscribe: PubSub.subscribe(delivered),
       undelivered: PubSub.subscribe(undelivered),
-      stats: Effect.sync((): RouterStats => ({ ...stats }))
+      stats: Effect.sync((): RouterStats => ({ ...stats })),
+      homeOf: (target) => Effect.map(Clock.currentTimeMillis, (now) => routing.homeOf(target, now)),
+      landmarkOverdue: (id) => Effect.map(Clock.currentTimeMillis, (now) => routing.landmarkOverdue(id, now))
     })
   }).pipe(Effect.annotateLogs("module", "Router"))
 )

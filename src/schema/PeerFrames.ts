@@ -75,6 +75,8 @@ export const Direct = Schema.Struct({
   ack: Schema.optionalKey(Schema.Boolean),
   /** Set once greedy XOR routing stalled and the message goes up the ring (clockwise distance) instead. */
   ring: Schema.optionalKey(Schema.Boolean),
+  /** The target's home landmark the copy heads for, set by the first hop that knew no route to the target (not signed). */
+  home: Schema.optionalKey(PeerId),
   ...signed
 })
 

@@ -62,4 +62,8 @@ export class Router extends Context.Service<Router, {
    */
   readonly undelivered: Effect.Effect<PubSub.Subscription<Undelivered>, never, Scope.Scope>
   readonly stats: Effect.Effect<RouterStats>
+  /** The live landmark XOR-closest to `target`: where a peer registers, and where messages to it head (see `internal/landmarks.ts`). */
+  homeOf(target: PeerId): Effect.Effect<PeerId | undefined>
+  /** Whether `id` is a landmark whose presence is overdue; undefined when it was never heard as one. */
+  landmarkOverdue(id: PeerId): Effect.Effect<boolean | undefined>
 }>()("peerpigeon/Router") {}

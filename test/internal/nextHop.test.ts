@@ -35,4 +35,13 @@ describe("nextHops", () => {
     const choices = nextHops({ self, to, neighbours: [id("9"), id("7")], flood: false, ring: true, xorRouting: true, route: id("7") })
     expect(choices).toEqual([{ peer: id("9"), ring: true }])
   })
+
+  it("with no route to the target, the route to its home landmark comes before greedy XOR", () => {
+    const to = id("0")
+    const choices = nextHops({ self, to, neighbours: [id("9"), id("1"), id("c")], flood: false, ring: false, xorRouting: true, homeRoute: id("c") })
+    expect(choices.map((c) => c.peer)).toEqual([id("c"), id("1")])
+    // a route to the target itself comes first; a home route over the neighbour the copy came from is not taken
+    expect(nextHops({ self, to, neighbours: [id("9"), id("c")], flood: false, ring: false, xorRouting: true, route: id("9"), homeRoute: id("c") })[0]?.peer).toBe(id("9"))
+    expect(nextHops({ self, to, neighbours: [id("9"), id("c")], flood: false, ring: false, xorRouting: true, from: id("c"), homeRoute: id("c") }).filter((c) => !c.ring).map((c) => c.peer)).not.toContain(id("c"))
+  })
 })
