@@ -88,10 +88,15 @@ export const layer = Layer.effect(
 
     /**
      * Passes a frame on from this hop (`from` is the neighbour it came from, if any; `avoid` a
-     * next hop not to use). Returns the neighbour it went to, or `undefined` when it flooded.
+     * next hop not to use; `linked` the neighbours, when the caller has them). Returns the neighbour it went to, or `undefined` when it flooded.
      */
-    const forward = Effect.fnUntraced(function*(frame: DirectFrame, from: PeerId | undefined, avoid?: PeerId) {
-      const neighbours = yield* connections.connected
+    const forward = Effect.fnUntraced(function*(
+      frame: DirectFrame,
+      from: PeerId | undefined,
+      avoid?: PeerId,
+      linked?: ReadonlyArray<PeerId>
+    ) {
+      const neighbours = linked ?? (yield* connections.connected)
       const now = yield* Clock.currentTimeMillis
       const { home, homeRoute, hops: choices } = routing.choices(frame, neighbours, from, avoid, now)
       for (const { peer, ring } of choices) {
@@ -186,9 +191,10 @@ export const layer = Layer.effect(
         stats.duplicates++
         return
       }
-      if (!frame.flood) routing.fromRouted(frame.origin, from, now, yield* connections.connected)
+      const neighbours = yield* connections.connected
+      if (!frame.flood) routing.fromRouted(frame.origin, from, now, neighbours)
       const next = { ...frame, ttl: Math.min(frame.ttl, DIRECT_TTL) - 1, hops: frame.hops + 1 }
-      yield* forward(next, from)
+      yield* forward(next, from, undefined, neighbours)
     })
 
     // learn reverse-path routes from every broadcast's first arrival: the neighbour that
