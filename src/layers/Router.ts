@@ -32,13 +32,13 @@
  *
  * @since 2.0.0
  */
-import { Clock, Deferred, Effect, Exit, Latch, Layer, PubSub, Queue, type Schema } from "effect"
+import { Clock, Deferred, Effect, Exit, Latch, Layer, PubSub } from "effect"
 import { BoundedMap } from "../internal/boundedMap.ts"
 import { SeenCache } from "../internal/seenCache.ts"
 import { supervised } from "../internal/supervise.ts"
 import { TokenBucket } from "../internal/tokenBucket.ts"
 import { attachmentTag, encodeSigned } from "../schema/binaryFrames.ts"
-import { type DirectFrame, MAX_ATTEMPT, signedBytes } from "../schema/PeerFrames.ts"
+import { type DirectFrame, MAX_ATTEMPT } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
@@ -46,14 +46,13 @@ import { type Delivered, Gossip, InvalidMessage } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { Router, type RouterStats, type Undelivered } from "../services/Router.ts"
+import { makeAcks } from "./router/acks.ts"
 import { makeRouting, ROUTES_LIMIT } from "./router/routing.ts"
-import { checkContent, checkOrigin, MAX_BATCH, signBatch, signFields, toDelivered, unsignedFields } from "./signedMessages.ts"
+import { checkContent, checkOrigin, MAX_BATCH, signBatch, toDelivered, unsignedFields } from "./signedMessages.ts"
 
 export { ROUTES_LIMIT }
 /** Flooded direct frames forwarded per origin: 20/s, burst 200. */
 export const FLOOD_BUDGET = { perSecond: 20, burst: 200 } as const
-/** Most acknowledgements waiting to be sent; beyond it new ones are dropped (the sender retransmits). */
-const ACKS_DUE_LIMIT = 16_384
 
 export const layer = Layer.effect(
   Router,
@@ -126,12 +125,12 @@ export const layer = Layer.effect(
      * hash or two each, the batch's signature having been checked once).
      */
     const receiveOwn = Effect.fnUntraced(function*(from: PeerId, frame: DirectFrame, now: number) {
-      if (frame.kind === "ack") return yield* onAck(frame)
+      if (frame.kind === "ack") return yield* acks.onAck(frame)
       if (deliveredIds.has(frame.id, now)) {
         // delivered before: a retransmission, so our ack was lost; acknowledge again, once per
         // attempt (a flooded attempt arrives many times)
         if (frame.ack === true && seen.add(`${frame.id}:${frame.attempt ?? 0}:reack`, now)) {
-          Queue.offerUnsafe(acksDue, { to: frame.origin, id: frame.id })
+          acks.owe(frame.origin, frame.id)
         }
         stats.duplicates++
         return
@@ -144,7 +143,7 @@ export const layer = Layer.effect(
       }
       deliveredIds.add(frame.id, now)
       routing.fromRouted(frame.origin, from, now, yield* connections.connected)
-      if (frame.ack === true) Queue.offerUnsafe(acksDue, { to: frame.origin, id: frame.id })
+      if (frame.ack === true) acks.owe(frame.origin, frame.id)
       stats.delivered++
       yield* PubSub.publish(delivered, toDelivered(frame, check))
     })
@@ -212,109 +211,7 @@ export const layer = Layer.effect(
       })
     ).pipe(Effect.forkScoped)
 
-    /**
-     * Messages awaiting their acknowledgement: id -> the frame, its next retransmission, and
-     * the neighbour its last routed attempt went to (the next attempt avoids it: that hop may
-     * be dropping it).
-     */
-    const unacked = new Map<string, { frame: DirectFrame; attempt: number; dueAt: number; via: PeerId | undefined }>()
-    const RETRIES = MAX_ATTEMPT
-    // patient first: a busy network answers late, and an eager flood makes it busier
-    const retryAfter = (attempt: number) => 3000 * 2 ** attempt
-
-    /** An ack's content: the ids it acknowledges (one id as a string, several as an array). */
-    const ackedIds = (content: Schema.Json): ReadonlyArray<string> =>
-      typeof content === "string"
-        ? [content]
-        : Array.isArray(content)
-        ? content.filter((id): id is string => typeof id === "string")
-        : []
-
-    const onAck = Effect.fnUntraced(function*(frame: DirectFrame) {
-      const ids = ackedIds(frame.content)
-      if (ids.length === 0) return
-      const check = yield* checkOrigin(keys, frame, config.allowUnverifiedPeers)
-      if (check === "forged") {
-        stats.dropped++
-        return
-      }
-      for (const id of ids) {
-        // only the peer a message was for may acknowledge it
-        if (unacked.get(id)?.frame.to === frame.origin) unacked.delete(id)
-      }
-    })
-
-    const sendAck = Effect.fnUntraced(function*(to: PeerId, ids: ReadonlyArray<string>) {
-      const content = ids.length === 1 ? ids[0]! : [...ids]
-      const fields = yield* signFields(identity, { t: "direct", kind: "ack", to }, content, Math.max(config.gossipTtl, DIRECT_TTL))
-      yield* forward({ t: "direct", kind: "ack", to, flood: false, ...fields }, undefined)
-    })
-
-    /** Acks owed, coalesced: one signed ack per origin for all that is due when this runs. */
-    const acksDue = yield* Queue.dropping<{ readonly to: PeerId; readonly id: string }>(ACKS_DUE_LIMIT)
-    const ACK_IDS_PER_FRAME = 256
-    yield* supervised("Router.acks", Effect.gen(function*() {
-      while (true) {
-        // wait for one, then give the event loop a few turns while more keep coming: one
-        // signed ack for all of them (under load, a few turns hold dozens of ids)
-        yield* Queue.peek(acksDue)
-        for (let turns = 0, size = 0; turns < 4 && Queue.sizeUnsafe(acksDue) > size; turns++) {
-          size = Queue.sizeUnsafe(acksDue)
-          yield* Effect.yieldNow
-        }
-        const due = yield* Queue.takeAll(acksDue)
-        const byOrigin = new Map<PeerId, Set<string>>()
-        for (const { id, to } of due) {
-          const ids = byOrigin.get(to)
-          if (ids === undefined) byOrigin.set(to, new Set([id]))
-          else ids.add(id)
-        }
-        for (const [to, idSet] of byOrigin) {
-          const ids = [...idSet]
-          for (let i = 0; i < ids.length; i += ACK_IDS_PER_FRAME) yield* sendAck(to, ids.slice(i, i + ACK_IDS_PER_FRAME))
-        }
-      }
-    })).pipe(Effect.forkScoped)
-
-    // retransmit what was not acknowledged in time, signed anew with its attempt number; give
-    // up after RETRIES. The loop sleeps on `pendingAcks` while nothing waits for an ack (idle
-    // peers cost no wake-ups).
-    const pendingAcks = yield* Latch.make(false)
-    const retransmit = Effect.fnUntraced(function*(pending: { frame: DirectFrame; attempt: number; via: PeerId | undefined }) {
-      // the first retransmission is routed again (links may have changed), around the hop the
-      // first went to; later ones flood
-      const flood = pending.attempt > 1
-      if (flood) stats.flooded++
-      const { home: _home, ring: _ring, sig: _sig, ...fields } = pending.frame
-      const unsigned = { ...fields, attempt: pending.attempt, flood }
-      const sig = yield* identity.sign(signedBytes(unsigned))
-      seen.add(`${unsigned.id}:${pending.attempt}`, yield* Clock.currentTimeMillis)
-      pending.via = yield* forward({ ...unsigned, sig }, undefined, pending.via)
-    })
-    yield* supervised(
-      "Router.retransmit",
-      Effect.gen(function*() {
-        if (unacked.size === 0) {
-          pendingAcks.closeUnsafe()
-          yield* pendingAcks.await
-        }
-        yield* Effect.sleep(250)
-        const now = yield* Clock.currentTimeMillis
-        for (const [id, pending] of unacked) {
-          if (pending.dueAt > now) continue
-          if (pending.attempt >= RETRIES) {
-            unacked.delete(id)
-            stats.dropped++
-            const { to, kind } = pending.frame
-            yield* PubSub.publish(undelivered, { id, to, kind, attempts: pending.attempt + 1 })
-            continue
-          }
-          pending.attempt++
-          pending.dueAt = now + retryAfter(pending.attempt)
-          yield* retransmit(pending)
-        }
-      }).pipe(Effect.forever)
-    ).pipe(Effect.forkScoped)
+    const acks = yield* makeAcks({ config, identity, keys, seen, stats, undelivered, directTtl: DIRECT_TTL, forward })
 
     const inbound = yield* connections.inbound
     yield* supervised(
@@ -359,10 +256,7 @@ export const layer = Layer.effect(
           const direct = neighbours.includes(frame.to) && (yield* connections.send(frame.to, encodeSigned(frame)))
           if (direct) stats.forwarded++
           const via = direct ? frame.to : yield* forward(frame, undefined)
-          if (frame.ack === true) {
-            unacked.set(frame.id, { frame, attempt: 0, dueAt: frame.ts + retryAfter(0), via })
-            pendingAcks.openUnsafe()
-          }
+          if (frame.ack === true) acks.track(frame, via)
           Deferred.doneUnsafe(batch[i]!.done, Exit.void)
         }
       }).pipe(Effect.ensuring(Effect.sync(() => abandon(batch))))
