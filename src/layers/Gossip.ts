@@ -9,7 +9,8 @@
  * network, a link formed after the flood passed): every `repairInterval` each peer tells each
  * neighbour the ids of recent broadcasts that neighbour is not known to hold (`ihave`); the
  * neighbour asks for the ones it lacks (`iwant`) and gets the frames, which then flow on as
- * usual.
+ * usual. Presence is left out: the next one replaces a lost one, and repairing it would cost
+ * every link an `ihave` per presence interval.
  *
  * @since 2.0.0
  */
@@ -84,7 +85,8 @@ export const layer = Layer.effect(
     /** Sends a frame to every connected peer except `except`. */
     const flood = Effect.fnUntraced(function*(frame: GossipFrame, except: PeerId | undefined) {
       const text = encodeSigned(frame)
-      remember(frame.id, text, yield* Clock.currentTimeMillis)
+      // presence repeats by itself (a lost one is replaced by the next): not worth repairing
+      if (frame.kind !== "presence") remember(frame.id, text, yield* Clock.currentTimeMillis)
       for (const peer of yield* connections.connected) {
         if (peer === except || peer === frame.origin) continue
         if (yield* connections.send(peer, text)) stats.forwarded++
