@@ -13,7 +13,7 @@
  *      churn, and 10,000 nodes without.
  *
  * Environment knobs (all optional):
- *   BENCH_ONLY=a10,a20,a20fix,link,link1p,bin16k,bin1m,stream100,b1000,b10000   run only these
+ *   BENCH_ONLY=a10,a20,a20fix,m5,m25,link,link1p,bin16k,bin1m,stream100,b1000,b10000   run only these
  *   BENCH_MAXPEERS=3 BENCH_MINPEERS=2                    link bounds of scenario A
  *   BENCH_CPU_PROF=/tmp/dir                              children run with --cpu-prof into that directory
  *   BENCH_BUDGET_S=690                                   optional scenarios are skipped past this many seconds
@@ -69,7 +69,10 @@ const scenarios: ReadonlyArray<Scenario> = [
   { id: "b1000", title: "B. MemoryNetwork, N = 1000, 5% loss, 10% churn", script: MEMORY, args: ["--n=1000", "--loss=0.05", "--churn=0.1", "--messages=100", "--gap=200", "--formationTimeout=30000", "--drainTimeout=60000"], timeoutS: 300 },
   { id: "b10000", title: "B. MemoryNetwork, N = 10,000, no loss, no churn", script: MEMORY, args: ["--n=10000", "--messages=20", "--gap=1000", "--formationTimeout=60000", "--drainTimeout=240000", "--startBudget=600000", "--teardownTimeout=30000", "--optimizeInterval=10000", "--repairInterval=5000"], execArgv: ["--max-old-space-size=12288"], timeoutS: 1300 },
   { id: "link1p", title: "A. werift, 1 KB direct messages over one link (both peers in one process)", script: WEBRTC, args: ["--mode=link", "--split=0", "--seconds=3"], timeoutS: 60, optional: true },
-  { id: "a20fix", title: `A. werift, N = 20, with the werift STUN workaround (bench-side platform)`, script: WEBRTC, args: ["--mode=mesh", "--n=20", `--maxPeers=${MAX_PEERS}`, `--minPeers=${MIN_PEERS}`, "--weriftFix=1"], timeoutS: 150, optional: true }
+  { id: "a20fix", title: `A. werift, N = 20, with the werift STUN workaround (bench-side platform)`, script: WEBRTC, args: ["--mode=mesh", "--n=20", `--maxPeers=${MAX_PEERS}`, `--minPeers=${MIN_PEERS}`, "--weriftFix=1"], timeoutS: 150, optional: true },
+  // memory per peer as a slope between two sizes, each in a fresh process, young generation not pinned
+  { id: "m5", title: "A. werift, N = 5, for the memory slope (young generation not pinned)", script: WEBRTC, args: ["--mode=mesh", "--n=5", `--maxPeers=${MAX_PEERS}`, `--minPeers=${MIN_PEERS}`], timeoutS: 120, optional: true },
+  { id: "m25", title: "A. werift, N = 25, for the memory slope (young generation not pinned)", script: WEBRTC, args: ["--mode=mesh", "--n=25", `--maxPeers=${MAX_PEERS}`, `--minPeers=${MIN_PEERS}`], timeoutS: 240, optional: true }
 ]
 
 // ------------------------------------------------------------------------------ running
@@ -231,6 +234,20 @@ if (binIds.length > 0 || has("stream100")) {
     ])
   }
   console.log(table(["figure", "throughput", "detail", "status"], rows))
+  console.log("")
+}
+if (has("m5") && has("m25")) {
+  // (RSS(25) - RSS(5)) / 20: what one more peer costs, without the per-process share
+  const slope = (key: string) => {
+    const a = f("m5", key)
+    const b = f("m25", key)
+    return typeof a === "number" && typeof b === "number" ? (b * 25 - a * 5) / 20 : null
+  }
+  console.log("### Memory per werift peer as a slope (RSS at N = 25 minus RSS at N = 5, over 20; unpinned)\n")
+  console.log(table(["figure", "MB per peer", "status"], [
+    ["after formation", num(slope("mem_rss_per_peer_mb"), 2), `${results.get("m5")!.status} / ${results.get("m25")!.status}`],
+    ["after the broadcast and direct traffic", num(slope("mem_rss_per_peer_after_traffic_mb"), 2), ""]
+  ]))
   console.log("")
 }
 const bIds = ["b1000", "b10000"].filter(has)
