@@ -7,7 +7,7 @@
  * fresh server and fresh load processes, is bounded by timeouts, and tears everything down.
  *
  * Environment knobs (all optional):
- *   BENCH_ONLY=1,3         run only these scenarios (1 announce 1000, 2 relay, 3 memory, 4 10k)
+ *   BENCH_ONLY=1,3         run only these scenarios (1 announce 1000, 2 relay, 3 memory, 4 10k, 5 idle RSS)
  *   BENCH_LOAD_PROCS=2     load processes for scenarios 1-3 (scenario 4 uses BENCH_LOAD_PROCS_10K=2)
  *   BENCH_RELAY_SECONDS=10 measured relay window
  *   BENCH_10K_SPREAD_MS=10000 scenario 4: announces of the 10k peers are spread over this many ms
@@ -42,7 +42,7 @@ const env = (name: string, fallback: number): number => {
   const n = v === undefined ? NaN : Number(v)
   return Number.isFinite(n) ? n : fallback
 }
-const ONLY = new Set((process.env["BENCH_ONLY"] ?? "1,2,3,4").split(",").map((s) => s.trim()))
+const ONLY = new Set((process.env["BENCH_ONLY"] ?? "1,2,3,4,5").split(",").map((s) => s.trim()))
 const LOAD_PROCS = env("BENCH_LOAD_PROCS", 2)
 const LOAD_PROCS_10K = env("BENCH_LOAD_PROCS_10K", 2)
 const RELAY_SECONDS = env("BENCH_RELAY_SECONDS", 10)
@@ -392,6 +392,47 @@ const memLine = (label: string, s: ServerSample): string =>
  * the gated figure is the RSS delta minus the growth of committed new space. The raw RSS
  * delta and the heapUsed delta are printed too.
  */
+/**
+ * Idle RSS: the server with no client, against a bare `ws` WebSocketServer in the same run,
+ * each in a fresh process after a full GC, with plain flags (nothing pinned).
+ */
+const scenarioIdle = async (): Promise<void> => {
+  log(`\n## 5. idle RSS: our server against a bare ws server, each in its own process, no clients`)
+  const measure = async (bareWs: boolean): Promise<number> => {
+    const before = process.env["BENCH_BARE_WS"]
+    process.env["BENCH_BARE_WS"] = bareWs ? "1" : "0"
+    const child = spawnChild(SERVER_SCRIPT, ["--expose-gc"], bareWs ? "bare-ws" : "server")
+    if (before === undefined) delete process.env["BENCH_BARE_WS"]
+    else process.env["BENCH_BARE_WS"] = before
+    const rpc = new Rpc<ServerRequest>(child, bareWs ? "bare-ws" : "server")
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("did not report ready within 30 s")), 30_000)
+      child.on("message", (m: unknown) => {
+        if (typeof m === "object" && m !== null && (m as ServerReady).type === "ready") {
+          clearTimeout(t)
+          resolve()
+        }
+      })
+    })
+    // settle: let start-up garbage go, then collect
+    await new Promise((r) => setTimeout(r, 1000))
+    await rpc.call<boolean>({ cmd: "gc" }, 10_000)
+    const sample = await rpc.call<ServerSample>({ cmd: "sample" }, 10_000)
+    await rpc.call<boolean>({ cmd: "stop" }, 15_000).catch(() => false)
+    await waitExit(child, 5000)
+    return sample.memory.rss
+  }
+  const oursRss = await measure(false)
+  const bareRss = await measure(true)
+  log(`  idle RSS after GC: our server ${mb(oursRss)}, bare ws server ${mb(bareRss)} (+${mb(oursRss - bareRss)})`)
+  rows.push({
+    scenario: "5. idle RSS (no clients)",
+    figure: `ours ${mb(oursRss)} / bare ws ${mb(bareRss)}`,
+    target: "reported",
+    pass: "info"
+  })
+}
+
 const scenarioMemory = async (): Promise<void> => {
   const n = 5000
   // V8 grows and shrinks its young generation on its own schedule; pinning it (16 MB) keeps
@@ -504,6 +545,7 @@ const main = async (): Promise<void> => {
   if (ONLY.has("2")) await runScenario("2. relay", scenarioRelay)
   if (ONLY.has("3")) await runScenario("3. memory", scenarioMemory)
   if (ONLY.has("4")) await runScenario("4. 10k peers", scenario10k)
+  if (ONLY.has("5")) await runScenario("5. idle RSS", scenarioIdle)
 
   log(`\n| scenario | figure | target | result |`)
   log(`| --- | --- | --- | --- |`)
