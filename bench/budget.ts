@@ -10,6 +10,9 @@
  * 3. Routes: `--pairs` direct messages between random pairs, one at a time; delivery, hops at
  *    arrival against the shortest path in the link graph (BFS), mean and p95 of the stretch.
  *
+ * 4. With `--partition=S`: the nodes split in two halves for S seconds (MemoryNetwork.partition),
+ *    then healed; the time until the link graph is one component again.
+ *
  * Prints one markdown table row per run. CPU time of the process is printed too: a simulation
  * whose CPU is saturated sends less than it would (the issue's N = 300 figure was held down so).
  */
@@ -147,8 +150,30 @@ const program = Effect.gen(function*() {
   yield* Effect.forEach(Array.from({ length: pairs }, (_, i) => i), sendOne, { concurrency: 8, discard: true })
   const f2 = (x: number | null) => (x === null ? "n/a" : x.toFixed(2))
   log(`routes: ${delivered}/${pairs} delivered, hops mean ${f2(mean(hops))}, stretch mean ${f2(mean(stretch))} p95 ${f2(percentile(stretch, 95))}`)
+  // partition: the network split in two halves (links across close, none can form) for
+  // `--partition` seconds, then healed; the time until the link graph is one component again
+  const partitionSeconds = arg("partition", 0)
+  let healedIn = "n/a"
+  if (partitionSeconds > 0) {
+    const ids = nodes.map((node) => node.peerId)
+    yield* network.partition([ids.slice(0, n / 2), ids.slice(n / 2)])
+    yield* Effect.sleep(partitionSeconds * 1000)
+    const split = components(yield* graphNow).length
+    network.heal()
+    const healedAt = performance.now()
+    let joined = false
+    while (performance.now() - healedAt < 300_000) {
+      if (components(yield* graphNow).length === 1) {
+        joined = true
+        break
+      }
+      yield* Effect.sleep(250)
+    }
+    healedIn = joined ? `${((performance.now() - healedAt) / 1000).toFixed(1)} s` : "not within 300 s"
+    log(`partition: ${split} component(s) after ${partitionSeconds} s apart; one again ${healedIn} after healing`)
+  }
   console.log(
-    `| ${n} | ${JSON.stringify(options)} | ${parts.length} | ${idleRate.toFixed(2)} | ${delivered}/${pairs} | ${f2(mean(hops))} | ${f2(mean(stretch))} | ${f2(percentile(stretch, 95))} | ${cpuSeconds(cpu0).toFixed(0)} s |`
+    `| ${n} | ${JSON.stringify(options)} | ${parts.length} | ${idleRate.toFixed(2)} | ${delivered}/${pairs} | ${f2(mean(hops))} | ${f2(mean(stretch))} | ${f2(percentile(stretch, 95))} | ${healedIn} | ${cpuSeconds(cpu0).toFixed(0)} s |`
   )
   yield* Scope.close(scope, Exit.void)
 })
