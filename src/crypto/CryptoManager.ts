@@ -52,6 +52,8 @@ export const CryptoConfig = Context.Reference<CryptoOptions>("peerpigeon/CryptoC
 
 export type CryptoEvent =
   | { readonly _tag: "CryptoReady"; readonly publicKey: string }
+  /** This peer's encryption key has a new announcement (made by `init`, or by a rotation): to publish. */
+  | { readonly _tag: "KeyAnnounced"; readonly announcement: KeyAnnouncement }
   | { readonly _tag: "PeerKeyAdded"; readonly peerId: string }
   | { readonly _tag: "CryptoError"; readonly error: CryptoError }
 
@@ -106,7 +108,37 @@ export class CryptoManager extends Context.Service<CryptoManager, {
   readonly subscribe: Effect.Effect<PubSub.Subscription<CryptoEvent>, never, Scope.Scope>
 }>()("peerpigeon/CryptoManager") {
   static readonly layer: Layer.Layer<CryptoManager, never, Identity> = Layer.effect(CryptoManager, Effect.suspend(() => make))
+  /** For `enableCrypto: false`: every operation fails with reason `disabled`; no keys are held. */
+  static readonly layerDisabled: Layer.Layer<CryptoManager, never, Identity> = Layer.effect(CryptoManager, Effect.suspend(() => makeDisabled))
 }
+
+const makeDisabled = Effect.gen(function*() {
+  const identity = yield* Identity
+  const events = yield* Effect.acquireRelease(PubSub.sliding<CryptoEvent>(1), PubSub.shutdown)
+  const off = Effect.fail(new CryptoError({ reason: "disabled", message: "end-to-end encryption is off (enableCrypto: false)" }))
+  return CryptoManager.of({
+    init: off,
+    getPublicKey: off,
+    getAnnouncement: off,
+    generateKeyPair: off,
+    encrypt: () => off,
+    decrypt: () => off,
+    sign: (data) => identity.sign(typeof data === "string" ? utf8(data) : new Uint8Array(data)),
+    verify: (data, signature, publicKey) => verifySignature(publicKey, signature, typeof data === "string" ? utf8(data) : new Uint8Array(data)),
+    getPeerKey: () => Effect.succeed(undefined),
+    addPeerKey: () => off,
+    removePeerKey: () => Effect.succeed(false),
+    createGroup: () => off,
+    addToGroup: () => off,
+    removeFromGroup: () => off,
+    acceptGroupKey: () => off,
+    getGroup: () => Effect.succeed(undefined),
+    leaveGroup: () => Effect.succeed(false),
+    encryptGroup: () => off,
+    decryptGroup: () => off,
+    subscribe: PubSub.subscribe(events)
+  })
+})
 
 const info = (g: GroupKey): GroupInfo => ({ groupId: g.groupId, epoch: g.epoch, owner: g.owner, members: g.members })
 
@@ -140,6 +172,7 @@ export const make = Effect.gen(function*() {
       previous = [{ ...current.pair, retiredAt: now }, ...previous].slice(0, config.previousKeys)
     }
     current = { pair, announcement }
+    yield* publish({ _tag: "KeyAnnounced", announcement })
     return announcement
   })
 

@@ -39,7 +39,12 @@ describe("CryptoManager", () => {
       assert.strictEqual(yield* crypto.getPublicKey, first.encryptionKey)
       assert.strictEqual(first.peerId, (yield* Identity).peerId)
       const seen = yield* drain(events)
-      assert.deepStrictEqual(seen.map((e) => e._tag), ["CryptoReady"])
+      // the announcement to publish, then readiness; once
+      assert.deepStrictEqual(seen.map((e) => e._tag), ["KeyAnnounced", "CryptoReady"])
+      assert.deepStrictEqual(seen[0]?._tag === "KeyAnnounced" ? seen[0].announcement : undefined, first)
+      // a rotation announces again, without a second CryptoReady
+      const rotated = yield* crypto.generateKeyPair
+      assert.deepStrictEqual((yield* drain(events)).map((e) => (e._tag === "KeyAnnounced" ? e.announcement : e._tag)), [rotated])
     }).pipe(Effect.provide(CryptoManager.layer.pipe(Layer.provideMerge(Identity.layer())))))
 
   it.effect("concurrent inits make one key", () =>
