@@ -6,8 +6,9 @@
  * @since 2.0.0
  */
 import { Clock, Effect, Layer, PubSub } from "effect"
-import { CryptoManager } from "../crypto/CryptoManager.ts"
+import { CryptoConfig, cryptoDefaults, CryptoManager } from "../crypto/CryptoManager.ts"
 import { KeyDirectory } from "../crypto/KeyDirectory.ts"
+import { E2E_KIND, makeEncryptedMessaging } from "../crypto/messaging.ts"
 import { supervised } from "../internal/supervise.ts"
 import { Connections } from "../services/Connections.ts"
 import { DhtConfig, dhtDefaults } from "../services/Dht.ts"
@@ -47,6 +48,15 @@ const meshService = Layer.effect(
     const transport = yield* PeerTransport
     const streams = yield* Streams
     const crypto = yield* CryptoManager
+    const encrypted = makeEncryptedMessaging({
+      crypto,
+      directory: yield* KeyDirectory,
+      router,
+      gossip,
+      events,
+      maxMessageSize: config.maxMessageSize,
+      maxPlaintextBytes: (yield* CryptoConfig).maxPlaintextBytes ?? cryptoDefaults.maxPlaintextBytes
+    })
     let signalingUrl: string | undefined
     /** When `connect` last succeeded: `uptime` counts from it (0 while not connected). */
     let connectedAt: number | undefined
@@ -72,6 +82,7 @@ const meshService = Layer.effect(
             })
             continue
           }
+          if (yield* encrypted.receive(m, direct)) continue
           if (m.kind !== "message") continue
           yield* PubSub.publish(events, {
             _tag: "MessageReceived",
@@ -110,7 +121,7 @@ const meshService = Layer.effect(
     yield* Effect.gen(function*() {
       while (true) {
         const u = yield* PubSub.take(undelivered)
-        if (u.kind !== "message" && u.kind !== "binary") continue
+        if (u.kind !== "message" && u.kind !== "binary" && u.kind !== E2E_KIND) continue
         yield* PubSub.publish(events, {
           _tag: "MessageFailed",
           messageId: u.id,
@@ -138,7 +149,15 @@ const meshService = Layer.effect(
           })),
       disconnect,
       sendMessage: (content, options) => gossip.publish(content, "message", options),
-      sendDirectMessage: (to, content, options) => router.send(to, content, "message", options),
+      sendDirectMessage: (to, content, options) =>
+        options?.encrypt === true
+          ? encrypted.sendEncryptedMessage(to, content, options.id === undefined ? {} : { id: options.id })
+          : router.send(to, content, "message", options?.id === undefined ? {} : { id: options.id }),
+      sendEncryptedMessage: encrypted.sendEncryptedMessage,
+      sendEncryptedBroadcast: encrypted.sendEncryptedBroadcast,
+      createGroup: encrypted.createGroup,
+      addToGroup: encrypted.addToGroup,
+      removeFromGroup: encrypted.removeFromGroup,
       sendBinaryData: (to, data, options) => router.send(to, data.byteLength, "binary", { ...options, payload: data.slice() }),
       broadcastBinaryData: (data, options) => gossip.publish(data.byteLength, "binary", { ...options, payload: data.slice() }),
       connectToPeer: (peerId) => connections.connect(peerId),
