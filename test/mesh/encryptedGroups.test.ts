@@ -31,7 +31,7 @@ describe("encrypted group broadcasts", () => {
       // group messages the outsider and m2 receive by gossip, whether or not they can read them
       const arrivals = new Map<string, Set<string>>([[outsider.peerId, new Set()], [m2.peerId, new Set()]])
       for (const n of [outsider, m2]) {
-        const delivered = yield* n.run(Gossip.use((g) => g.subscribe))
+        const delivered = yield* (yield* n.run(Gossip.use(Effect.succeed))).subscribe
         yield* Effect.gen(function*() {
           while (true) {
             const d = yield* PubSub.take(delivered)

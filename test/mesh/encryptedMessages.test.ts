@@ -32,7 +32,7 @@ describe("encrypted direct messages", () => {
 
       // every frame the relay receives, as JSON
       const frames: Array<string> = []
-      const inbound = yield* relay!.run(Connections.use((c) => c.inbound))
+      const inbound = yield* (yield* relay!.run(Connections.use(Effect.succeed))).inbound
       yield* Effect.gen(function*() {
         while (true) frames.push(JSON.stringify((yield* PubSub.take(inbound)).frame))
       }).pipe(Effect.forkScoped)
