@@ -28,6 +28,11 @@ export interface CryptoOptions extends EnvelopeOptions {
   readonly peerKeysLimit?: number
   /** Most groups held (least recently used forgotten first). Default 1,024. */
   readonly groupsLimit?: number
+  /**
+   * Most groups owned by one other peer that this peer holds keys of: a peer handing out keys
+   * of ever new groups cannot push the others' groups out. Default 16.
+   */
+  readonly groupsPerOwner?: number
   /** Most members per group, the owner included. Default 256. */
   readonly maxGroupMembers?: number
   /** Most (sender, id) pairs the replay cache holds. Default 16,384. */
@@ -42,6 +47,7 @@ export const cryptoDefaults: Required<CryptoOptions> = {
   ...envelopeDefaults,
   peerKeysLimit: 16_384,
   groupsLimit: 1024,
+  groupsPerOwner: 16,
   maxGroupMembers: 256,
   replayCacheSize: 16_384,
   previousKeys: 2,
@@ -218,6 +224,13 @@ export const make = Effect.gen(function*() {
       return Effect.succeed(group)
     })
 
+  /** Groups held whose owner is `peerId`. */
+  const ownedBy = (peerId: string) => {
+    let n = 0
+    for (const g of groups.values()) if (g.owner === peerId) n++
+    return n
+  }
+
   const lower = (peerIds: Iterable<string>) => new Set([...peerIds].map((id) => String(id).toLowerCase()))
 
   return CryptoManager.of({
@@ -269,6 +282,9 @@ export const make = Effect.gen(function*() {
       return yield* reported(serial(Effect.suspend(() => {
         const name = (opened.content as { readonly groupId?: unknown } | null)?.groupId
         const held = typeof name === "string" ? groups.touch(name) : undefined
+        if (held === undefined && ownedBy(opened.from) >= config.groupsPerOwner) {
+          return Effect.fail(new CryptoError({ reason: "limit", message: `already ${config.groupsPerOwner} groups of ${opened.from} held` }))
+        }
         return Effect.map(acceptHandoff(opened, identity.peerId, held), (group) => {
           groups.set(group.groupId, group)
           return info(group)

@@ -90,7 +90,8 @@ const make = Effect.gen(function*() {
           continue
         }
         const r = yield* Random.next
-        yield* Effect.sleep(backoffDelay(attempts++, { baseMs: 1000, maxMs: 30_000 }, () => r))
+        // the backoff, cut short by a new link or a new key
+        yield* Effect.raceFirst(Effect.sleep(backoffDelay(attempts++, { baseMs: 1000, maxMs: 30_000 }, () => r)), Queue.take(wake))
         yield* Queue.offer(wake, true)
       }
     })).pipe(Effect.forkScoped)

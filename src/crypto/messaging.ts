@@ -9,6 +9,11 @@
  *   floods a group message (`group.ts`) by gossip, kind `"e2e-group"`, which only members
  *   holding the current epoch's key can open.
  *
+ * - keys: after a rotation (`generateKeyPair`) the new announcement goes to every neighbour
+ *   (direct kind `"e2e-key"`, best effort), and a peer that gets an envelope sealed to a key it
+ *   no longer has answers its sender with its current one (at most once per
+ *   `KEY_REFRESH_INTERVAL_MS` per sender), so senders move to the new key.
+ *
  * Received messages become `MessageReceived` with `encrypted: true` (and `groupId` for a
  * group). The sender named in an envelope or group message must be the origin that signed
  * the frame carrying it; anything else is dropped. A broadcast of a group this peer is not in
@@ -20,7 +25,8 @@
  *
  * @since 2.0.0
  */
-import { Effect, PubSub, type Schema } from "effect"
+import { Clock, Effect, PubSub, type Schema } from "effect"
+import { BoundedMap } from "../internal/boundedMap.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { type Delivered, type Gossip, type InvalidMessage, MessageTooLarge } from "../services/Gossip.ts"
 import type { MeshEvent } from "../services/MeshEvents.ts"
@@ -28,11 +34,18 @@ import type { Router } from "../services/Router.ts"
 import type { CryptoError } from "./CryptoError.ts"
 import type { CryptoManager, GroupChange } from "./CryptoManager.ts"
 import type { KeyDirectory } from "./KeyDirectory.ts"
+import type { KeyAnnouncement } from "./keys.ts"
 
 /** Direct message kinds and the gossip kind of the encrypted traffic. */
 export const E2E_KIND = "e2e"
 export const E2E_GROUP_KEY_KIND = "e2e-group-key"
 export const E2E_GROUP_KIND = "e2e-group"
+export const E2E_KEY_KIND = "e2e-key"
+
+/** Least time between two key refreshes sent to one peer whose envelope used an unknown key. */
+export const KEY_REFRESH_INTERVAL_MS = 10_000
+/** Peers whose last key refresh time is remembered. */
+const KEY_REFRESH_PEERS = 1024
 
 /** Bytes an envelope (or group message) adds to its ciphertext: header fields, keys, signature, JSON (measured: 781). */
 export const ENVELOPE_OVERHEAD = 1024
@@ -59,6 +72,8 @@ export interface EncryptedMessagingDeps {
   readonly directory: KeyDirectory["Service"]
   readonly router: Router["Service"]
   readonly gossip: Gossip["Service"]
+  /** The peers linked to this one now (they get a rotated key at once). */
+  readonly neighbours: Effect.Effect<ReadonlyArray<PeerId>>
   readonly events: PubSub.PubSub<MeshEvent>
   readonly maxMessageSize: number
   readonly maxPlaintextBytes: number
@@ -76,6 +91,24 @@ const sizeOf = (content: Schema.Json) => {
 export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
   const { crypto, directory, events, gossip, router } = deps
   const limit = encryptedContentLimit(deps.maxMessageSize, deps.maxPlaintextBytes)
+  const refreshed = new BoundedMap<string, number>(KEY_REFRESH_PEERS)
+
+  const sendKey = (to: PeerId, announcement: KeyAnnouncement) =>
+    Effect.ignore(router.send(to, announcement as unknown as Schema.Json, E2E_KEY_KIND, { ack: false }))
+
+  /** Sends a new announcement of this peer's key to its neighbours. */
+  const announce = (announcement: KeyAnnouncement) =>
+    Effect.flatMap(deps.neighbours, (peers) => Effect.forEach(peers, (p) => sendKey(p, announcement), { discard: true }))
+
+  /** Tells `to`, which sealed an envelope to a key this peer no longer has, the current one (rate-limited per peer). */
+  const refreshKeyOf = (to: PeerId) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const last = refreshed.get(to)
+      if (last !== undefined && now - last < KEY_REFRESH_INTERVAL_MS) return
+      refreshed.set(to, now)
+      yield* sendKey(to, yield* crypto.getAnnouncement)
+    }).pipe(Effect.ignore)
 
   const checkSize = (content: Schema.Json) =>
     Effect.suspend(() => {
@@ -141,9 +174,14 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
             verified: m.verified
           })
         ),
-        Effect.ignore,
+        Effect.catch((e) => (e.reason === "unknown-key" ? refreshKeyOf(m.origin) : Effect.void)),
         Effect.as(true)
       )
+    }
+    if (m.kind === E2E_KEY_KIND && direct) {
+      const peerId = (m.content as { readonly peerId?: unknown } | null)?.peerId
+      if (peerId !== m.origin) return Effect.succeed(true)
+      return Effect.as(Effect.ignore(crypto.addPeerKey(m.content)), true)
     }
     if (m.kind === E2E_GROUP_KEY_KIND && direct) {
       if (fromOf(m.content) !== m.origin) return Effect.succeed(true)
@@ -178,6 +216,7 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
 
   return {
     limit,
+    announce,
     sendEncryptedMessage,
     sendEncryptedBroadcast,
     createGroup: (groupId: string, peerIds: Iterable<string>) => {

@@ -53,6 +53,7 @@ const meshService = Layer.effect(
       directory: yield* KeyDirectory,
       router,
       gossip,
+      neighbours: connections.connected,
       events,
       maxMessageSize: config.maxMessageSize,
       maxPlaintextBytes: (yield* CryptoConfig).maxPlaintextBytes ?? cryptoDefaults.maxPlaintextBytes
@@ -108,6 +109,7 @@ const meshService = Layer.effect(
         const e = yield* PubSub.take(cryptoEvents)
         if (e._tag === "CryptoReady") yield* PubSub.publish(events, { _tag: "CryptoReady", publicKey: e.publicKey })
         else if (e._tag === "PeerKeyAdded") yield* PubSub.publish(events, { _tag: "PeerKeyAdded", peerId: e.peerId as PeerId })
+        else if (e._tag === "KeyAnnounced") yield* encrypted.announce(e.announcement)
         else if (e._tag === "CryptoError") {
           yield* PubSub.publish(events, { _tag: "CryptoFailed", reason: e.error.reason, message: e.error.message })
         }

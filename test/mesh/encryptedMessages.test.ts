@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, PubSub, type Schema } from "effect"
+import { CryptoManager } from "../../src/crypto/CryptoManager.ts"
 import { KeyDirectory } from "../../src/crypto/KeyDirectory.ts"
 import { E2E_KIND, encryptedContentLimit } from "../../src/crypto/messaging.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
@@ -80,5 +81,30 @@ describe("encrypted direct messages", () => {
       const id = yield* a!.run(Mesh.use((m) => m.sendEncryptedMessage(b!.peerId, "y".repeat(limit - 2))))
       yield* waitFor("b got the largest", Effect.sync(() => received(b!).some((m) => m.messageId === id && m.encrypted)))
       assert.strictEqual(failureOf(yield* Effect.exit(off!.run(Mesh.use((m) => m.sendEncryptedMessage(a!.peerId, "hi"))))), "CryptoError:disabled")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a rotated key reaches neighbours at once; a sender still on a dropped key is told the new one", () =>
+    Effect.gen(function*() {
+      const network = new MemoryNetwork({ latencyMs: 1 })
+      const [a, relay, b] = yield* startNodes(network, 3, { autoDiscovery: false, maxPeers: 2, minPeers: 0 })
+      yield* wire([a!, relay!, b!], [[0, 1], [1, 2]])
+      yield* waitFor("keys published", Effect.map(Effect.forEach([a!, b!], published), (p) => p.every(Boolean)))
+      const keyOf = (node: TestNode, of: TestNode) => node.run(CryptoManager.use((c) => Effect.map(c.getPeerKey(of.peerId), (k) => k?.encryptionKey)))
+      const first = yield* a!.run(Mesh.use((m) => m.sendEncryptedMessage(b!.peerId, "one")))
+      yield* waitFor("first read", Effect.sync(() => received(b!).some((m) => m.messageId === first && m.encrypted)))
+      const original = yield* keyOf(a!, b!)
+
+      // three rotations: the two replaced keys b keeps (previousKeys) no longer include the original
+      let latest = ""
+      for (let i = 0; i < 3; i++) latest = (yield* b!.run(CryptoManager.use((c) => c.generateKeyPair))).encryptionKey
+      yield* waitFor("the neighbour holds the latest key", Effect.map(keyOf(relay!, b!), (k) => k === latest))
+      assert.strictEqual(yield* keyOf(a!, b!), original, "a is not linked to b: it still holds the original")
+
+      const stale = yield* a!.run(Mesh.use((m) => m.sendEncryptedMessage(b!.peerId, "two")))
+      yield* waitFor("b could not open it", Effect.sync(() => b!.events.some((e) => e._tag === "CryptoFailed" && e.reason === "unknown-key")))
+      assert.isFalse(received(b!).some((m) => m.messageId === stale))
+      yield* waitFor("b told a its key", Effect.map(keyOf(a!, b!), (k) => k === latest))
+      const again = yield* a!.run(Mesh.use((m) => m.sendEncryptedMessage(b!.peerId, "two, again")))
+      yield* waitFor("read with the new key", Effect.sync(() => received(b!).some((m) => m.messageId === again && m.content === "two, again")))
     }).pipe(Effect.scoped), 60_000)
 })
