@@ -86,6 +86,8 @@ export class CryptoManager extends Context.Service<CryptoManager, {
   readonly getPublicKey: Effect.Effect<string, CryptoError>
   /** The current signed announcement, to send in handshakes and publish (initialises first). */
   readonly getAnnouncement: Effect.Effect<KeyAnnouncement, CryptoError>
+  /** The current announcement if the key exists already (never initialises). */
+  readonly current: Effect.Effect<KeyAnnouncement | undefined>
   /** Replaces the encryption key (the old one still opens envelopes for a grace period); the new announcement. */
   readonly generateKeyPair: Effect.Effect<KeyAnnouncement, CryptoError>
   encrypt(content: Schema.Json, peerId: string): Effect.Effect<Envelope, CryptoError>
@@ -126,6 +128,7 @@ const makeDisabled = Effect.gen(function*() {
     init: off,
     getPublicKey: off,
     getAnnouncement: off,
+    current: Effect.succeed(undefined),
     generateKeyPair: off,
     encrypt: () => off,
     decrypt: () => off,
@@ -237,6 +240,7 @@ export const make = Effect.gen(function*() {
     init,
     getPublicKey: Effect.map(ready, (c) => c.pair.publicKey),
     getAnnouncement: Effect.map(ready, (c) => c.announcement),
+    current: Effect.sync(() => current?.announcement),
     generateKeyPair: reported(Effect.andThen(init, serial(newKey))),
     encrypt: Effect.fn("CryptoManager.encrypt")(function*(content: Schema.Json, peerId: string) {
       yield* ready

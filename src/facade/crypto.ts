@@ -65,9 +65,8 @@ export class MeshCrypto {
   getPublicKey(): string | null {
     const runtime = this.#host.runtime
     if (runtime === undefined) return null
-    // only what is already made: a key made now would need WebCrypto's promises
-    const exit = runtime.runSyncExit(CryptoManager.use((c) => c.getPublicKey))
-    return Exit.isSuccess(exit) ? exit.value : null
+    const exit = runtime.runSyncExit(CryptoManager.use((c) => c.current))
+    return Exit.isSuccess(exit) ? exit.value?.encryptionKey ?? null : null
   }
 
   /** Replaces the encryption key and announces the new one (link handshakes, the DHT key directory); resolves its public key. */

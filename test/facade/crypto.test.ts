@@ -27,6 +27,11 @@ describe("PeerPigeonMesh encryption (memory network)", () => {
     const ready = record(mesh, "cryptoReady")
     expect(mesh.crypto).toBe(mesh.cryptoManager)
     expect(mesh.cryptoManager.getPublicKey()).toBeNull()
+    // a custom (unverified) id: init works, crypto stays off, getPublicKey makes nothing
+    const custom = track(memoryMesh(network, { peerId: "cd".repeat(20), allowUnverifiedPeers: true }))
+    await custom.init()
+    expect(custom.cryptoManager.getPublicKey()).toBeNull()
+    expect(await reasonOf(custom.cryptoManager.init())).toBe("bad-sender-key")
     await mesh.init()
     await until("cryptoReady", () => ready.length === 1)
     const key = mesh.cryptoManager.getPublicKey()
