@@ -29,6 +29,12 @@ export interface HandshakeDeps {
   readonly encryption?: LinkKeyExchange | undefined
 }
 
+/**
+ * Longest handshake frame read: a `hello` (keys, nonce, network name, the encryption key
+ * announcement of about 400 characters) or a `proof` is far shorter; anything longer is skipped unparsed.
+ */
+export const MAX_HANDSHAKE_FRAME_CHARS = 16 * 1024
+
 const fail = (peerId: PeerId, message: string) => new LinkError({ peerId, reason: "setup-failed", message })
 
 /** The next frame of type `t` on the link (others are skipped; the setup timeout bounds this). */
@@ -36,7 +42,7 @@ const takeFrame = <T extends "hello" | "proof">(link: Link, t: T) =>
   Effect.gen(function*() {
     while (true) {
       const text = yield* Queue.take(link.messages)
-      const frame = typeof text === "string" ? decodePeerFrame(text) : undefined
+      const frame = typeof text === "string" && text.length <= MAX_HANDSHAKE_FRAME_CHARS ? decodePeerFrame(text) : undefined
       if (frame?.t === t) return frame as Extract<NonNullable<typeof frame>, { t: T }>
     }
   }).pipe(Effect.mapError(() => fail(link.remote, `link closed during the handshake (waiting for ${t})`)))
