@@ -3,7 +3,7 @@
  * `addEventListener` API of PeerPigeon 1.x. It runs `makeMeshLayer` in a `ManagedRuntime`;
  * `disconnect()` releases everything, so a Node process exits by itself. The entry points
  * (`index.ts` for Node, `browser.ts`) bind it to their platform. The parts live in
- * `facade/`: events, the DHT calls, diagnostics, the environment, the 1.x component classes.
+ * `facade/`: events, the DHT calls, encryption, diagnostics, the environment, the 1.x component classes.
  *
  * @since 2.0.0
  */
