@@ -12,7 +12,8 @@
  * - keys: after a rotation (`generateKeyPair`) the new announcement goes to every neighbour
  *   (direct kind `"e2e-key"`, best effort), and a peer that gets an envelope sealed to a key it
  *   no longer has answers its sender with its current one (at most once per
- *   `KEY_REFRESH_INTERVAL_MS` per sender), so senders move to the new key.
+ *   `KEY_REFRESH_INTERVAL_MS` per sender), so senders move to the new key; a peer asked for its
+ *   key (`"e2e-key-request"`) answers the same way, under the same limit.
  *
  * Received messages become `MessageReceived` with `encrypted: true` (and `groupId` for a
  * group). The sender named in an envelope or group message must be the origin that signed
@@ -41,6 +42,8 @@ export const E2E_KIND = "e2e"
 export const E2E_GROUP_KEY_KIND = "e2e-group-key"
 export const E2E_GROUP_KIND = "e2e-group"
 export const E2E_KEY_KIND = "e2e-key"
+/** A peer asking for this one's key (`KeyDirectory.resolvePeerKey`, when the directory has none); answered with `E2E_KEY_KIND`. */
+export const E2E_KEY_REQUEST_KIND = "e2e-key-request"
 
 /** Least time between two key refreshes sent to one peer whose envelope used an unknown key. */
 export const KEY_REFRESH_INTERVAL_MS = 10_000
@@ -178,6 +181,7 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
         Effect.as(true)
       )
     }
+    if (m.kind === E2E_KEY_REQUEST_KIND && direct) return Effect.as(refreshKeyOf(m.origin), true)
     if (m.kind === E2E_KEY_KIND && direct) {
       const peerId = (m.content as { readonly peerId?: unknown } | null)?.peerId
       if (peerId !== m.origin) return Effect.succeed(true)

@@ -13,7 +13,7 @@ import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import { Dht } from "../../src/services/Dht.ts"
 import { Identity } from "../../src/services/Identity.ts"
 import { startHostile } from "../dht/hostile.ts"
-import { connectedOf, graph, isConnectedGraph, startNodes, type TestNode, waitFor } from "../support/memoryMesh.ts"
+import { connectedOf, graph, isConnectedGraph, startNodes, type TestNode, waitFor, wire } from "../support/memoryMesh.ts"
 
 const crypto = <A, E>(node: TestNode, f: (c: CryptoManager["Service"]) => Effect.Effect<A, E>) => node.run(CryptoManager.use(f))
 const directory = <A, E>(node: TestNode, f: (d: KeyDirectory["Service"]) => Effect.Effect<A, E>) => node.run(KeyDirectory.use(f))
@@ -35,6 +35,16 @@ describe("key directory", () => {
       const unknown = yield* Effect.exit(directory(a!, (d) => d.resolvePeerKey("ab".repeat(20))))
       assert.isTrue(Exit.isFailure(unknown))
       assert.strictEqual(Exit.isFailure(unknown) && unknown.cause.reasons[0]?._tag === "Fail" ? unknown.cause.reasons[0].error.reason : "", "unknown-key")
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("on request: with no directory (DHT off), a non-neighbour's key comes from the peer itself", () =>
+    Effect.gen(function*() {
+      const network = new MemoryNetwork({ latencyMs: 1 })
+      const [a, relay, b] = yield* startNodes(network, 3, { enableWebDHT: false, autoDiscovery: false, maxPeers: 2, minPeers: 0 })
+      yield* wire([a!, relay!, b!], [[0, 1], [1, 2]])
+      assert.isUndefined(yield* crypto(a!, (c) => c.getPeerKey(b!.peerId)))
+      assert.deepStrictEqual(yield* directory(a!, (d) => d.resolvePeerKey(b!.peerId)), yield* crypto(b!, (c) => c.getAnnouncement))
+      assert.isDefined(yield* crypto(a!, (c) => c.getPeerKey(b!.peerId)))
     }).pipe(Effect.scoped), 30_000)
 
   it.live("enableCrypto: false sends no key in the handshake and refuses every crypto call", () =>
