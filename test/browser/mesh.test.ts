@@ -241,6 +241,31 @@ describe.skipIf(!hasChromium)("the demo app in Chromium", () => {
     await from.page.screenshot({ path: `${root}test-artifacts/browser-four-peers.png`, fullPage: true })
   }, 60_000)
 
+  it("an encrypted direct message between tabs (X25519 over WebCrypto in Chromium), as 1.x code calls it", async () => {
+    const [from, , , to] = tabs as [Tab, Tab, Tab, Tab]
+    type CryptoWindow = {
+      peerPigeonMesh: {
+        addEventListener(e: string, f: (m: { content: unknown; encrypted: boolean; from: string }) => void): void
+        sendEncryptedMessage(peerId: string, content: unknown): Promise<string>
+        cryptoManager: { getPublicKey(): string | null }
+      }
+      sealed?: Array<{ content: unknown; encrypted: boolean; from: string }>
+    }
+    await to.page.evaluate(() => {
+      const w = globalThis as unknown as CryptoWindow
+      w.sealed = []
+      w.peerPigeonMesh.addEventListener("messageReceived", (m) => {
+        if (m.encrypted) w.sealed!.push({ content: m.content, encrypted: m.encrypted, from: m.from })
+      })
+    })
+    expect(await from.page.evaluate(() => (globalThis as unknown as CryptoWindow).peerPigeonMesh.cryptoManager.getPublicKey())).toMatch(/^[\w-]{43}$/)
+    await from.page.evaluate((target) => (globalThis as unknown as CryptoWindow).peerPigeonMesh.sendEncryptedMessage(target, { text: "sealed in chromium" }), to.peerId)
+    await to.page.waitForFunction(() => ((globalThis as unknown as CryptoWindow).sealed ?? []).length > 0, undefined, WAIT)
+    const got = await to.page.evaluate(() => (globalThis as unknown as CryptoWindow).sealed)
+    expect(got).toEqual([{ content: { text: "sealed in chromium" }, encrypted: true, from: from.peerId }])
+    await received(to, "sealed in chromium")
+  }, 60_000)
+
   it("the DHT panel: a value put in one tab is read in another, and a subscriber sees the update", async () => {
     const [writer, reader, watcher] = tabs as [Tab, Tab, Tab, Tab]
     const dht = async (tab: Tab, op: string, key: string, value = "") => {
