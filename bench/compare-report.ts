@@ -121,7 +121,7 @@ export const tableRows = (mesh: ReadonlyArray<Summary>, signal: ReadonlyArray<Si
     )
   }
   const slopes = { ours: rssSlope(mesh.filter((s) => s.system === "ours")), theirs: rssSlope(mesh.filter((s) => s.system === "theirs")) }
-  rows.push({ metric: `memory per peer: slope of the summed RSS over N = ${sizes.join(", ")}`, ...slopes, unit: "MB", better: "lower" })
+  if (sizes.length >= 2) rows.push({ metric: `memory per peer: slope of the summed RSS of the peer processes over N = ${sizes.join(", ")}`, ...slopes, unit: "MB", better: "lower" })
   for (const n of [...new Set(signal.map((s) => s.n))].sort((a, b) => a - b)) {
     const o = signal.find((s) => s.system === "ours" && s.n === n)
     const t = signal.find((s) => s.system === "theirs" && s.n === n)
