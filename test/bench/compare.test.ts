@@ -99,7 +99,7 @@ describe("payload", () => {
     assert.deepStrictEqual(parsePayload(payload("b", 7, 1234.5)), { kind: "b", seq: 7, sentAt: 1234.5 })
     assert.deepStrictEqual(parsePayload(payload("d", 0, 1)), { kind: "d", seq: 0, sentAt: 1 })
     for (const bad of [undefined, 42, { seq: 1 }, "hello", "ppbench|x|1|2", "ppbench|b|-1|2", "ppbench|b|1.5|2", "ppbench|b|1|nope", `ppbench|b|1|${"9".repeat(120)}`]) {
-      assert.strictEqual(parsePayload(bad), undefined, String(bad))
+      assert.strictEqual(parsePayload(bad), undefined, JSON.stringify(bad))
     }
   })
 })
