@@ -37,7 +37,7 @@ export interface RunResult {
   readonly formed: boolean
   /** from the start commands to a formed mesh (degrees within [minPeers, maxPeers], connected); null when not within the bound */
   readonly formationMs: number | null
-  /** from the start commands to one connected component in which every peer has 1..maxPeers links */
+  /** from the start commands to one connected component in which every peer has a link (any degree) */
   readonly connectedMs: number | null
   readonly degrees: string
   readonly components: number
@@ -110,8 +110,8 @@ export const runOnce = async (system: System, pool: ReadonlyArray<Rpc<PeerReques
     while (performance.now() < bound) {
       last = await states(peers)
       const now = performance.now()
-      // connected: one component, every peer with a link (maxPeers still holds)
-      if (connectedAt === null && meshFormed(last, 1, cfg.maxPeers)) connectedAt = now
+      // connected: one component, every peer with a link (degrees above maxPeers allowed)
+      if (connectedAt === null && meshFormed(last, 1, Number.POSITIVE_INFINITY)) connectedAt = now
       if (meshFormed(last, cfg.minPeers, cfg.maxPeers)) {
         formedAt = now
         break

@@ -82,7 +82,7 @@ const meshPart = async (dir: string): Promise<Array<RunResult>> => {
           results.push(r)
           log(
             `  ${system.padEnd(6)} N=${String(n).padStart(2)} run ${run}: ` +
-              (r.formed ? `formed in ${f0(r.formationMs)} ms` : r.connectedMs !== null ? `connected in ${f0(r.connectedMs)} ms, degrees not within bounds` : "NOT connected") +
+              (r.formed ? `formed in ${f0(r.formationMs)} ms` : r.connectedMs !== null ? `connected in ${f0(r.connectedMs)} ms, degrees not within bounds` : "NOT formed, NOT connected") +
               ` (degrees ${r.degrees}, ${r.components} component(s)); broadcast ${r.broadcastDelivered}/${r.broadcastExpected}, direct ${r.directDelivered}/${cfg.directs}` +
               (r.startErrors.length > 0 ? `; ${r.startErrors.length} start failures: ${r.startErrors[0]}` : "") +
               (r.libraryErrors > 0 ? `; ${r.libraryErrors} exceptions inside the library: ${r.lastLibraryError}` : "")
