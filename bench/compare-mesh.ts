@@ -53,9 +53,9 @@ export interface RunResult {
   readonly directLatencies: ReadonlyArray<number>
   /** deliveries to a wrong receiver, or from a wrong sender, or repeated */
   readonly misdeliveredOrDuplicate: number
-  /** RSS of each peer process after the traffic, and just before its mesh was created (bytes) */
-  readonly rssAfter: ReadonlyArray<number>
-  readonly rssBefore: ReadonlyArray<number>
+  /** RSS of each peer process (by its index in the pool) after the traffic, and just before its mesh was created (bytes; null: not read) */
+  readonly rssAfter: ReadonlyArray<number | null>
+  readonly rssBefore: ReadonlyArray<number | null>
   /** exceptions the library threw inside the peer processes during this run (uncaught/unhandled) */
   readonly libraryErrors: number
   readonly lastLibraryError: string
@@ -99,7 +99,7 @@ export const runOnce = async (system: System, pool: ReadonlyArray<Rpc<PeerReques
   )
   const live = peers.filter((_, i) => starts[i]!.ok)
   const startErrors = starts.flatMap((s) => (s.ok ? [] : [s.error]))
-  const rssBefore = starts.flatMap((s) => (s.ok ? [s.value.rssBefore] : []))
+  const rssBefore = starts.map((s) => (s.ok ? s.value.rssBefore : null))
 
   // formation: poll the links of every peer until they form a mesh within bounds
   let formedAt: number | null = null
@@ -218,7 +218,7 @@ export const runOnce = async (system: System, pool: ReadonlyArray<Rpc<PeerReques
     directDelivered: t.dLat.length,
     directLatencies: t.dLat,
     misdeliveredOrDuplicate: t.bad,
-    rssAfter: mem.flatMap((m) => (m.ok ? [m.value.rss] : [])),
+    rssAfter: mem.map((m) => (m.ok ? m.value.rss : null)),
     rssBefore,
     libraryErrors: end.reduce((a, s) => a + s.errors, 0) - errors0,
     lastLibraryError: end.map((s) => s.lastError).find((e) => e !== "") ?? ""

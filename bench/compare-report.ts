@@ -27,8 +27,6 @@ export interface Summary {
   readonly directP50: number | null
   /** median RSS of one peer's process after traffic, bytes */
   readonly rssPerProcess: number | null
-  /** median of (RSS after traffic - RSS before the mesh) in a peer's process, bytes */
-  readonly rssAdded: number | null
   /** median over runs of the summed RSS of the N peer processes, bytes */
   readonly rssTotal: number | null
   readonly startErrors: number
@@ -36,6 +34,7 @@ export interface Summary {
   readonly misdeliveredOrDuplicate: number
 }
 
+const known = (x: number | null): x is number => x !== null
 const share = (part: number, whole: number): number | null => (whole === 0 ? null : part / whole)
 const sum = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => a + b, 0)
 
@@ -45,7 +44,6 @@ export const summarise = (system: System, n: number, runs: ReadonlyArray<RunResu
   const connected = runs.flatMap((r) => (r.connectedMs === null ? [] : [r.connectedMs]))
   const bLat = runs.flatMap((r) => r.broadcastLatencies)
   const dLat = runs.flatMap((r) => r.directLatencies)
-  const added = runs.flatMap((r) => (r.rssAfter.length === r.rssBefore.length ? r.rssAfter.map((a, i) => a - r.rssBefore[i]!) : []))
   return {
     system,
     n,
@@ -61,9 +59,8 @@ export const summarise = (system: System, n: number, runs: ReadonlyArray<RunResu
     broadcastP99: quantile(bLat, 99),
     directDelivery: share(sum(runs.map((r) => r.directDelivered)), directs * runs.length),
     directP50: quantile(dLat, 50),
-    rssPerProcess: quantile(runs.flatMap((r) => r.rssAfter), 50),
-    rssAdded: quantile(added, 50),
-    rssTotal: quantile(runs.filter((r) => r.rssAfter.length === n).map((r) => sum(r.rssAfter)), 50),
+    rssPerProcess: quantile(runs.flatMap((r) => r.rssAfter.filter(known)), 50),
+    rssTotal: quantile(runs.filter((r) => r.rssAfter.filter(known).length === n).map((r) => sum(r.rssAfter.filter(known))), 50),
     startErrors: sum(runs.map((r) => r.startErrors.length)),
     libraryErrors: sum(runs.map((r) => r.libraryErrors)),
     misdeliveredOrDuplicate: sum(runs.map((r) => r.misdeliveredOrDuplicate))
@@ -81,6 +78,31 @@ export interface SignalSummary {
 
 const MB = 1024 * 1024
 
+/** Memory of the peer processes of one system over the whole mesh part (each process serves many runs). */
+export interface ProcessMemory {
+  /** median over processes of what their first mesh added (RSS after its traffic - RSS before its init), bytes */
+  readonly firstMeshAdded: number | null
+  /** median over processes of RSS after their last run - RSS after their first run, bytes (what runs leave behind) */
+  readonly growthOverRuns: number | null
+}
+
+/** `runs` in the order they ran; a process is an index into each run's `rssAfter` / `rssBefore`. */
+export const processMemory = (runs: ReadonlyArray<RunResult>): ProcessMemory => {
+  const first = new Map<number, { readonly before: number; readonly after: number }>()
+  const last = new Map<number, number>()
+  for (const r of runs) {
+    r.rssAfter.forEach((after, i) => {
+      if (after === null) return
+      const before = r.rssBefore[i] ?? null
+      if (!first.has(i) && before !== null) first.set(i, { before, after })
+      last.set(i, after)
+    })
+  }
+  const added = [...first.values()].map((f) => f.after - f.before)
+  const growth = [...first.entries()].flatMap(([i, f]) => (last.has(i) ? [last.get(i)! - f.after] : []))
+  return { firstMeshAdded: quantile(added, 50), growthOverRuns: quantile(growth, 50) }
+}
+
 /** Slope of the summed RSS of the peer processes over N, MB per peer (null with < 2 sizes). */
 export const rssSlope = (sums: ReadonlyArray<Summary>): number | null => {
   const s = slope(sums.flatMap((x) => (x.rssTotal === null ? [] : [[x.n, x.rssTotal / MB] as const])))
@@ -93,7 +115,11 @@ const pair = (all: ReadonlyArray<Summary>, n: number) => ({
 })
 
 /** The comparison table's rows: per N, then memory, then signaling per N. */
-export const tableRows = (mesh: ReadonlyArray<Summary>, signal: ReadonlyArray<SignalSummary>): Array<Row> => {
+export const tableRows = (
+  mesh: ReadonlyArray<Summary>,
+  signal: ReadonlyArray<SignalSummary>,
+  memory?: { readonly ours: ProcessMemory; readonly theirs: ProcessMemory }
+): Array<Row> => {
   const rows: Array<Row> = []
   const sizes = [...new Set(mesh.map((s) => s.n))].sort((a, b) => a - b)
   for (const n of sizes) {
@@ -116,12 +142,18 @@ export const tableRows = (mesh: ReadonlyArray<Summary>, signal: ReadonlyArray<Si
       row("broadcast latency p50", (s) => s.broadcastP50, "ms", "lower"),
       row("broadcast latency p99", (s) => s.broadcastP99, "ms", "lower"),
       row("direct-message delivery", (s) => s.directDelivery, "%", "higher"),
-      row("RSS of a peer's process (median, after traffic)", (s) => (s.rssPerProcess === null ? null : s.rssPerProcess / MB), "MB", "lower"),
-      row("RSS the mesh added to its process (median; after traffic - before init)", (s) => (s.rssAdded === null ? null : s.rssAdded / MB), "MB", "lower")
+      row("RSS of a peer's process (median, after traffic)", (s) => (s.rssPerProcess === null ? null : s.rssPerProcess / MB), "MB", "lower")
     )
   }
   const slopes = { ours: rssSlope(mesh.filter((s) => s.system === "ours")), theirs: rssSlope(mesh.filter((s) => s.system === "theirs")) }
   if (sizes.length >= 2) rows.push({ metric: `memory per peer: slope of the summed RSS of the peer processes over N = ${sizes.join(", ")}`, ...slopes, unit: "MB", better: "lower" })
+  if (memory !== undefined) {
+    const mb = (x: number | null) => (x === null ? null : x / MB)
+    rows.push(
+      { metric: "RSS the first mesh added to a fresh peer process (median; after its traffic - before its init)", ours: mb(memory.ours.firstMeshAdded), theirs: mb(memory.theirs.firstMeshAdded), unit: "MB", better: "lower" },
+      { metric: "RSS growth of a peer process from its first run to its last (median; what disconnected meshes leave behind)", ours: mb(memory.ours.growthOverRuns), theirs: mb(memory.theirs.growthOverRuns), unit: "MB", better: "lower" }
+    )
+  }
   for (const n of [...new Set(signal.map((s) => s.n))].sort((a, b) => a - b)) {
     const o = signal.find((s) => s.system === "ours" && s.n === n)
     const t = signal.find((s) => s.system === "theirs" && s.n === n)

@@ -28,7 +28,7 @@ import { compareDir, ensureInstalled, THEIR_VERSION } from "./compare-install.ts
 import type { System } from "./compare-ipc.ts"
 import { runOnce, type MeshConfig, type RunResult } from "./compare-mesh.ts"
 import { childrenCpu, killAll, startPeers, startServer, stderrOf, stopPeers, stopServer, type ServerChild } from "./compare-pool.ts"
-import { charts, summarise, tableRows, type SignalSummary, type Summary } from "./compare-report.ts"
+import { charts, processMemory, summarise, tableRows, type SignalSummary, type Summary } from "./compare-report.ts"
 import { announceLatency } from "./compare-signal.ts"
 import { renderTable } from "./compare-stats.ts"
 import { machineWindow } from "./server-machine.ts"
@@ -55,7 +55,7 @@ const cfg: MeshConfig = {
   broadcasts: env("BENCH_BROADCASTS", 10),
   directs: env("BENCH_DIRECTS", 10),
   gapMs: 20,
-  drainMs: 5_000
+  drainMs: 3_000
 }
 
 const log = (s: string): void => console.log(s)
@@ -139,7 +139,8 @@ const main = async (): Promise<void> => {
   const foreignShare = machine === undefined ? undefined : (machine.foreign + machine.steal) / wall
   const summaries: Array<Summary> = SYSTEMS.flatMap((system) => SIZES.map((n) => summarise(system, n, runs.filter((r) => r.system === system && r.n === n), cfg.directs)))
     .filter((s) => s.runs > 0)
-  const rows = tableRows(summaries, signal)
+  const ofSystem = (system: System) => processMemory(runs.filter((r) => r.system === system))
+  const rows = tableRows(summaries, signal, runs.length === 0 ? undefined : { ours: ofSystem("ours"), theirs: ofSystem("theirs") })
   const date = new Date().toISOString().slice(0, 16).replace("T", " ")
   const machineText =
     `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}; load average ${load0.toFixed(1)} at start; ` +

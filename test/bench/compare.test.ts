@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { parsePayload, payload } from "../../bench/compare-ipc.ts"
 import type { RunResult } from "../../bench/compare-mesh.ts"
-import { charts, rssSlope, summarise, tableRows, type Summary } from "../../bench/compare-report.ts"
+import { charts, processMemory, rssSlope, summarise, tableRows, type Summary } from "../../bench/compare-report.ts"
 import { advantage, degreeHistogram, meshFormed, quantile, renderTable, slope } from "../../bench/compare-stats.ts"
 import { barChart, linearTicks, logTicks } from "../../bench/compare-svg.ts"
 
@@ -145,7 +145,6 @@ describe("summarise and tableRows", () => {
     assert.strictEqual(s.connectedP95, 900)
     assert.closeTo(s.broadcastDelivery!, 6 / 12, 1e-12)
     assert.closeTo(s.directDelivery!, 3 / 6, 1e-12)
-    assert.strictEqual(s.rssAdded, 10 * MB)
     assert.strictEqual(s.rssTotal, 330 * MB)
   })
 
@@ -167,6 +166,22 @@ describe("summarise and tableRows", () => {
     assert.strictEqual(rows.find((r) => r.metric.startsWith("N=8: formation time"))?.theirs, null)
     const signal = rows.find((r) => r.metric === "signaling, 1000 peers: announce -> discovery p95")!
     assert.strictEqual(advantage(signal), 800)
+  })
+})
+
+describe("processMemory", () => {
+  it("takes each process's first mesh and its growth from its first run to its last", () => {
+    const runs = [
+      run({ rssBefore: [100 * MB, 100 * MB, null], rssAfter: [110 * MB, 112 * MB, null] }),
+      // process 2 starts here (fresh), 0 and 1 are reused
+      run({ rssBefore: [110 * MB, 112 * MB, 90 * MB], rssAfter: [130 * MB, 112 * MB, 96 * MB] }),
+      run({ rssBefore: [130 * MB, 112 * MB, 96 * MB], rssAfter: [150 * MB, null, 100 * MB] })
+    ]
+    const m = processMemory(runs)
+    // first meshes added 10, 12, 6 MB; growth 40, 0, 4 MB
+    assert.strictEqual(m.firstMeshAdded, 10 * MB)
+    assert.strictEqual(m.growthOverRuns, 4 * MB)
+    assert.deepStrictEqual(processMemory([]), { firstMeshAdded: null, growthOverRuns: null })
   })
 })
 
