@@ -80,6 +80,8 @@ const MB = 1024 * 1024
 
 /** Memory of the peer processes of one system over the whole mesh part (each process serves many runs). */
 export interface ProcessMemory {
+  /** median over processes of their RSS before their first mesh (Node plus the library loaded), bytes */
+  readonly loaded: number | null
   /** median over processes of what their first mesh added (RSS after its traffic - RSS before its init), bytes */
   readonly firstMeshAdded: number | null
   /** median over processes of RSS after their last run - RSS after their first run, bytes (what runs leave behind) */
@@ -100,7 +102,7 @@ export const processMemory = (runs: ReadonlyArray<RunResult>): ProcessMemory => 
   }
   const added = [...first.values()].map((f) => f.after - f.before)
   const growth = [...first.entries()].flatMap(([i, f]) => (last.has(i) ? [last.get(i)! - f.after] : []))
-  return { firstMeshAdded: quantile(added, 50), growthOverRuns: quantile(growth, 50) }
+  return { loaded: quantile([...first.values()].map((f) => f.before), 50), firstMeshAdded: quantile(added, 50), growthOverRuns: quantile(growth, 50) }
 }
 
 /** Slope of the summed RSS of the peer processes over N, MB per peer (null with < 2 sizes). */
@@ -150,6 +152,7 @@ export const tableRows = (
   if (memory !== undefined) {
     const mb = (x: number | null) => (x === null ? null : x / MB)
     rows.push(
+      { metric: "RSS of a fresh peer process before its first mesh (Node and the library loaded; median)", ours: mb(memory.ours.loaded), theirs: mb(memory.theirs.loaded), unit: "MB", better: "lower" },
       { metric: "RSS the first mesh added to a fresh peer process (median; after its traffic - before its init)", ours: mb(memory.ours.firstMeshAdded), theirs: mb(memory.theirs.firstMeshAdded), unit: "MB", better: "lower" },
       { metric: "RSS growth of a peer process from its first run to its last (median; what disconnected meshes leave behind)", ours: mb(memory.ours.growthOverRuns), theirs: mb(memory.theirs.growthOverRuns), unit: "MB", better: "lower" }
     )

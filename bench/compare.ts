@@ -19,8 +19,9 @@
  *   BENCH_FORMATION_MS=...        formation bound for every N (default 8 s + 0.6 s x N, at most 20 s)
  *   BENCH_ONLY=mesh|signal        one part only
  *   BENCH_CHARTS_DIR=docs         where the SVGs go
+ *   BENCH_FROM=bench/.compare/last-run.json   measure nothing: print the table and draw the charts of a saved run
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -117,7 +118,17 @@ const signalPart = async (dir: string): Promise<Array<SignalSummary>> => {
   return out
 }
 
-const main = async (): Promise<void> => {
+/** What one run measured (also what last-run.json holds, from which BENCH_FROM re-renders). */
+interface Measured {
+  readonly date: string
+  /** wall seconds of the run (absent in files of older versions) */
+  readonly wall?: number
+  readonly machineText: string
+  readonly runs: ReadonlyArray<RunResult>
+  readonly signal: ReadonlyArray<SignalSummary>
+}
+
+const measure = async (): Promise<Measured> => {
   const installed = ensureInstalled()
   log(`# bench:compare: ours vs PeerPigeon ${THEIR_VERSION} (${installed.dir}; @koush/wrtc is ${installed.wrtc}${installed.fresh ? ", just installed" : ""})`)
   log(`runs ${RUNS}, mesh sizes ${SIZES.join(",")}, maxPeers ${cfg.maxPeers}, minPeers ${cfg.minPeers}, ${cfg.broadcasts} broadcasts + ${cfg.directs} direct messages per run; signaling sizes ${SIGNAL_SIZES.join(",")}`)
@@ -137,28 +148,35 @@ const main = async (): Promise<void> => {
   const wall = (performance.now() - wall0) / 1000
   const machine = window(childrenCpu())
   const foreignShare = machine === undefined ? undefined : (machine.foreign + machine.steal) / wall
-  const summaries: Array<Summary> = SYSTEMS.flatMap((system) => SIZES.map((n) => summarise(system, n, runs.filter((r) => r.system === system && r.n === n), cfg.directs)))
-    .filter((s) => s.runs > 0)
-  const ofSystem = (system: System) => processMemory(runs.filter((r) => r.system === system))
-  const rows = tableRows(summaries, signal, runs.length === 0 ? undefined : { ours: ofSystem("ours"), theirs: ofSystem("theirs") })
-  const date = new Date().toISOString().slice(0, 16).replace("T", " ")
   const machineText =
     `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}; load average ${load0.toFixed(1)} at start; ` +
     (foreignShare === undefined
       ? "machine load not measured (no /proc/stat)"
       : `processes outside the bench used ${(foreignShare * 100).toFixed(0)}% of a core on average during the run${foreignShare > 0.1 ? " (the machine was shared: figures are distorted by other load)" : ""}`)
+  for (const system of SYSTEMS) {
+    const tail = stderrOf(`${system}-peer`)
+    if (tail.length > 0) log(`last stderr lines of ${system}'s peers:\n  ${tail.slice(-5).join("\n  ")}`)
+  }
+  return { date: new Date().toISOString().slice(0, 16).replace("T", " "), wall, machineText, runs, signal }
+}
+
+const report = (m: Measured, write: { readonly runFile: boolean }): void => {
+  const { date, machineText, runs, signal } = m
+  const sizes = [...new Set(runs.map((r) => r.n))].sort((a, b) => a - b)
+  const summaries: Array<Summary> = SYSTEMS.flatMap((system) => sizes.map((n) => summarise(system, n, runs.filter((r) => r.system === system && r.n === n), cfg.directs)))
+    .filter((s) => s.runs > 0)
+  const ofSystem = (system: System) => processMemory(runs.filter((r) => r.system === system))
+  const rows = tableRows(summaries, signal, runs.length === 0 ? undefined : { ours: ofSystem("ours"), theirs: ofSystem("theirs") })
+  const took = m.wall === undefined ? "" : `, ${m.wall.toFixed(0)} s`
   const table = renderTable(rows)
-  log(`\n## results (${date} UTC, ${wall.toFixed(0)} s)\n${machineText}\n\n${table}`)
+  log(`\n## results (${date} UTC${took})\n${machineText}\n\n${table}`)
   const extra = SYSTEMS.map((system) => {
     const s = summaries.filter((x) => x.system === system)
     return `${system}: ${s.reduce((a, x) => a + x.startErrors, 0)} failed starts, ${s.reduce((a, x) => a + x.libraryErrors, 0)} exceptions thrown inside the library, ${s.reduce((a, x) => a + x.misdeliveredOrDuplicate, 0)} misdelivered or duplicate messages`
   }).join("; ")
   log(extra)
-  for (const system of SYSTEMS) {
-    const tail = stderrOf(`${system}-peer`)
-    if (tail.length > 0) log(`last stderr lines of ${system}'s peers:\n  ${tail.slice(-5).join("\n  ")}`)
-  }
-  const note = `bench:compare ${date} UTC, ${RUNS} runs`
+  const runsPerSize = summaries[0]?.runs ?? 0
+  const note = `bench:compare ${date} UTC, ${runsPerSize} runs`
   mkdirSync(CHARTS_DIR, { recursive: true })
   for (const [file, svg] of charts(summaries, signal, note)) {
     if (file !== "compare-announce.svg" && summaries.length === 0) continue
@@ -166,10 +184,18 @@ const main = async (): Promise<void> => {
     writeFileSync(join(CHARTS_DIR, file), svg)
     log(`wrote ${join(CHARTS_DIR, file)}`)
   }
+  if (!write.runFile) return
   const out = compareDir()
-  writeFileSync(join(out, "last-run.md"), `Measured ${date} UTC by \`npm run bench:compare\` (${wall.toFixed(0)} s). ${machineText}\n\n${table}\n\n${extra}\n`)
-  writeFileSync(join(out, "last-run.json"), JSON.stringify({ date, machineText, cfg: { ...cfg, formationTimeoutMs: SIZES.map(cfg.formationTimeoutMs) }, summaries, signal, runs }, null, 1))
+  writeFileSync(join(out, "last-run.md"), `Measured ${date} UTC by \`npm run bench:compare\`${took}. ${machineText}\n\n${table}\n\n${extra}\n`)
+  writeFileSync(join(out, "last-run.json"), JSON.stringify({ ...m, cfg: { ...cfg, formationTimeoutMs: sizes.map(cfg.formationTimeoutMs) } }, null, 1))
   log(`wrote ${join(out, "last-run.md")} and last-run.json`)
+}
+
+const main = async (): Promise<void> => {
+  const from = process.env["BENCH_FROM"]
+  if (from === undefined) report(await measure(), { runFile: true })
+  // re-render the table and charts from a saved last-run.json, measuring nothing
+  else report(JSON.parse(readFileSync(from, "utf8")) as Measured, { runFile: false })
 }
 
 try {

@@ -181,7 +181,8 @@ describe("processMemory", () => {
     // first meshes added 10, 12, 6 MB; growth 40, 0, 4 MB
     assert.strictEqual(m.firstMeshAdded, 10 * MB)
     assert.strictEqual(m.growthOverRuns, 4 * MB)
-    assert.deepStrictEqual(processMemory([]), { firstMeshAdded: null, growthOverRuns: null })
+    assert.strictEqual(m.loaded, 100 * MB)
+    assert.deepStrictEqual(processMemory([]), { loaded: null, firstMeshAdded: null, growthOverRuns: null })
   })
 })
 
