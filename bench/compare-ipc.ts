@@ -25,8 +25,11 @@ export type PeerRequest =
   | { readonly id: number; readonly cmd: "broadcast"; readonly seq: number }
   /** one direct message to `to` carrying `payload("d", seq)` */
   | { readonly id: number; readonly cmd: "direct"; readonly to: string; readonly seq: number }
-  /** replies the `Delivery` records received since the last `take`, and forgets them */
-  | { readonly id: number; readonly cmd: "take" }
+  /**
+   * replies the `Delivery` records of the current mesh from index `since` on; nothing is
+   * forgotten, so a reply lost to a timeout is read again by the next `take`
+   */
+  | { readonly id: number; readonly cmd: "take"; readonly since: number }
   /** replies `MemoryReading` (after a full GC where the child has --expose-gc) */
   | { readonly id: number; readonly cmd: "memory" }
   /** disconnects the mesh (bounded), keeps the process for the next `start` */

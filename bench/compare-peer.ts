@@ -185,11 +185,8 @@ serveRequests<PeerRequest>(async (req) => {
       if (mesh === undefined) throw new Error("no mesh")
       await withTimeout(mesh.direct(req.to, payload("d", req.seq)), 5_000, "direct")
       return true
-    case "take": {
-      const out = inbox
-      inbox = []
-      return out
-    }
+    case "take":
+      return inbox.slice(req.since)
     case "memory":
       return memory()
     case "stop":

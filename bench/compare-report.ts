@@ -32,6 +32,8 @@ export interface Summary {
   readonly startErrors: number
   readonly libraryErrors: number
   readonly misdeliveredOrDuplicate: number
+  /** state polls (at the end of formation) that timed out: the bench's IPC, not the library */
+  readonly unknownStates: number
 }
 
 const known = (x: number | null): x is number => x !== null
@@ -63,7 +65,8 @@ export const summarise = (system: System, n: number, runs: ReadonlyArray<RunResu
     rssTotal: quantile(runs.filter((r) => r.rssAfter.filter(known).length === n).map((r) => sum(r.rssAfter.filter(known))), 50),
     startErrors: sum(runs.map((r) => r.startErrors.length)),
     libraryErrors: sum(runs.map((r) => r.libraryErrors)),
-    misdeliveredOrDuplicate: sum(runs.map((r) => r.misdeliveredOrDuplicate))
+    misdeliveredOrDuplicate: sum(runs.map((r) => r.misdeliveredOrDuplicate)),
+    unknownStates: sum(runs.map((r) => r.unknownStates ?? 0))
   }
 }
 

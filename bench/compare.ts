@@ -172,7 +172,7 @@ const report = (m: Measured, write: { readonly runFile: boolean }): void => {
   log(`\n## results (${date} UTC${took})\n${machineText}\n\n${table}`)
   const extra = SYSTEMS.map((system) => {
     const s = summaries.filter((x) => x.system === system)
-    return `${system}: ${s.reduce((a, x) => a + x.startErrors, 0)} failed starts, ${s.reduce((a, x) => a + x.libraryErrors, 0)} exceptions thrown inside the library, ${s.reduce((a, x) => a + x.misdeliveredOrDuplicate, 0)} misdelivered or duplicate messages`
+    return `${system}: ${s.reduce((a, x) => a + x.startErrors, 0)} failed starts, ${s.reduce((a, x) => a + x.libraryErrors, 0)} exceptions thrown inside the library, ${s.reduce((a, x) => a + x.misdeliveredOrDuplicate, 0)} misdelivered or duplicate messages, ${s.reduce((a, x) => a + x.unknownStates, 0)} state polls timed out (bench IPC under load)`
   }).join("; ")
   log(extra)
   const runsPerSize = summaries[0]?.runs ?? 0

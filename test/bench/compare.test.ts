@@ -114,6 +114,7 @@ const run = (over: Partial<RunResult>): RunResult => ({
   formationMs: 100,
   connectedMs: 100,
   degrees: "2:3",
+  unknownStates: 0,
   components: 1,
   broadcastsSent: 2,
   broadcastSendFailures: 0,
