@@ -189,7 +189,7 @@ export const charts = (mesh: ReadonlyArray<Summary>, signal: ReadonlyArray<Signa
   })
   return [
     ["compare-formation.svg", barChart({
-      title: "Mesh formation: time until connected (median, whisker p95)",
+      title: "Time until connected, runs that connected (median, whisker p95)",
       yLabel: "ms from start (init + connect)",
       categories: cats,
       series: [
