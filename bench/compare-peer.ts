@@ -156,7 +156,12 @@ serveRequests<PeerRequest>(async (req) => {
       await stop()
       const rssBefore = (await memory()).rss
       const t0 = nowMs()
-      const m = await withTimeout(create(req), 20_000, "init")
+      const creating = create(req)
+      const m = await withTimeout(creating, 20_000, "init").catch((e: unknown) => {
+        // a mesh whose init outlived the timeout is disconnected when it does come up
+        creating.then((late) => late.disconnect().catch(countError), () => undefined)
+        throw e
+      })
       mesh = m
       const self = m.peerId
       m.onMessage((from, content) => {

@@ -122,19 +122,33 @@ export const stopServer = async (s: ServerChild): Promise<void> => {
   await waitExit(s.rpc.child, 5_000)
 }
 
+const startPeer = (system: System, index: number, dir: string): Promise<Rpc<PeerRequest>> => {
+  const name = `${system}-peer${index}`
+  const c = spawn("./compare-peer.ts", [`--system=${system}`, `--dir=${dir}`], name, ["--expose-gc"])
+  return ready(c, 60_000, name).then(() => new Rpc<PeerRequest>(c, name))
+}
+
 /** `n` peer children of `system`, each ready (its library loaded). */
 export const startPeers = async (system: System, n: number, dir: string): Promise<Array<Rpc<PeerRequest>>> => {
   const out: Array<Rpc<PeerRequest>> = []
   // a few at a time: 20 processes loading their library at once on 2 cores would only queue
   for (let i = 0; i < n; i += 4) {
-    const batch = Array.from({ length: Math.min(4, n - i) }, (_, j) => {
-      const name = `${system}-peer${i + j}`
-      const c = spawn("./compare-peer.ts", [`--system=${system}`, `--dir=${dir}`], name, ["--expose-gc"])
-      return ready(c, 60_000, name).then(() => new Rpc<PeerRequest>(c, name))
-    })
-    out.push(...(await Promise.all(batch)))
+    out.push(...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, (_, j) => startPeer(system, i + j, dir)))))
   }
   return out
+}
+
+/** Replaces the peer children of `pool` that have died (in place); returns how many. */
+export const replaceDead = async (pool: Array<Rpc<PeerRequest>>, system: System, dir: string): Promise<number> => {
+  let replaced = 0
+  for (let i = 0; i < pool.length; i++) {
+    const c = pool[i]!.child
+    if (c.exitCode === null && c.signalCode === null && c.connected) continue
+    c.kill("SIGKILL")
+    pool[i] = await startPeer(system, i, dir)
+    replaced++
+  }
+  return replaced
 }
 
 export const stopPeers = async (peers: ReadonlyArray<Rpc<PeerRequest>>): Promise<void> => {

@@ -28,7 +28,7 @@ import { fileURLToPath } from "node:url"
 import { compareDir, ensureInstalled, THEIR_VERSION } from "./compare-install.ts"
 import type { System } from "./compare-ipc.ts"
 import { runOnce, type MeshConfig, type RunResult } from "./compare-mesh.ts"
-import { childrenCpu, killAll, startPeers, startServer, stderrOf, stopPeers, stopServer, type ServerChild } from "./compare-pool.ts"
+import { childrenCpu, killAll, replaceDead, startPeers, startServer, stderrOf, stopPeers, stopServer, type ServerChild } from "./compare-pool.ts"
 import { charts, processMemory, summarise, tableRows, type SignalSummary, type Summary } from "./compare-report.ts"
 import { announceLatency } from "./compare-signal.ts"
 import { renderTable } from "./compare-stats.ts"
@@ -79,6 +79,9 @@ const meshPart = async (dir: string): Promise<Array<RunResult>> => {
       for (let run = 0; run < RUNS; run++) {
         // ours then 1.1.3 in each round, so load on the shared machine falls on both alike
         for (const system of SYSTEMS) {
+          // a peer process that died (a crash inside the library) is replaced, and said so
+          const replaced = await replaceDead(pools.get(system)!, system, dir)
+          if (replaced > 0) log(`  ${system}: replaced ${replaced} dead peer process(es): ${stderrOf(`${system}-peer`).slice(-1).join("")}`)
           const r = await runOnce(system, pools.get(system)!, `ws://127.0.0.1:${servers.get(system)!.port}`, n, run, cfg)
           results.push(r)
           log(
