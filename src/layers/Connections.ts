@@ -22,7 +22,14 @@ import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schem
 import { handshake as linkHandshake } from "./connections/handshake.ts"
 import { restartNumber } from "./webrtc/negotiation.ts"
 import { readLink } from "./connections/readLink.ts"
-import { ConnectError, Connections, type ConnectionsStats, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
+import {
+  ConnectError,
+  Connections,
+  type ConnectionsStats,
+  type Inbound,
+  type MediaInbound,
+  type PeerLinkInfo
+} from "../services/Connections.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
@@ -68,6 +75,9 @@ export const layer = Layer.effect(
     const keys = yield* PeerKeys
     const fibers = yield* FiberMap.make<PeerId, void, never>()
     const inbound = yield* Effect.acquireRelease(PubSub.bounded<Inbound>(INBOUND_BUFFER), PubSub.shutdown)
+    const mediaInbound = yield* Effect.acquireRelease(PubSub.bounded<MediaInbound>(INBOUND_BUFFER), PubSub.shutdown)
+    /** Links carrying media (the Media service says which): kept like ring links. */
+    let mediaLinks: ReadonlySet<PeerId> = new Set()
     const entries = new Map<PeerId, Entry>()
     const cooldowns = new BoundedMap<PeerId, Cooldown>(PEER_STATE_LIMIT)
     /** Neighbours disconnected for exceeding their limits: refused until then. */
@@ -83,7 +93,7 @@ export const layer = Layer.effect(
     /** Links that may be given up: not to a ring neighbour, nor the long link (see internal/protectedLinks.ts). */
     const unprotected = (ids: ReadonlyArray<PeerId>) => {
       const kept = protectedLinks(self, connectedIds(), ring, config.maxPeers)
-      return ids.filter((id) => !kept.has(id))
+      return ids.filter((id) => !kept.has(id) && !mediaLinks.has(id))
     }
     /** True when this peer has, or is setting up, a long link that is not a ring link. */
     const hasLongLink = () => [...entries.values()].some((e) => !e.leaving && !ring.has(e.peerId) && isLong(self, e.peerId))
@@ -129,6 +139,7 @@ export const layer = Layer.effect(
         limits: rateLimits,
         maxFrameChars,
         deliver: (frame) => PubSub.publish(inbound, { from: entry.peerId, frame }),
+        deliverMedia: (frame) => PubSub.publish(mediaInbound, { from: entry.peerId, frame }),
         overLimit: (why) => banFor(entry, link, why),
         counters: stats,
         evicted: (reason) =>
@@ -277,7 +288,9 @@ export const layer = Layer.effect(
     const enforceCapacity = Effect.gen(function*() {
       let connected = connectedIds()
       while (connected.length > config.maxPeers) {
-        const victim = farthestOf(unprotected(connected)) ?? farthestOf(connected)!
+        // a link carrying media stays, even over capacity
+        const victim = farthestOf(unprotected(connected)) ?? farthestOf(connected.filter((id) => !mediaLinks.has(id)))
+        if (victim === undefined) return
         yield* evict(victim, "over-capacity")
         connected = connectedIds()
       }
@@ -390,6 +403,14 @@ export const layer = Layer.effect(
         return until === 0 ? undefined : until
       },
       stats: Effect.sync((): ConnectionsStats => ({ ...stats })),
+      mediaOf: (peerId) => {
+        const entry = entries.get(peerId)
+        return entry?.status === "connected" ? entry.link?.media : undefined
+      },
+      mediaInbound: PubSub.subscribe(mediaInbound),
+      protectMedia: (peerIds) => {
+        mediaLinks = peerIds
+      },
       unreachable: (peerId, why) =>
         Effect.suspend(() => {
           const entry = entries.get(peerId)

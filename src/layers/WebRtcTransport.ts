@@ -28,6 +28,7 @@
 import { Effect, Exit, Layer, Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import { type IceServer, MeshConfig, type MeshOptions } from "../services/MeshConfig.ts"
+import type { MediaPeerConnectionLike } from "../services/Media.ts"
 import { type Link, LinkError, PeerTransport, type SignalChannel } from "../services/PeerTransport.ts"
 import { RtcPeerConnectionCtor } from "./RtcPeerConnection.ts"
 import { makeChannel } from "./webrtc/channel.ts"
@@ -148,7 +149,10 @@ const openLink = (
     })
     const dc = channel.channel()
     if (dc === undefined) return yield* linkError("setup-failed", "no data channel")
-    return yield* channel.start(dc, pc.close)
+    const link = yield* channel.start(dc, pc.close)
+    // the same connection carries the link's media (layers/media/linkMedia.ts): browsers' and
+    // werift's connections both have the media half
+    return { ...link, media: pc.pc as unknown as MediaPeerConnectionLike }
   }).pipe(Effect.withSpan("WebRtcTransport.open"))
 
 // ---------------------------------------------------------------------------------------------

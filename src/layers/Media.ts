@@ -1,0 +1,294 @@
+/**
+ * The `Media` layer: what this peer publishes, and one `linkMedia` engine per direct link
+ * that has a WebRTC connection (memory links carry no media).
+ *
+ * An engine is made when a link connects (or when its first media frame arrives, whichever
+ * comes first) and closed when the link goes; publishing syncs every engine. The camera
+ * source goes to at most `maxMediaPeers` links (the first ones, in link order; a slot frees
+ * when a link closes). Links carrying media are handed to `Connections.protectMedia`, so the
+ * optimizer never evicts them while media flows.
+ *
+ * @since 2.0.0
+ */
+import { Clock, Effect, Exit, Layer, Option, PubSub, Scope } from "effect"
+import { isPolite } from "../internal/perfectNegotiation.ts"
+import type { MediaFrame } from "../schema/MediaFrames.ts"
+import type { PeerId } from "../schema/PeerId.ts"
+import { Connections } from "../services/Connections.ts"
+import { Identity } from "../services/Identity.ts"
+import {
+  Media,
+  MediaError,
+  type MediaEvent,
+  MediaPlatform,
+  type MediaPlatformShape,
+  type MediaStreamLike,
+  type MediaTrackLike,
+  type PeerMediaStats
+} from "../services/Media.ts"
+import { MeshConfig } from "../services/MeshConfig.ts"
+import { MeshEvents } from "../services/MeshEvents.ts"
+import { type LinkMedia, type LinkPublication, makeLinkMedia } from "./media/linkMedia.ts"
+import { collectStats, type RtpTotals } from "./media/stats.ts"
+
+/** Media events waiting for slow listeners (older ones are dropped). */
+const EVENT_BUFFER = 256
+
+/** A minimal stream over tracks, where the platform has no `MediaStream` (Node without werift's). */
+const plainStream = (tracks: ReadonlyArray<unknown>) => {
+  const all = [...tracks] as Array<{ readonly kind?: string }>
+  return {
+    id: `remote-${Math.random().toString(36).slice(2, 10)}`,
+    getTracks: () => all,
+    getAudioTracks: () => all.filter((t) => t.kind === "audio"),
+    getVideoTracks: () => all.filter((t) => t.kind === "video")
+  }
+}
+
+/** The platform's media from globals: `MediaStream` and `navigator.mediaDevices` where they exist. */
+export const globalPlatform = (): MediaPlatformShape => {
+  const g = globalThis as {
+    readonly MediaStream?: new(tracks: Array<unknown>) => unknown
+    readonly navigator?: { readonly mediaDevices?: Partial<Omit<MediaPlatformShape, "makeStream">> }
+  }
+  const devices = g.navigator?.mediaDevices
+  const Stream = g.MediaStream
+  return {
+    makeStream: Stream === undefined ? plainStream : (tracks) => new Stream([...tracks]),
+    ...(devices?.getUserMedia !== undefined ? { getUserMedia: (c) => devices.getUserMedia!.call(devices, c) } : {}),
+    ...(devices?.getDisplayMedia !== undefined ? { getDisplayMedia: (c) => devices.getDisplayMedia!.call(devices, c) } : {}),
+    ...(devices?.enumerateDevices !== undefined ? { enumerateDevices: () => devices.enumerateDevices!.call(devices) } : {})
+  }
+}
+
+/** A `getUserMedia` rejection as a typed `MediaError`. */
+export const mediaErrorOf = (e: unknown): MediaError => {
+  const name = typeof e === "object" && e !== null && "name" in e ? String(e.name) : ""
+  const message = e instanceof Error ? e.message : String(e)
+  const reason = name === "NotAllowedError" || name === "SecurityError"
+    ? "permission-denied"
+    : name === "NotFoundError" || name === "NotReadableError"
+    ? "device-not-found"
+    : name === "OverconstrainedError"
+    ? "overconstrained"
+    : "not-supported"
+  return new MediaError({ reason, message: message === "" ? name : message })
+}
+
+interface Publication {
+  camera: { audio?: MediaTrackLike | undefined; video?: MediaTrackLike | undefined } | undefined
+  /** Only these peers; undefined: every link. */
+  to: ReadonlySet<PeerId> | undefined
+  audioEnabled: boolean
+  videoEnabled: boolean
+  screen: MediaTrackLike | undefined
+  maxBitrate: number | undefined
+}
+
+export const layer = Layer.effect(
+  Media,
+  Effect.gen(function*() {
+    const connections = yield* Connections
+    const meshEvents = yield* MeshEvents
+    const config = yield* MeshConfig
+    const identity = yield* Identity
+    const platform = Option.getOrElse(yield* Effect.serviceOption(MediaPlatform), globalPlatform)
+    const events = yield* Effect.acquireRelease(PubSub.sliding<MediaEvent>(EVENT_BUFFER), PubSub.shutdown)
+    const engines = new Map<PeerId, { readonly engine: LinkMedia; readonly scope: Scope.Closeable }>()
+    /** Links given the camera source, in the order they got it (at most maxMediaPeers). */
+    const cameraLinks = new Set<PeerId>()
+    const allowed = new Map<PeerId, boolean>()
+    const previousTotals = new Map<PeerId, { readonly at: number; readonly totals: RtpTotals }>()
+    const pub: Publication = {
+      camera: undefined,
+      to: undefined,
+      audioEnabled: true,
+      videoEnabled: true,
+      screen: undefined,
+      maxBitrate: undefined
+    }
+
+    const emit = (event: MediaEvent) => PubSub.publish(events, event)
+
+    /** Keeps the camera slots: targets that are linked, up to maxMediaPeers, in link order. */
+    const assignCamera = () => {
+      if (pub.camera === undefined) return cameraLinks.clear()
+      for (const id of cameraLinks) if (!engines.has(id) || (pub.to !== undefined && !pub.to.has(id))) cameraLinks.delete(id)
+      for (const id of engines.keys()) {
+        if (cameraLinks.size >= config.maxMediaPeers) break
+        if (pub.to === undefined || pub.to.has(id)) cameraLinks.add(id)
+      }
+    }
+
+    const publicationFor = (peerId: PeerId) => (): LinkPublication => ({
+      camera: cameraLinks.has(peerId) ? pub.camera : undefined,
+      audioEnabled: pub.audioEnabled,
+      videoEnabled: pub.videoEnabled,
+      screen: pub.screen !== undefined && (pub.to === undefined || pub.to.has(peerId)) ? pub.screen : undefined,
+      maxBitrate: pub.maxBitrate
+    })
+
+    const accepts = (peerId: PeerId) => (): "yes" | "no" | "ask" => {
+      const answer = allowed.get(peerId)
+      if (answer !== undefined) return answer ? "yes" : "no"
+      return config.mediaPolicy === "accept" ? "yes" : config.mediaPolicy === "deny" ? "no" : "ask"
+    }
+
+    /** Tells Connections which links carry media (kept from eviction). */
+    const protect = () => {
+      const active = new Set<PeerId>()
+      for (const [id, { engine }] of engines) if (engine.active() || cameraLinks.has(id)) active.add(id)
+      connections.protectMedia(active)
+    }
+
+    const syncAll = Effect.suspend(() => {
+      assignCamera()
+      protect()
+      return Effect.forEach([...engines.values()], (e) => e.engine.sync, { discard: true })
+    })
+
+    /** The engine of a link, made for its current connection if there is none (or only a stale one). */
+    const ensure = Effect.fnUntraced(function*(peerId: PeerId) {
+      const pc = connections.mediaOf(peerId)
+      const existing = engines.get(peerId)
+      if (pc === undefined || existing?.engine.pc === pc) return existing?.engine
+      if (existing !== undefined) yield* release(peerId, existing)
+      const scope = yield* Scope.make()
+      const engine = yield* makeLinkMedia({
+        peerId,
+        polite: isPolite(identity.peerId, peerId),
+        pc,
+        send: (frame: MediaFrame) => connections.send(peerId, JSON.stringify(frame)),
+        publication: publicationFor(peerId),
+        emit: (event) => Effect.andThen(emit(event), Effect.sync(protect)),
+        makeStream: (tracks) => platform.makeStream(tracks),
+        accepts: accepts(peerId)
+      }).pipe(Scope.provide(scope))
+      engines.set(peerId, { engine, scope })
+      yield* syncAll
+      return engine
+    })
+
+    /** Ends a link's engine: its remote streams are reported removed, then its fiber stops. */
+    const release = Effect.fnUntraced(function*(peerId: PeerId, entry: { readonly engine: LinkMedia; readonly scope: Scope.Closeable }) {
+      if (engines.get(peerId) === entry) engines.delete(peerId)
+      previousTotals.delete(peerId)
+      yield* entry.engine.close
+      yield* entry.engine.closed.pipe(Effect.timeout(1000), Effect.ignore)
+      yield* Scope.close(entry.scope, Exit.void)
+    })
+
+    const drop = Effect.fnUntraced(function*(peerId: PeerId) {
+      const entry = engines.get(peerId)
+      if (entry === undefined || connections.mediaOf(peerId) === entry.engine.pc) return
+      yield* release(peerId, entry)
+      yield* syncAll
+    })
+    yield* Effect.addFinalizer(() => Effect.forEach([...engines.values()], (e) => Scope.close(e.scope, Exit.void), { discard: true }))
+
+    // links come and go
+    const linkEvents = yield* PubSub.subscribe(meshEvents)
+    yield* Effect.gen(function*() {
+      while (true) {
+        const event = yield* PubSub.take(linkEvents)
+        if (event._tag === "PeerConnected") yield* ensure(event.peerId)
+        else if (event._tag === "PeerDisconnected") yield* drop(event.peerId)
+      }
+    }).pipe(Effect.forkScoped)
+
+    // media frames, in order, to their link's engine
+    const frames = yield* connections.mediaInbound
+    yield* Effect.gen(function*() {
+      while (true) {
+        const { frame, from } = yield* PubSub.take(frames)
+        const engine = yield* ensure(from)
+        if (engine !== undefined) yield* engine.frame(frame)
+      }
+    }).pipe(Effect.forkScoped)
+
+    for (const id of yield* connections.connected) yield* ensure(id)
+
+    const stats = Effect.fnUntraced(function*(peerId?: PeerId) {
+      const out: Array<PeerMediaStats> = []
+      for (const [id, { engine }] of engines) {
+        if (peerId !== undefined && id !== peerId) continue
+        const totals = yield* Effect.promise(() => collectStats(engine.pc))
+        const now = yield* Clock.currentTimeMillis
+        const previous = previousTotals.get(id)
+        previousTotals.set(id, { at: now, totals })
+        const seconds = previous === undefined ? 0 : (now - previous.at) / 1000
+        const rate = (bytes: number, before: number | undefined) => seconds > 0 && before !== undefined ? Math.max(0, ((bytes - before) * 8) / seconds) : 0
+        out.push({
+          peerId: id,
+          ...totals,
+          bitrateIn: rate(totals.bytesReceived, previous?.totals.bytesReceived),
+          bitrateOut: rate(totals.bytesSent, previous?.totals.bytesSent)
+        })
+      }
+      return out
+    })
+
+    return Media.of({
+      publish: (tracks, options) =>
+        Effect.suspend(() => {
+          const sameCamera = pub.camera !== undefined
+          pub.camera = { audio: tracks.audio, video: tracks.video }
+          pub.to = options?.to === undefined ? undefined : new Set(options.to)
+          if (!sameCamera) {
+            pub.audioEnabled = true
+            pub.videoEnabled = true
+          }
+          return syncAll
+        }),
+      unpublish: Effect.suspend(() => {
+        pub.camera = undefined
+        pub.to = undefined
+        return syncAll
+      }),
+      setEnabled: (kind, enabled) =>
+        Effect.suspend(() => {
+          if (kind === "audio") pub.audioEnabled = enabled
+          else pub.videoEnabled = enabled
+          return syncAll
+        }),
+      replaceTrack: (kind, track) =>
+        Effect.suspend(() => {
+          if (pub.camera === undefined) return Effect.void
+          pub.camera = { ...pub.camera, [kind]: track }
+          return syncAll
+        }),
+      publishScreen: (track) =>
+        Effect.suspend(() => {
+          pub.screen = track
+          return syncAll
+        }),
+      acquire: (constraints) =>
+        Effect.acquireRelease(
+          Effect.suspend(() => {
+            const getUserMedia = platform.getUserMedia
+            if (getUserMedia === undefined) {
+              return Effect.fail(new MediaError({ reason: "not-supported", message: "this platform has no getUserMedia" }))
+            }
+            return Effect.tryPromise({ try: () => getUserMedia(constraints), catch: mediaErrorOf })
+          }),
+          (stream: MediaStreamLike) => Effect.sync(() => stream.getTracks().forEach((t) => t.stop()))
+        ),
+      events: PubSub.subscribe(events),
+      peers: Effect.sync(() => [...engines.values()].map((e) => e.engine.state())),
+      stats,
+      setMaxBitrate: (bps) =>
+        Effect.suspend(() => {
+          pub.maxBitrate = bps
+          return syncAll
+        }),
+      allow: (peerId, ok) =>
+        Effect.suspend(() => {
+          allowed.set(peerId, ok)
+          // bounded by the links: forget peers no longer linked
+          for (const id of allowed.keys()) if (!engines.has(id) && id !== peerId) allowed.delete(id)
+          return engines.get(peerId)?.engine.reconsider ?? Effect.void
+        }),
+      active: Effect.sync(() => new Set([...engines].filter(([, e]) => e.engine.active()).map(([id]) => id)))
+    })
+  }).pipe(Effect.annotateLogs("module", "Media"))
+)
