@@ -81,3 +81,22 @@ export type { BinaryData, FileSource, StreamOptions } from "./facade/streams.ts"
 export { CryptoConfig, cryptoDefaults, type CryptoEvent, CryptoManager, type CryptoOptions } from "./crypto/CryptoManager.ts"
 export { CryptoError, CryptoErrorReason } from "./crypto/CryptoError.ts"
 export { KeyAnnouncement, verifyAnnouncement } from "./crypto/keys.ts"
+export {
+  type LocalTracks,
+  Media,
+  type MediaDeviceInfoLike,
+  MediaError,
+  type MediaEvent,
+  type MediaPeerConnectionLike,
+  MediaPlatform,
+  type MediaPlatformShape,
+  type MediaSource,
+  type MediaStreamLike,
+  type MediaTrackLike,
+  type PeerMediaState,
+  type PeerMediaStats,
+  type PublishOptions,
+  type TrackKind
+} from "./services/Media.ts"
+export * as MediaLayer from "./layers/Media.ts"
+export type { MediaDevicesList, MediaState, StartMediaOptions } from "./facade/media.ts"

@@ -7,6 +7,7 @@
  */
 import type { PeerId } from "../schema/PeerId.ts"
 import type { DhtChange } from "../services/Dht.ts"
+import type { MediaError, MediaSource, MediaStreamLike } from "../services/Media.ts"
 import type { MeshEvent } from "../services/MeshEvents.ts"
 
 /** Event payloads, by event name. */
@@ -74,6 +75,28 @@ export interface PeerPigeonMeshEvents {
   statusChanged: { readonly type: string; readonly message: string }
   peersUpdated: { readonly connectedCount: number }
   dhtValueChanged: DhtChange
+  /**
+   * A peer's stream arrived (once per stream: after `remoteStreamRemoved`, a restart is a new
+   * one). `stream` is a `MediaStream` in browsers (werift's in Node); `source` is `"camera"`
+   * (camera and microphone) or `"screen"`.
+   */
+  remoteStream: {
+    readonly peerId: PeerId
+    readonly stream: MediaStreamLike
+    readonly source: MediaSource
+    readonly audio: boolean
+    readonly video: boolean
+  }
+  /** A peer's stream ended: it stopped it, or the link or call closed. */
+  remoteStreamRemoved: { readonly peerId: PeerId; readonly source: MediaSource; readonly reason: string }
+  /** A peer muted or unmuted its audio or video (its frames stop while muted). */
+  remoteMediaState: { readonly peerId: PeerId; readonly source: MediaSource; readonly audio: boolean; readonly video: boolean }
+  localStreamStarted: { readonly stream: MediaStreamLike; readonly video: boolean; readonly audio: boolean }
+  localStreamStopped: Record<string, never>
+  /** Media failed: `type` is the error's reason (permission-denied, device-not-found, negotiation-failed, ...). */
+  mediaError: { readonly error: MediaError; readonly type: MediaError["reason"]; readonly peerId?: string }
+  /** `mediaPolicy: "ask"`: a peer sends a stream; `accept()` shows it (`remoteStream`), `reject()` ignores this peer's media. */
+  incomingMedia: { readonly peerId: PeerId; readonly source: MediaSource; accept(): void; reject(): void }
 }
 export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
 export type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void

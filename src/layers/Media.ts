@@ -75,6 +75,19 @@ export const mediaErrorOf = (e: unknown): MediaError => {
   return new MediaError({ reason, message: message === "" ? name : message })
 }
 
+/** Local media from `get` (a platform call), its tracks stopped when the Scope closes. */
+const scopedMedia = (
+  what: string,
+  get: ((constraints: Record<string, unknown>) => Promise<MediaStreamLike>) | undefined,
+  constraints: Record<string, unknown>
+) =>
+  Effect.acquireRelease(
+    get === undefined
+      ? Effect.fail(new MediaError({ reason: "not-supported", message: `this platform has no ${what}` }))
+      : Effect.tryPromise({ try: () => get(constraints), catch: mediaErrorOf }),
+    (stream: MediaStreamLike) => Effect.sync(() => stream.getTracks().forEach((t) => t.stop()))
+  )
+
 interface Publication {
   camera: { audio?: MediaTrackLike | undefined; video?: MediaTrackLike | undefined } | undefined
   /** Only these peers; undefined: every link. */
@@ -262,17 +275,14 @@ export const layer = Layer.effect(
           pub.screen = track
           return syncAll
         }),
-      acquire: (constraints) =>
-        Effect.acquireRelease(
-          Effect.suspend(() => {
-            const getUserMedia = platform.getUserMedia
-            if (getUserMedia === undefined) {
-              return Effect.fail(new MediaError({ reason: "not-supported", message: "this platform has no getUserMedia" }))
-            }
-            return Effect.tryPromise({ try: () => getUserMedia(constraints), catch: mediaErrorOf })
-          }),
-          (stream: MediaStreamLike) => Effect.sync(() => stream.getTracks().forEach((t) => t.stop()))
-        ),
+      acquire: (constraints) => scopedMedia("getUserMedia", platform.getUserMedia, constraints),
+      acquireDisplay: (constraints) => scopedMedia("getDisplayMedia", platform.getDisplayMedia, constraints),
+      devices: Effect.suspend(() => {
+        const enumerate = platform.enumerateDevices
+        return enumerate === undefined
+          ? Effect.fail(new MediaError({ reason: "not-supported", message: "this platform has no enumerateDevices" }))
+          : Effect.tryPromise({ try: () => enumerate(), catch: mediaErrorOf })
+      }),
       events: PubSub.subscribe(events),
       peers: Effect.sync(() => [...engines.values()].map((e) => e.engine.state())),
       stats,

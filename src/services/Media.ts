@@ -55,6 +55,13 @@ export interface MediaPeerConnectionLike {
   getStats(): Promise<{ forEach(f: (report: Record<string, unknown>) => void): void }>
 }
 
+export interface MediaDeviceInfoLike {
+  readonly kind: string
+  readonly deviceId: string
+  readonly label: string
+  readonly groupId?: string
+}
+
 /** How the platform makes streams and gets local media. */
 export interface MediaPlatformShape {
   /** A stream over received tracks. */
@@ -62,7 +69,7 @@ export interface MediaPlatformShape {
   /** Local camera/microphone (`navigator.mediaDevices.getUserMedia`); absent in Node. */
   readonly getUserMedia?: (constraints: Record<string, unknown>) => Promise<MediaStreamLike>
   readonly getDisplayMedia?: (constraints: Record<string, unknown>) => Promise<MediaStreamLike>
-  readonly enumerateDevices?: () => Promise<ReadonlyArray<{ readonly kind: string; readonly deviceId: string; readonly label: string; readonly groupId?: string }>>
+  readonly enumerateDevices?: () => Promise<ReadonlyArray<MediaDeviceInfoLike>>
 }
 
 export class MediaPlatform extends Context.Service<MediaPlatform, MediaPlatformShape>()("peerpigeon/MediaPlatform") {}
@@ -159,6 +166,10 @@ export class Media extends Context.Service<Media, {
   publishScreen(track: MediaTrackLike | undefined): Effect.Effect<void>
   /** Local tracks from the platform (camera/microphone), stopped when the Scope closes. */
   acquire(constraints: { readonly audio?: unknown; readonly video?: unknown }): Effect.Effect<MediaStreamLike, MediaError, Scope.Scope>
+  /** A screen (`getDisplayMedia`), stopped when the Scope closes. */
+  acquireDisplay(constraints: { readonly audio?: unknown; readonly video?: unknown }): Effect.Effect<MediaStreamLike, MediaError, Scope.Scope>
+  /** The platform's media devices (`enumerateDevices`). */
+  readonly devices: Effect.Effect<ReadonlyArray<MediaDeviceInfoLike>, MediaError>
   /** Media events, for the lifetime of the caller's Scope. */
   readonly events: Effect.Effect<PubSub.Subscription<MediaEvent>, never, Scope.Scope>
   /** What each link carries. */
