@@ -95,6 +95,19 @@ export interface PeerPigeonMeshEvents {
   localStreamStopped: Record<string, never>
   /** Media failed: `type` is the error's reason (permission-denied, device-not-found, negotiation-failed, ...). */
   mediaError: { readonly error: MediaError; readonly type: MediaError["reason"]; readonly peerId?: string }
+  /**
+   * A peer calls this one (any peer of the network, linked or not). `accept()` answers with
+   * the local stream (or `options.stream`, or opens the devices); `reject(reason)` declines.
+   */
+  incomingCall: {
+    readonly peerId: PeerId
+    /** How many mesh hops the invite travelled. */
+    readonly hops: number
+    accept(options?: { readonly stream?: MediaStreamLike; readonly video?: boolean; readonly audio?: boolean }): Promise<void>
+    reject(reason?: string): Promise<void>
+  }
+  /** A call ended (hung up by either side, rejected, unanswered, or its connection failed). */
+  callEnded: { readonly peerId: PeerId; readonly reason: string }
   /** `mediaPolicy: "ask"`: a peer sends a stream; `accept()` shows it (`remoteStream`), `reject()` ignores this peer's media. */
   incomingMedia: { readonly peerId: PeerId; readonly source: MediaSource; accept(): void; reject(): void }
 }

@@ -83,6 +83,8 @@ export abstract class MeshMediaBase extends MeshEmitter {
   #videoEnabled = true
   readonly #remote = new Map<PeerId, MediaStreamLike>()
   readonly #remoteScreens = new Map<PeerId, MediaStreamLike>()
+  /** Devices opened for a call (no local stream was running): released when it ends. */
+  readonly #callScopes = new Map<PeerId, Scope.Closeable>()
 
   /** Starts forwarding the `Media` service's events once the runtime is up. */
   protected override emit<K extends PeerPigeonMeshEvent>(event: K, data: PeerPigeonMeshEvents[K]): void {
@@ -115,6 +117,22 @@ export abstract class MeshMediaBase extends MeshEmitter {
         return this.emit("remoteMediaState", { peerId: event.peerId, source: event.source, audio: event.audio, video: event.video })
       case "MediaFailed":
         return this.emit("mediaError", { error: event.error, type: event.error.reason, ...(event.error.peerId === undefined ? {} : { peerId: event.error.peerId }) })
+      case "IncomingCall":
+        return this.emit("incomingCall", {
+          peerId: event.peerId,
+          hops: event.hops,
+          accept: async (options = {}) => {
+            const tracks = await this.#callTracks(event.peerId, options)
+            await this.#media(Media.use((m) => m.answerCall(event.peerId, true, tracks)))
+          },
+          reject: (reason) => this.runEffect(Media.use((m) => m.answerCall(event.peerId, false, {}, reason))).catch(() => undefined)
+        })
+      case "CallEnded": {
+        const scope = this.#callScopes.get(event.peerId)
+        this.#callScopes.delete(event.peerId)
+        if (scope !== undefined) void this.runEffect(Scope.close(scope, Exit.void)).catch(() => undefined)
+        return this.emit("callEnded", { peerId: event.peerId, reason: event.reason })
+      }
       case "MediaRequested": {
         const answer = (ok: boolean) => void this.runEffect(Media.use((m) => m.allow(event.peerId, ok))).catch(() => undefined)
         return this.emit("incomingMedia", { peerId: event.peerId, source: event.source, accept: () => answer(true), reject: () => answer(false) })
@@ -279,6 +297,40 @@ export abstract class MeshMediaBase extends MeshEmitter {
     this.#screen = undefined
     await this.runEffect(Media.use((m) => m.publishScreen(undefined)))
     await this.runEffect(Scope.close(screen.scope, Exit.void))
+  }
+
+  /**
+   * Calls any peer of the network, linked or not, on a connection of its own (set up with
+   * signed direct messages routed over the mesh; never evicted while it lasts). Sends
+   * `options.stream`, else the local stream of `startMedia`, else opens the devices. Resolves
+   * once the callee accepts; rejects with a `MediaError` (`call-rejected`, `timeout`, ...).
+   * The callee's stream arrives as `remoteStream`.
+   */
+  async call(peerId: string, options: { readonly stream?: MediaStreamLike; readonly video?: boolean; readonly audio?: boolean } = {}): Promise<void> {
+    const to = peerId.toLowerCase() as PeerId
+    const tracks = await this.#callTracks(to, options)
+    await this.#media(Media.use((m) => m.call(to, tracks))).catch(async (e: unknown) => {
+      const scope = this.#callScopes.get(to)
+      this.#callScopes.delete(to)
+      if (scope !== undefined) await this.runEffect(Scope.close(scope, Exit.void))
+      throw e
+    })
+  }
+
+  /** Ends the call with a peer. */
+  hangUp(peerId: string): Promise<void> {
+    return this.runEffect(Media.use((m) => m.hangUp(peerId.toLowerCase() as PeerId)))
+  }
+
+  async #callTracks(peerId: PeerId, options: { readonly stream?: MediaStreamLike; readonly video?: boolean; readonly audio?: boolean }) {
+    let stream = options.stream ?? this.#local?.stream
+    if (stream === undefined) {
+      const opened = await this.#open({ video: options.video ?? true, audio: options.audio ?? true })
+      this.#callScopes.set(peerId, opened.scope)
+      stream = opened.stream
+    }
+    const tracks = stream.getTracks()
+    return { audio: tracks.find((t) => t.kind === "audio"), video: tracks.find((t) => t.kind === "video") }
   }
 
   /** The stream `startMedia` returned, or null. */

@@ -28,8 +28,15 @@ import {
 } from "../services/Media.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
+import { PeerTransport } from "../services/PeerTransport.ts"
+import { Router } from "../services/Router.ts"
+import { CALL_KIND } from "../schema/CallMessages.ts"
+import { makeCalls } from "./media/calls.ts"
 import { type LinkMedia, type LinkPublication, makeLinkMedia } from "./media/linkMedia.ts"
 import { collectStats, type RtpTotals } from "./media/stats.ts"
+
+/** How long a call rings before it counts as unanswered. */
+export const CALL_RING_TIMEOUT_MS = 30_000
 
 /** Media events waiting for slow listeners (older ones are dropped). */
 const EVENT_BUFFER = 256
@@ -105,13 +112,16 @@ export const layer = Layer.effect(
     const meshEvents = yield* MeshEvents
     const config = yield* MeshConfig
     const identity = yield* Identity
+    const router = yield* Router
+    const transport = yield* PeerTransport
     const platform = Option.getOrElse(yield* Effect.serviceOption(MediaPlatform), globalPlatform)
     const events = yield* Effect.acquireRelease(PubSub.sliding<MediaEvent>(EVENT_BUFFER), PubSub.shutdown)
     const engines = new Map<PeerId, { readonly engine: LinkMedia; readonly scope: Scope.Closeable }>()
     /** Links given the camera source, in the order they got it (at most maxMediaPeers). */
     const cameraLinks = new Set<PeerId>()
     const allowed = new Map<PeerId, boolean>()
-    const previousTotals = new Map<PeerId, { readonly at: number; readonly totals: RtpTotals }>()
+    /** The previous totals per link or call (for bitrates), dropped with it. */
+    const previousTotals = new Map<string, { readonly at: number; readonly totals: RtpTotals }>()
     const pub: Publication = {
       camera: undefined,
       to: undefined,
@@ -122,6 +132,31 @@ export const layer = Layer.effect(
     }
 
     const emit = (event: MediaEvent) => PubSub.publish(events, event)
+
+    const calls = yield* makeCalls({
+      self: identity.peerId,
+      router,
+      makePc: transport.callConnection,
+      emit,
+      makeStream: (tracks) => platform.makeStream(tracks),
+      publication: (tracks) => () => ({
+        camera: tracks(),
+        audioEnabled: pub.audioEnabled,
+        videoEnabled: pub.videoEnabled,
+        screen: pub.screen,
+        maxBitrate: pub.maxBitrate
+      }),
+      ringTimeoutMs: CALL_RING_TIMEOUT_MS
+    })
+    yield* Effect.addFinalizer(() => calls.closeAll)
+    // call setup, routed over the mesh
+    const routed = yield* router.subscribe
+    yield* Effect.gen(function*() {
+      while (true) {
+        const message = yield* PubSub.take(routed)
+        if (message.kind === CALL_KIND) yield* calls.handle(message)
+      }
+    }).pipe(Effect.forkScoped)
 
     /** Keeps the camera slots: targets that are linked, up to maxMediaPeers, in link order. */
     const assignCamera = () => {
@@ -157,7 +192,7 @@ export const layer = Layer.effect(
     const syncAll = Effect.suspend(() => {
       assignCamera()
       protect()
-      return Effect.forEach([...engines.values()], (e) => e.engine.sync, { discard: true })
+      return Effect.forEach([...[...engines.values()].map((e) => e.engine), ...calls.engines()], (e) => e.sync, { discard: true })
     })
 
     /** The engine of a link, made for its current connection if there is none (or only a stale one). */
@@ -185,7 +220,7 @@ export const layer = Layer.effect(
     /** Ends a link's engine: its remote streams are reported removed, then its fiber stops. */
     const release = Effect.fnUntraced(function*(peerId: PeerId, entry: { readonly engine: LinkMedia; readonly scope: Scope.Closeable }) {
       if (engines.get(peerId) === entry) engines.delete(peerId)
-      previousTotals.delete(peerId)
+      previousTotals.delete(`link:${peerId}`)
       yield* entry.engine.close
       yield* entry.engine.closed.pipe(Effect.timeout(1000), Effect.ignore)
       yield* Scope.close(entry.scope, Exit.void)
@@ -223,16 +258,24 @@ export const layer = Layer.effect(
 
     const stats = Effect.fnUntraced(function*(peerId?: PeerId) {
       const out: Array<PeerMediaStats> = []
-      for (const [id, { engine }] of engines) {
+      const all = [
+        ...[...engines].map(([id, { engine }]) => ({ id, engine, call: false })),
+        ...calls.engines().map((engine) => ({ id: engine.state().peerId, engine, call: true }))
+      ]
+      const live = new Set(all.map((x) => `${x.call ? "call" : "link"}:${x.id}`))
+      for (const key of previousTotals.keys()) if (!live.has(key)) previousTotals.delete(key)
+      for (const { call, engine, id } of all) {
         if (peerId !== undefined && id !== peerId) continue
+        const key = `${call ? "call" : "link"}:${id}`
         const totals = yield* Effect.promise(() => collectStats(engine.pc))
         const now = yield* Clock.currentTimeMillis
-        const previous = previousTotals.get(id)
-        previousTotals.set(id, { at: now, totals })
+        const previous = previousTotals.get(key)
+        previousTotals.set(key, { at: now, totals })
         const seconds = previous === undefined ? 0 : (now - previous.at) / 1000
         const rate = (bytes: number, before: number | undefined) => seconds > 0 && before !== undefined ? Math.max(0, ((bytes - before) * 8) / seconds) : 0
         out.push({
           peerId: id,
+          call,
           ...totals,
           bitrateIn: rate(totals.bytesReceived, previous?.totals.bytesReceived),
           bitrateOut: rate(totals.bytesSent, previous?.totals.bytesSent)
@@ -284,7 +327,10 @@ export const layer = Layer.effect(
           : Effect.tryPromise({ try: () => enumerate(), catch: mediaErrorOf })
       }),
       events: PubSub.subscribe(events),
-      peers: Effect.sync(() => [...engines.values()].map((e) => e.engine.state())),
+      peers: Effect.sync(() => [...[...engines.values()].map((e) => e.engine.state()), ...calls.states()]),
+      call: (peerId, tracks) => calls.call(peerId, tracks),
+      answerCall: (peerId, accept, tracks, reason) => calls.answer(peerId, accept, tracks, reason),
+      hangUp: (peerId, reason) => calls.hangUp(peerId, reason),
       stats,
       setMaxBitrate: (bps) =>
         Effect.suspend(() => {

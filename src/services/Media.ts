@@ -62,6 +62,20 @@ export interface MediaDeviceInfoLike {
   readonly groupId?: string
 }
 
+/** A connection of its own for a call: the media half plus what setting it up needs. */
+export interface CallConnectionLike extends MediaPeerConnectionLike {
+  readonly connectionState: string
+  addEventListener(type: string, listener: (event: unknown) => void): void
+  removeEventListener(type: string, listener: (event: unknown) => void): void
+  addIceCandidate(candidate: {
+    readonly candidate: string
+    readonly sdpMid: string | null
+    readonly sdpMLineIndex: number | null
+    readonly usernameFragment: string | null
+  } | null): Promise<unknown>
+  close(): unknown
+}
+
 /** How the platform makes streams and gets local media. */
 export interface MediaPlatformShape {
   /** A stream over received tracks. */
@@ -104,6 +118,10 @@ export type MediaEvent =
   | { readonly _tag: "RemoteStreamRemoved"; readonly peerId: PeerId; readonly source: MediaSource; readonly reason: string }
   | { readonly _tag: "RemoteMediaState"; readonly peerId: PeerId; readonly source: MediaSource; readonly audio: boolean; readonly video: boolean }
   | { readonly _tag: "MediaFailed"; readonly error: MediaError }
+  /** A peer calls this one (`answerCall` it); `hops`: how far its invite travelled over the mesh. */
+  | { readonly _tag: "IncomingCall"; readonly peerId: PeerId; readonly hops: number }
+  /** A call ended: hung up by either side, rejected, unanswered, or its connection failed. */
+  | { readonly _tag: "CallEnded"; readonly peerId: PeerId; readonly reason: string }
   /** `mediaPolicy: "ask"`: a peer offers a source; `allow` it (or not). */
   | { readonly _tag: "MediaRequested"; readonly peerId: PeerId; readonly source: MediaSource }
 
@@ -129,10 +147,14 @@ export interface PeerMediaState {
   readonly transceivers: number
   /** Offers this side made on the link. */
   readonly offers: number
+  /** True for a call's own connection (`call`), absent for a mesh link. */
+  readonly call?: boolean
 }
 
 export interface PeerMediaStats {
   readonly peerId: PeerId
+  /** True for a call's own connection. */
+  readonly call: boolean
   readonly bytesSent: number
   readonly bytesReceived: number
   readonly packetsSent: number
@@ -178,6 +200,16 @@ export class Media extends Context.Service<Media, {
   stats(peerId?: PeerId): Effect.Effect<ReadonlyArray<PeerMediaStats>>
   /** A cap on each outgoing encoding, bits per second (`RTCRtpSender.setParameters`); `undefined` lifts it. */
   setMaxBitrate(bps: number | undefined): Effect.Effect<void>
+  /**
+   * Calls any peer of the network (linked or not) on a connection of its own, set up with
+   * signed direct messages routed over the mesh; succeeds once the callee accepts. Fails with
+   * `call-rejected`, `timeout` (no answer), `peer-unreachable` or `not-supported`.
+   */
+  call(peerId: PeerId, tracks: LocalTracks): Effect.Effect<void, MediaError>
+  /** Accepts (sending `tracks`) or rejects a ringing call (`IncomingCall`). */
+  answerCall(peerId: PeerId, accept: boolean, tracks: LocalTracks, reason?: string): Effect.Effect<void, MediaError>
+  /** Ends the call with a peer (no-op when there is none). */
+  hangUp(peerId: PeerId, reason?: string): Effect.Effect<void>
   /** Answers a `MediaRequested` (`mediaPolicy: "ask"`): the peer's media is taken, or refused, from now on. */
   allow(peerId: PeerId, allowed: boolean): Effect.Effect<void>
   /** Peers whose links carry media now (kept by the optimizer). */

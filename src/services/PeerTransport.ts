@@ -11,7 +11,7 @@
 import { type Cause, Context, type Effect, type Queue, Schema, type Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { JsonObject } from "../schema/Signaling.ts"
-import type { MediaPeerConnectionLike } from "./Media.ts"
+import type { CallConnectionLike, MediaPeerConnectionLike } from "./Media.ts"
 
 /** The three signaling kinds relayed by the server for one pair of peers. */
 export type SignalKind = "offer" | "answer" | "ice-candidate"
@@ -70,4 +70,6 @@ export class PeerTransport extends Context.Service<PeerTransport, {
     remote: PeerId,
     options: { readonly initiator: boolean; readonly signals: SignalChannel; readonly timeoutMs: number }
   ): Effect.Effect<Link, LinkError, Scope.Scope>
+  /** A bare connection for a call (`Media.call`); absent where links are not WebRTC. May throw. */
+  readonly callConnection?: (() => CallConnectionLike) | undefined
 }>()("peerpigeon/PeerTransport") {}
