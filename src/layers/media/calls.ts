@@ -68,7 +68,7 @@ export interface Calls {
 const newCallId = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
 
 export const makeCalls = (o: CallsOptions): Effect.Effect<Calls> =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const calls = new Map<PeerId, CallEntry>()
     const send = (to: PeerId, message: CallMessage) => o.router.send(to, message, CALL_KIND).pipe(Effect.ignore)
 
