@@ -125,6 +125,13 @@ describe.skipIf(!hasChromium)("media in Chromium", () => {
   it("two tabs starting at once see each other's video; toggleVideo is seen and stops frames; a device switch does not renegotiate", async () => {
     const [a, b] = await Promise.all([openTab("media-tabs"), openTab("media-tabs")]) as [Tab, Tab]
     await Promise.all([linked(a, b.peerId), linked(b, a.peerId)])
+    // Chromium's fake devices: one camera, three microphones
+    const devices = await a.page.evaluate(() =>
+      (globalThis as unknown as { peerPigeonMesh: { enumerateMediaDevices(): Promise<{ cameras: Array<unknown>; microphones: Array<unknown> }> } })
+        .peerPigeonMesh.enumerateMediaDevices()
+    )
+    expect(devices.cameras).toHaveLength(1)
+    expect(devices.microphones).toHaveLength(3)
     // both click "start" in the same moment: glare, settled by perfect negotiation
     await Promise.all([a.page.click("#media-start"), b.page.click("#media-start")])
     for (const [tab, other] of [[a, b], [b, a]] as const) {

@@ -151,6 +151,34 @@ describe("media facade over werift", () => {
     expect(pd.events.filter((e) => e._tag === "RemoteStreamAdded")).toHaveLength(0)
   }, 60_000)
 
+  it("screen share: a second stream (source screen) on the same link, removed on stopScreenShare; the camera stays", async () => {
+    const [a, b] = await group(2) as [PeerPigeonMesh, PeerPigeonMesh]
+    const streams = record(b, "remoteStream")
+    const removed = record(b, "remoteStreamRemoved")
+    const pb = await probe(b)
+    await a.startMedia({ stream: streamOf(await tracks()) })
+    await until("camera", () => streams.length === 1)
+    const screen = await tracks()
+    await a.startScreenShare({ track: screen.video })
+    expect(a.getMediaState().isScreenSharing).toBe(true)
+    await until("screen", () => streams.length === 2)
+    expect(streams[1]).toMatchObject({ peerId: a.peerId, source: "screen", audio: false, video: true })
+    expect(streams[1]!.stream.getTracks().map((t) => t.kind)).toEqual(["video"])
+    expect(b.getRemoteScreens().get(a.peerId)).toBe(streams[1]!.stream)
+    const [link] = a.getMediaState().peers
+    expect(link!.transceivers).toBe(3)
+    await a.stopScreenShare()
+    await until("screen removed", () => removed.length === 1)
+    expect(removed[0]).toMatchObject({ peerId: a.peerId, source: "screen" })
+    expect(b.getRemoteStreams().has(a.peerId)).toBe(true)
+    const before = pb.packets(a.peerId, "video")
+    await until("camera still flows", () => pb.packets(a.peerId, "video") > before + 10)
+    await a.startScreenShare({ track: screen.video })
+    await until("screen again", () => streams.length === 3)
+    expect(a.getMediaState().peers[0]!.transceivers).toBe(3)
+    await pb.stop()
+  }, 60_000)
+
   it("startMedia without devices (Node) rejects with a typed MediaError and emits mediaError", async () => {
     const [a] = await group(1)
     const errors = record(a!, "mediaError")
