@@ -267,7 +267,9 @@ export const layer = Layer.effect(
       for (const { call, engine, id } of all) {
         if (peerId !== undefined && id !== peerId) continue
         const key = `${call ? "call" : "link"}:${id}`
-        const totals = yield* Effect.promise(() => collectStats(engine.pc))
+        const got = yield* Effect.tryPromise(() => collectStats(engine.pc)).pipe(Effect.option)
+        if (got._tag === "None") continue // the connection closed meanwhile
+        const totals = got.value
         const now = yield* Clock.currentTimeMillis
         const previous = previousTotals.get(key)
         previousTotals.set(key, { at: now, totals })

@@ -183,4 +183,37 @@ describe("linkMedia engine, scripted connections", () => {
         assert.strictEqual(engines[side].state().offers, side === "polite" ? 2 : 1)
       }
     })))
+
+  it.effect("an offer with more m-lines than a link can use is refused (MediaFailed), and the connection stays stable", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pc = new FakePc("x")
+      const events: Array<MediaEvent> = []
+      const sent: Array<MediaFrame> = []
+      const engine = yield* makeLinkMedia({
+        peerId: "remote" as PeerId,
+        polite: true,
+        pc,
+        send: (frame) => Effect.sync(() => sent.push(frame)),
+        publication: () => ({ camera: undefined, audioEnabled: true, videoEnabled: true, screen: undefined, maxBitrate: undefined }),
+        emit: (e) => Effect.sync(() => events.push(e)),
+        makeStream: (tracks) => tracks,
+        accepts: () => "yes"
+      })
+      yield* engine.frame({ t: "media", op: "neg", desc: { type: "offer", sdp: `v=0${"\nm=audio 9 UDP/TLS/RTP/SAVPF 111".repeat(9)}` } })
+      yield* engine.frame({ t: "media", op: "neg", desc: { type: "offer", sdp: `v=0${"\nm=audio 9 UDP/TLS/RTP/SAVPF 111".repeat(8)}` } })
+      yield* Effect.promise(async () => {
+        const deadline = Date.now() + 5000
+        while (sent.length === 0) {
+          if (Date.now() > deadline) throw new Error("the second offer was not answered")
+          await new Promise((r) => setTimeout(r, 1))
+        }
+      })
+      assert.strictEqual(events.length, 1)
+      const failed = events[0]!
+      assert.strictEqual(failed._tag, "MediaFailed")
+      if (failed._tag === "MediaFailed") assert.include(failed.error.message, "9 m-lines")
+      // the refused offer was never set; the one within bounds was answered
+      assert.strictEqual(sent[0]?.op === "neg" && sent[0].desc.type, "answer")
+      assert.strictEqual(pc.signalingState, "stable")
+    })))
 })

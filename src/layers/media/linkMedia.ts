@@ -80,6 +80,12 @@ interface Announced {
   readonly video: boolean
 }
 
+/**
+ * Most m-lines a remote offer may have: the link's data channel, this side's three and the
+ * remote's three. A longer offer (each m-line costs a receiver) is refused.
+ */
+export const MAX_M_LINES = 8
+
 /** Commands waiting on one link (frames beyond it are dropped). */
 export const COMMAND_BUFFER = 128
 
@@ -244,6 +250,8 @@ export const makeLinkMedia = (o: LinkMediaOptions): Effect.Effect<LinkMedia, nev
           }
           return
         }
+        const mLines = desc.sdp.split("\nm=").length - 1
+        if (mLines > MAX_M_LINES) return yield* failed("remote offer", `${mLines} m-lines (at most ${MAX_M_LINES})`)
         const decision = onRemoteOffer(o.polite, pc.signalingState)
         if (decision === "ignore") return
         if (decision === "rollback-and-answer") {
