@@ -12,6 +12,7 @@
  */
 import { Effect, Exit, PubSub, Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
+import { Connections } from "../services/Connections.ts"
 import {
   Media,
   MediaError,
@@ -165,8 +166,9 @@ export abstract class MeshMediaBase extends MeshEmitter {
 
   /**
    * Opens the camera and microphone (or takes `options.stream`) and sends them to every link,
-   * links made later included, or to `options.to`. Resolves with the local stream; replaces
-   * media already started. Rejects with a `MediaError` (and `mediaError`).
+   * links made later included, or to `options.to` (a target that is not a link gets a `call`).
+   * Resolves with the local stream; replaces media already started. Rejects with a
+   * `MediaError` (and `mediaError`).
    */
   async startMedia(options: StartMediaOptions = {}): Promise<MediaStreamLike> {
     const previous = this.#local
@@ -190,6 +192,11 @@ export abstract class MeshMediaBase extends MeshEmitter {
     await this.runEffect(Media.use((m) => m.publish({ audio: local.audio, video: local.video }, { to })))
     if (previous?.scope !== undefined) await this.runEffect(Scope.close(previous.scope, Exit.void))
     this.emit("localStreamStarted", { stream: local.stream, video: local.video !== undefined, audio: local.audio !== undefined })
+    if (to !== undefined) {
+      // targets that are not links get a call (a failure is a `mediaError`)
+      const linked = new Set(await this.runEffect(Connections.use((c) => c.connected)))
+      for (const id of to) if (!linked.has(id)) this.call(id, { stream: local.stream }).catch(() => undefined)
+    }
     return local.stream
   }
 

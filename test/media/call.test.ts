@@ -86,6 +86,23 @@ describe("calls over the mesh (werift)", () => {
     await pb.stop()
   }, 60_000)
 
+  it("startMedia({to}) with a peer that is not a link calls it", async () => {
+    const [a, b] = strangers()
+    const incoming = record(b, "incomingCall")
+    const ended = record(b, "callEnded")
+    const pb = await probe(b)
+    await a.startMedia({ stream: streamOf(await tracks()), to: [b.peerId] })
+    await until("ringing", () => incoming.length === 1)
+    await incoming[0]!.accept({ stream: streamOf(await tracks()) })
+    await until("b receives a over the call", () => pb.packets(a.peerId, "video") > 10, 15_000)
+    // the links got nothing: `to` named only b
+    expect(a.getMediaState().peers.filter((p) => p.call !== true && p.sending.length > 0)).toEqual([])
+    await a.stopMedia()
+    await a.hangUp(b.peerId)
+    await until("ended", () => ended.length === 1)
+    await pb.stop()
+  }, 40_000)
+
   it("a rejected call rejects the caller with call-rejected and the reason", async () => {
     const [a, b] = strangers()
     const incoming = record(b, "incomingCall")
