@@ -300,6 +300,8 @@ export const layer = Layer.effect(
 
     const handleSignal = Effect.fnUntraced(function*(from: PeerId, signal: Signal) {
       if (from === self) return
+      // a call message relayed by the server (the Media service's fallback), not a link's signal
+      if (signal.data !== null && signal.data["call"] !== undefined) return
       const entry = entries.get(from)
       if (signal.kind === "answer" && signal.data !== null && typeof signal.data["refused"] === "string") {
         if (entry !== undefined && entry.status === "connecting") yield* Deferred.succeed(entry.refused, signal.data["refused"])

@@ -10,7 +10,7 @@
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Exit, Layer, Option, PubSub, Scope } from "effect"
+import { Clock, Effect, Exit, Layer, Option, PubSub, type Schema, Scope } from "effect"
 import { isPolite } from "../internal/perfectNegotiation.ts"
 import type { MediaFrame } from "../schema/MediaFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
@@ -30,6 +30,8 @@ import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
 import { PeerTransport } from "../services/PeerTransport.ts"
 import { Router } from "../services/Router.ts"
+import { Signaling } from "../services/Signaling.ts"
+import { BoundedMap } from "../internal/boundedMap.ts"
 import { CALL_KIND } from "../schema/CallMessages.ts"
 import { makeCalls } from "./media/calls.ts"
 import { type LinkMedia, type LinkPublication, makeLinkMedia } from "./media/linkMedia.ts"
@@ -37,6 +39,9 @@ import { collectStats, type RtpTotals } from "./media/stats.ts"
 
 /** How long a call rings before it counts as unanswered. */
 export const CALL_RING_TIMEOUT_MS = 30_000
+
+/** An invite routed over the mesh and not heard of (no `ringing`) this long goes through the signaling server. */
+export const CALL_FALLBACK_MS = 2_000
 
 /** Media events waiting for slow listeners (older ones are dropped). */
 const EVENT_BUFFER = 256
@@ -114,6 +119,9 @@ export const layer = Layer.effect(
     const identity = yield* Identity
     const router = yield* Router
     const transport = yield* PeerTransport
+    const signaling = yield* Signaling
+    /** Peers the signaling server proved (their id derives from their key), for the call fallback. */
+    const provenBySignaling = new BoundedMap<PeerId, boolean>(4096)
     const platform = Option.getOrElse(yield* Effect.serviceOption(MediaPlatform), globalPlatform)
     const events = yield* Effect.acquireRelease(PubSub.sliding<MediaEvent>(EVENT_BUFFER), PubSub.shutdown)
     const engines = new Map<PeerId, { readonly engine: LinkMedia; readonly scope: Scope.Closeable }>()
@@ -132,6 +140,8 @@ export const layer = Layer.effect(
     }
 
     const emit = (event: MediaEvent) => PubSub.publish(events, event)
+    /** Links up now (from the mesh events), for whether a call can be routed at all. */
+    const connectedNow = new Set<PeerId>()
 
     const calls = yield* makeCalls({
       self: identity.peerId,
@@ -146,7 +156,18 @@ export const layer = Layer.effect(
         screen: pub.screen,
         maxBitrate: pub.maxBitrate
       }),
-      ringTimeoutMs: CALL_RING_TIMEOUT_MS
+      ringTimeoutMs: CALL_RING_TIMEOUT_MS,
+      hasLinks: () => engines.size > 0 || connectedNow.size > 0,
+      fallbackAfterMs: CALL_FALLBACK_MS,
+      // the server relays `answer` signals as they are, with the sender's authenticated id;
+      // `data.call` marks ours (Connections ignores an answer for no link of its own)
+      viaSignaling: (to, message) =>
+        provenBySignaling.get(to) === true
+          ? signaling.send(to, { kind: "answer", data: { call: message as unknown as Schema.Json } }).pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false)
+          )
+          : Effect.succeed(false)
     })
     yield* Effect.addFinalizer(() => calls.closeAll)
     // call setup, routed over the mesh
@@ -155,6 +176,35 @@ export const layer = Layer.effect(
       while (true) {
         const message = yield* PubSub.take(routed)
         if (message.kind === CALL_KIND) yield* calls.handle(message)
+      }
+    }).pipe(Effect.forkScoped)
+    const lost = yield* router.undelivered
+    yield* Effect.gen(function*() {
+      while (true) {
+        const u = yield* PubSub.take(lost)
+        if (u.kind === CALL_KIND) yield* calls.undelivered(u.id)
+      }
+    }).pipe(Effect.forkScoped)
+    // the fallback path: call messages relayed by the signaling server
+    const relayed = yield* signaling.subscribe
+    yield* Effect.gen(function*() {
+      while (true) {
+        const event = yield* PubSub.take(relayed)
+        if (event._tag === "PeerDiscovered") provenBySignaling.set(event.peerId, event.verified)
+        if (event._tag !== "Signal" || event.signal.kind !== "answer") continue
+        const call = event.signal.data?.["call"]
+        if (call === undefined || event.from === identity.peerId) continue
+        const now = yield* Clock.currentTimeMillis
+        yield* calls.handle({
+          id: "",
+          kind: CALL_KIND,
+          origin: event.from,
+          content: call,
+          hops: 0,
+          ttl: 0,
+          timestamp: now,
+          verified: provenBySignaling.get(event.from) === true
+        }, "signaling")
       }
     }).pipe(Effect.forkScoped)
 
@@ -239,8 +289,13 @@ export const layer = Layer.effect(
     yield* Effect.gen(function*() {
       while (true) {
         const event = yield* PubSub.take(linkEvents)
-        if (event._tag === "PeerConnected") yield* ensure(event.peerId)
-        else if (event._tag === "PeerDisconnected") yield* drop(event.peerId)
+        if (event._tag === "PeerConnected") {
+          connectedNow.add(event.peerId)
+          yield* ensure(event.peerId)
+        } else if (event._tag === "PeerDisconnected") {
+          connectedNow.delete(event.peerId)
+          yield* drop(event.peerId)
+        }
       }
     }).pipe(Effect.forkScoped)
 

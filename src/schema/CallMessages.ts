@@ -3,7 +3,7 @@
  * kind `"call"`, routed over the mesh (`Router`). A call has its own peer connection; its
  * media frames (`MediaFrames.ts`) and ICE candidates travel the same way.
  *
- * - `invite` / `accept` / `reject` (`reason`) / `hangup` (`reason`);
+ * - `invite` / `ringing` (the callee got it) / `accept` / `reject` (`reason`) / `hangup` (`reason`);
  * - `media`: a media frame of the call (perfect negotiation, announce, state, stop);
  * - `cand`: an ICE candidate of the call's connection (`null` ends them).
  *
@@ -17,7 +17,7 @@ const Reason = Schema.String.check(Schema.isMaxLength(200))
 
 export const CallControl = Schema.Struct({
   callId: CallId,
-  op: Schema.Literals(["invite", "accept", "reject", "hangup"]),
+  op: Schema.Literals(["invite", "ringing", "accept", "reject", "hangup"]),
   reason: Schema.optionalKey(Reason)
 })
 

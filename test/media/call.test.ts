@@ -123,3 +123,35 @@ describe("calls over the mesh (werift)", () => {
     await expect(first).rejects.toMatchObject({ reason: "call-rejected" })
   }, 30_000)
 })
+
+describe("calls through the signaling server (no mesh route)", () => {
+  it("two peers with no link at all: the call is set up through the signaling server", async () => {
+    const server = new PeerPigeonServer({ host: "127.0.0.1", port: 0 })
+    await server.start()
+    const [a, b] = [0, 1].map(() => new PeerPigeonMesh({ ...fastMesh, networkName: "calls-fallback", autoDiscovery: false })) as [PeerPigeonMesh, PeerPigeonMesh]
+    const sources: Array<{ stop(): void }> = []
+    try {
+      for (const m of [a, b]) await m.init()
+      await a.connect(`ws://127.0.0.1:${server.port}`)
+      await b.connect(`ws://127.0.0.1:${server.port}`)
+      await until("discovered", () => a.getDiscoveredPeers().some((p) => p.peerId === b.peerId))
+      expect(connectedIds(a)).toEqual([])
+      const incoming = record(b, "incomingCall")
+      const pa = await probe(a)
+      const [ta, tb] = [await dummyTracks(), await dummyTracks()]
+      sources.push(ta, tb)
+      const calling = a.call(b.peerId, { stream: streamOf(ta) })
+      await until("ringing through the server", () => incoming.length === 1, 30_000)
+      expect(incoming[0]!.hops).toBe(0)
+      await incoming[0]!.accept({ stream: streamOf(tb) })
+      await calling
+      await until("media from the callee", () => pa.packets(b.peerId, "video") > 10, 15_000)
+      expect(connectedIds(a)).toEqual([])
+      await pa.stop()
+    } finally {
+      await Promise.all([a.disconnect(), b.disconnect()])
+      for (const s of sources) s.stop()
+      await server.stop()
+    }
+  }, 60_000)
+})

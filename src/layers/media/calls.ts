@@ -13,6 +13,7 @@
  * @since 2.0.0
  */
 import { Deferred, Effect, Exit, Scope } from "effect"
+import { BoundedMap } from "../../internal/boundedMap.ts"
 import { isPolite } from "../../internal/perfectNegotiation.ts"
 import { CALL_KIND, type CallMessage, decodeCallMessage } from "../../schema/CallMessages.ts"
 import { isInitiator, type PeerId } from "../../schema/PeerId.ts"
@@ -25,6 +26,8 @@ import { type LinkMedia, type LinkPublication, makeLinkMedia } from "./linkMedia
 
 /** Calls ringing or up at once. */
 export const MAX_CALLS = 8
+/** Routed call messages remembered until acknowledged (for the signaling fallback). */
+const MAX_INFLIGHT = 1024
 /** Candidates held for a call whose description has not arrived. */
 const MAX_EARLY_CANDIDATES = 64
 
@@ -38,12 +41,25 @@ export interface CallsOptions {
   /** What a call sends: its own tracks, with the mesh's mute states, screen and bitrate cap. */
   readonly publication: (tracks: () => LocalTracks) => () => LinkPublication
   readonly ringTimeoutMs: number
+  /**
+   * The fallback path: sends a call message through the signaling server (false when it
+   * cannot: not connected, or the peer is not verified there).
+   */
+  readonly viaSignaling: (to: PeerId, message: CallMessage) => Effect.Effect<boolean>
+  /** Whether any mesh link is up (with none, calls go through the signaling server at once). */
+  readonly hasLinks: () => boolean
+  /** How long an invite routed over the mesh may go unheard (no `ringing`) before it is sent through the server. */
+  readonly fallbackAfterMs: number
 }
 
 interface CallEntry {
   readonly peerId: PeerId
   callId: string
   state: "inviting" | "ringing" | "up"
+  /** The callee said `ringing` (or answered). */
+  heard: boolean
+  /** How this call's messages travel: routed over the mesh, or (fallback) through the signaling server. */
+  path: "mesh" | "signaling"
   tracks: LocalTracks
   readonly scope: Scope.Closeable
   engine: LinkMedia | undefined
@@ -57,8 +73,10 @@ export interface Calls {
   call(peerId: PeerId, tracks: LocalTracks): Effect.Effect<void, MediaError>
   answer(peerId: PeerId, accept: boolean, tracks: LocalTracks, reason?: string): Effect.Effect<void, MediaError>
   hangUp(peerId: PeerId, reason?: string): Effect.Effect<void>
-  /** A routed message of kind `"call"`. */
-  handle(message: Delivered): Effect.Effect<void>
+  /** A call message, routed over the mesh or relayed by the signaling server. */
+  handle(message: Delivered, via?: "mesh" | "signaling"): Effect.Effect<void>
+  /** A routed call message was never acknowledged: its call falls back to the signaling server. */
+  undelivered(id: string): Effect.Effect<void>
   /** Calls whose engine runs (to sync, to list, for stats). */
   readonly engines: () => ReadonlyArray<LinkMedia>
   readonly states: () => ReadonlyArray<PeerMediaState & { readonly call: true }>
@@ -70,7 +88,15 @@ const newCallId = () => `${Date.now().toString(36)}-${Math.random().toString(36)
 export const makeCalls = (o: CallsOptions): Effect.Effect<Calls> =>
   Effect.sync(() => {
     const calls = new Map<PeerId, CallEntry>()
-    const send = (to: PeerId, message: CallMessage) => o.router.send(to, message, CALL_KIND).pipe(Effect.ignore)
+    /** Routed call messages not yet acknowledged, by message id (to resend them through signaling). */
+    const inflight = new BoundedMap<string, { readonly to: PeerId; readonly message: CallMessage }>(MAX_INFLIGHT)
+    const send = (to: PeerId, message: CallMessage) =>
+      Effect.gen(function*() {
+        if (calls.get(to)?.path === "signaling") return yield* o.viaSignaling(to, message)
+        const id = yield* o.router.send(to, message, CALL_KIND).pipe(Effect.option)
+        if (id._tag === "Some") inflight.set(id.value, { to, message })
+        else yield* o.viaSignaling(to, message)
+      }).pipe(Effect.ignore)
 
     const end = Effect.fnUntraced(function*(entry: CallEntry, reason: string, tell: boolean) {
       if (calls.get(entry.peerId) !== entry) return
@@ -157,6 +183,8 @@ export const makeCalls = (o: CallsOptions): Effect.Effect<Calls> =>
         callId,
         state,
         tracks,
+        path: "mesh",
+        heard: false,
         scope: yield* Scope.make(),
         engine: undefined,
         early: [],
@@ -172,13 +200,15 @@ export const makeCalls = (o: CallsOptions): Effect.Effect<Calls> =>
         Effect.forkIn(entry.scope)
       )
 
-    const handle = (message: Delivered) =>
+    const handle = (message: Delivered, via: "mesh" | "signaling" = "mesh") =>
       Effect.gen(function*() {
         if (!message.verified) return // a call is only ever set up with a proven peer
         const m = decodeCallMessage(message.content)
         if (m === undefined) return
         const peerId = message.origin
         const entry = calls.get(peerId)
+        // a peer that reaches us through the server is answered the same way
+        if (via === "signaling" && entry !== undefined && entry.callId === m.callId) entry.path = "signaling"
         switch (m.op) {
           case "invite": {
             if (entry !== undefined && entry.callId === m.callId) return // a retransmission
@@ -193,11 +223,18 @@ export const makeCalls = (o: CallsOptions): Effect.Effect<Calls> =>
             }
             if (entry !== undefined || calls.size >= MAX_CALLS) return yield* send(peerId, { callId: m.callId, op: "reject", reason: "busy" })
             const ringing = yield* entryFor(peerId, m.callId, "ringing", {})
+            ringing.path = via
+            yield* send(peerId, { callId: m.callId, op: "ringing" })
             yield* ring(ringing)
             return yield* o.emit({ _tag: "IncomingCall", peerId, hops: message.hops })
           }
+          case "ringing": {
+            if (entry?.callId === m.callId) entry.heard = true
+            return
+          }
           case "accept": {
             if (entry?.state !== "inviting" || entry.callId !== m.callId) return
+            entry.heard = true
             yield* start(entry).pipe(Effect.catch((e) => Effect.andThen(Deferred.fail(entry.answered, e), end(entry, e.message, true))))
             return yield* Deferred.succeed(entry.answered, undefined)
           }
@@ -229,10 +266,24 @@ export const makeCalls = (o: CallsOptions): Effect.Effect<Calls> =>
           if (calls.size >= MAX_CALLS) return yield* new MediaError({ reason: "call-rejected", message: "too many calls", peerId })
           const entry = yield* entryFor(peerId, newCallId(), "inviting", tracks)
           yield* ring(entry)
-          const sent = yield* o.router.send(peerId, { callId: entry.callId, op: "invite" }, CALL_KIND).pipe(Effect.result)
-          if (sent._tag === "Failure") {
-            yield* end(entry, "invite not sent", false)
-            return yield* new MediaError({ reason: "peer-unreachable", message: sent.failure.message, peerId })
+          const invite: CallMessage = { callId: entry.callId, op: "invite" }
+          if (!o.hasLinks()) {
+            entry.path = "signaling"
+            if (!(yield* o.viaSignaling(peerId, invite))) {
+              yield* end(entry, "unreachable", false)
+              return yield* new MediaError({ reason: "peer-unreachable", message: "no mesh link, and the server cannot relay to this peer", peerId })
+            }
+          } else {
+            yield* send(peerId, invite)
+            // unheard over the mesh for a while: through the server instead
+            yield* Effect.sleep(o.fallbackAfterMs).pipe(
+              Effect.andThen(Effect.suspend(() => {
+                if (entry.heard || calls.get(peerId) !== entry) return Effect.void
+                entry.path = "signaling"
+                return o.viaSignaling(peerId, invite)
+              })),
+              Effect.forkIn(entry.scope)
+            )
           }
           return yield* Deferred.await(entry.answered).pipe(
             Effect.catch((e) =>
@@ -260,6 +311,16 @@ export const makeCalls = (o: CallsOptions): Effect.Effect<Calls> =>
           return entry === undefined ? Effect.void : end(entry, reason, true)
         }),
       handle,
+      undelivered: (id) =>
+        Effect.suspend(() => {
+          const lost = inflight.get(id)
+          if (lost === undefined) return Effect.void
+          inflight.delete(id)
+          const entry = calls.get(lost.to)
+          if (entry === undefined || entry.callId !== lost.message.callId) return Effect.void
+          entry.path = "signaling"
+          return o.viaSignaling(lost.to, lost.message).pipe(Effect.asVoid)
+        }),
       engines: () => [...calls.values()].flatMap((e) => (e.engine === undefined ? [] : [e.engine])),
       states: () => [...calls.values()].flatMap((e) => (e.engine === undefined ? [] : [{ ...e.engine.state(), call: true as const }])),
       closeAll: Effect.suspend(() => Effect.forEach([...calls.values()], (e) => end(e, "closed", true), { discard: true }))
