@@ -21,8 +21,6 @@ import {
   MediaError,
   type MediaEvent,
   MediaPlatform,
-  type MediaPlatformShape,
-  type MediaStreamLike,
   type MediaTrackLike,
   type PeerMediaStats
 } from "../services/Media.ts"
@@ -35,7 +33,10 @@ import { BoundedMap } from "../internal/boundedMap.ts"
 import { CALL_KIND } from "../schema/CallMessages.ts"
 import { makeCalls } from "./media/calls.ts"
 import { type LinkMedia, type LinkPublication, makeLinkMedia } from "./media/linkMedia.ts"
+import { globalPlatform, mediaErrorOf, scopedMedia } from "./media/platform.ts"
 import { collectStats, type RtpTotals } from "./media/stats.ts"
+
+export { globalPlatform, mediaErrorOf } from "./media/platform.ts"
 
 /** How long a call rings before it counts as unanswered. */
 export const CALL_RING_TIMEOUT_MS = 30_000
@@ -45,60 +46,6 @@ export const CALL_FALLBACK_MS = 2_000
 
 /** Media events waiting for slow listeners (older ones are dropped). */
 const EVENT_BUFFER = 256
-
-/** A minimal stream over tracks, where the platform has no `MediaStream` (Node without werift's). */
-const plainStream = (tracks: ReadonlyArray<unknown>) => {
-  const all = [...tracks] as Array<{ readonly kind?: string }>
-  return {
-    id: `remote-${Math.random().toString(36).slice(2, 10)}`,
-    getTracks: () => all,
-    getAudioTracks: () => all.filter((t) => t.kind === "audio"),
-    getVideoTracks: () => all.filter((t) => t.kind === "video")
-  }
-}
-
-/** The platform's media from globals: `MediaStream` and `navigator.mediaDevices` where they exist. */
-export const globalPlatform = (): MediaPlatformShape => {
-  const g = globalThis as {
-    readonly MediaStream?: new(tracks: Array<unknown>) => unknown
-    readonly navigator?: { readonly mediaDevices?: Partial<Omit<MediaPlatformShape, "makeStream">> }
-  }
-  const devices = g.navigator?.mediaDevices
-  const Stream = g.MediaStream
-  return {
-    makeStream: Stream === undefined ? plainStream : (tracks) => new Stream([...tracks]),
-    ...(devices?.getUserMedia !== undefined ? { getUserMedia: (c) => devices.getUserMedia!.call(devices, c) } : {}),
-    ...(devices?.getDisplayMedia !== undefined ? { getDisplayMedia: (c) => devices.getDisplayMedia!.call(devices, c) } : {}),
-    ...(devices?.enumerateDevices !== undefined ? { enumerateDevices: () => devices.enumerateDevices!.call(devices) } : {})
-  }
-}
-
-/** A `getUserMedia` rejection as a typed `MediaError`. */
-export const mediaErrorOf = (e: unknown): MediaError => {
-  const name = typeof e === "object" && e !== null && "name" in e ? String(e.name) : ""
-  const message = e instanceof Error ? e.message : String(e)
-  const reason = name === "NotAllowedError" || name === "SecurityError"
-    ? "permission-denied"
-    : name === "NotFoundError" || name === "NotReadableError"
-    ? "device-not-found"
-    : name === "OverconstrainedError"
-    ? "overconstrained"
-    : "not-supported"
-  return new MediaError({ reason, message: message === "" ? name : message })
-}
-
-/** Local media from `get` (a platform call), its tracks stopped when the Scope closes. */
-const scopedMedia = (
-  what: string,
-  get: ((constraints: Record<string, unknown>) => Promise<MediaStreamLike>) | undefined,
-  constraints: Record<string, unknown>
-) =>
-  Effect.acquireRelease(
-    get === undefined
-      ? Effect.fail(new MediaError({ reason: "not-supported", message: `this platform has no ${what}` }))
-      : Effect.tryPromise({ try: () => get(constraints), catch: mediaErrorOf }),
-    (stream: MediaStreamLike) => Effect.sync(() => stream.getTracks().forEach((t) => t.stop()))
-  )
 
 interface Publication {
   camera: { audio?: MediaTrackLike | undefined; video?: MediaTrackLike | undefined } | undefined
