@@ -90,12 +90,12 @@ describe.skipIf(!hasChromium)("media in Chromium", () => {
   const nodes: Array<PeerPigeonMesh> = []
   const sources: Array<{ stop(): void }> = []
 
-  const openTab = async (network: string): Promise<Tab> => {
+  const openTab = async (network: string, extra: Record<string, string> = {}): Promise<Tab> => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const page = await context.newPage()
     const errors: Array<string> = []
     page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`))
-    const query = new URLSearchParams({ api: `ws://127.0.0.1:${server.port}`, network, maxPeers: "3", minPeers: "1" })
+    const query = new URLSearchParams({ api: `ws://127.0.0.1:${server.port}`, network, maxPeers: "3", minPeers: "1", ...extra })
     await page.goto(`${statics.origin}/examples/browser/?${query.toString()}`)
     await page.waitForFunction(() => (globalThis as unknown as Partial<AppWindow>).getPeerPigeonState?.().peerId !== "", undefined, WAIT)
     await page.click("#connect")
@@ -182,6 +182,24 @@ describe.skipIf(!hasChromium)("media in Chromium", () => {
     expect((await media(b.page)).remoteStreamEvents).toBe(1)
     expect([...a.errors, ...b.errors]).toEqual([])
   }, 120_000)
+
+  it("a call from the demo's discovered list to a tab that is not linked: accepted in the panel, video both ways", async () => {
+    // no links at all (autoDiscovery off): the call is set up through the signaling server
+    const [a, b] = await Promise.all([openTab("media-call", { autoDiscovery: "0" }), openTab("media-call", { autoDiscovery: "0" })]) as [Tab, Tab]
+    const callButton = a.page.locator(`#discovered li[title="${b.peerId}"] button`, { hasText: "call" })
+    await callButton.waitFor({ timeout: WAIT.timeout })
+    await callButton.click()
+    const accept = b.page.locator("#media-calls button", { hasText: "accept" })
+    await accept.waitFor({ timeout: WAIT.timeout })
+    await accept.click()
+    for (const [tab, other] of [[a, b], [b, a]] as const) {
+      await eventually("call video playing", () => media(tab.page), (m) => m.tiles.some((t) => t.peerId === other.peerId && t.videoWidth > 0))
+    }
+    const state = await a.page.evaluate(() => (globalThis as unknown as AppWindow).getPeerPigeonState())
+    expect(state.connectedPeers).toEqual([])
+    expect((await linkState(a.page)).find((p) => p.peerId === b.peerId)).toMatchObject({ sending: ["camera"] })
+    expect([...a.errors, ...b.errors]).toEqual([])
+  }, 90_000)
 
   it("a browser and a werift peer exchange media both ways", async () => {
     const tab = await openTab("media-mixed")
