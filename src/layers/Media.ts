@@ -291,13 +291,10 @@ export const layer = Layer.effect(
     return Media.of({
       publish: (tracks, options) =>
         Effect.suspend(() => {
-          const sameCamera = pub.camera !== undefined
           pub.camera = { audio: tracks.audio, video: tracks.video }
           pub.to = options?.to === undefined ? undefined : new Set(options.to)
-          if (!sameCamera) {
-            pub.audioEnabled = true
-            pub.videoEnabled = true
-          }
+          pub.audioEnabled = true
+          pub.videoEnabled = true
           return syncAll
         }),
       unpublish: Effect.suspend(() => {

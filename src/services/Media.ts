@@ -171,8 +171,8 @@ export interface PeerMediaStats {
 
 export class Media extends Context.Service<Media, {
   /**
-   * Publishes `tracks` as the camera source (replacing what was published): to every link,
-   * and to each link made later, or to `options.to` only.
+   * Publishes `tracks` as the camera source (replacing what was published, unmuted): to every
+   * link, and to each link made later, or to `options.to` only.
    */
   publish(tracks: LocalTracks, options?: PublishOptions): Effect.Effect<void>
   /** Stops publishing the camera source (the tracks are the caller's to stop). */
