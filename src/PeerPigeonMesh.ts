@@ -15,7 +15,7 @@ import * as Diagnostics from "./facade/diagnostics.ts"
 import * as FacadeStreams from "./facade/streams.ts"
 import { EventBridge } from "./facade/dispatch.ts"
 import { environmentReport, type EnvironmentReport, hasWebRTC, hasWebSocket } from "./facade/environment.ts"
-import { MeshEmitter } from "./facade/events.ts"
+import { MeshMediaBase } from "./facade/media.ts"
 import { generateMessageId, generatePeerId, validatePeerId } from "./facade/peerId.ts"
 import { offlineStatus, type Runtime, type Services, startRuntime, unwrap } from "./facade/runtime.ts"
 import type { Platform } from "./layers/Mesh.ts"
@@ -36,7 +36,7 @@ export type PeerPigeonMeshOptions = Partial<MeshOptions>
 const invalidPeer = (peerId: string) => new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`)
 const reasonOf = (error: unknown) => error instanceof Error ? error.message : String(error)
 
-export class PeerPigeonMeshBase extends MeshEmitter {
+export class PeerPigeonMeshBase extends MeshMediaBase {
   /** True for a valid peer id: 40 hexadecimal characters. */
   static validatePeerId = validatePeerId
   /** A random peer id (not derived from a key: a mesh using it counts as unverified). */

@@ -99,3 +99,22 @@ export { KeyDirectory } from "./crypto/KeyDirectory.ts"
 export { keyDirectoryKey } from "./crypto/directoryRecord.ts"
 export { ENVELOPE_OVERHEAD, encryptedContentLimit, type GroupResult } from "./crypto/messaging.ts"
 export { MeshCrypto } from "./facade/crypto.ts"
+export {
+  type LocalTracks,
+  Media,
+  type MediaDeviceInfoLike,
+  MediaError,
+  type MediaEvent,
+  type MediaPeerConnectionLike,
+  MediaPlatform,
+  type MediaPlatformShape,
+  type MediaSource,
+  type MediaStreamLike,
+  type MediaTrackLike,
+  type PeerMediaState,
+  type PeerMediaStats,
+  type PublishOptions,
+  type TrackKind
+} from "./services/Media.ts"
+export * as MediaLayer from "./layers/Media.ts"
+export type { MediaDevicesList, MediaState, StartMediaOptions } from "./facade/media.ts"

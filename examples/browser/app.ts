@@ -10,6 +10,7 @@
  * plain snapshot of everything shown.
  */
 import { DebugLogger, meshDefaults, PeerId, PeerPigeonMesh, type PeerPigeonMeshEvents, type PeerPigeonMeshOptions } from "peerpigeon"
+import { attachMedia, callPeer, mediaSnapshot, setupMediaPanel } from "./media.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -135,6 +136,7 @@ function createMesh(): PeerPigeonMesh {
     log("dhtValueChanged", `${key} v${version}`)
   })
   window.peerPigeonMesh = m
+  attachMedia(m)
   return m
 }
 
@@ -358,6 +360,7 @@ function snapshot() {
     discovered: mesh.getDiscoveredPeers().map((d) => ({ ...d })),
     messages: state.messages.map((m) => ({ ...m })),
     topology: topology(),
+    media: mediaSnapshot(),
     settings: { ...settings },
     events: state.events.slice(-50)
   }
@@ -455,6 +458,7 @@ function paintPeers(): void {
           "span",
           { class: "actions" },
           button("DM", () => selectTarget(p.peerId), "direct message"),
+          button("call", () => callPeer(p.peerId), "audio/video call"),
           button("✕", () => void mesh.disconnectPeer(p.peerId).catch(() => undefined), "close this link")
         )
       )
@@ -473,6 +477,7 @@ function paintPeers(): void {
           { title: d.peerId },
           h("code", {}, short(d.peerId)),
           h("span", { class: "bucket" }, `b${xor(d.peerId).bucket}`),
+          button("call", () => callPeer(d.peerId), "audio/video call (not a link: routed over the mesh)"),
           button("connect", () => void mesh.connectToPeer(d.peerId).catch((e: unknown) => {
             state.error = `connect to ${short(d.peerId)}: ${errorText(e)}`
             render()
@@ -609,6 +614,7 @@ el<HTMLFormElement>("connect-form").addEventListener("submit", (event) => {
   void connect()
 })
 el("disconnect").addEventListener("click", () => void disconnect())
+setupMediaPanel()
 el<HTMLFormElement>("settings").addEventListener("change", (event) => applySetting((event.target as HTMLElement).id))
 el<HTMLFormElement>("settings").addEventListener("submit", (event) => event.preventDefault())
 el<HTMLSelectElement>("chat-target").addEventListener("change", (event) => {

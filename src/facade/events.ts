@@ -7,6 +7,7 @@
  */
 import type { PeerId } from "../schema/PeerId.ts"
 import type { DhtChange } from "../services/Dht.ts"
+import type { MediaError, MediaSource, MediaStreamLike } from "../services/Media.ts"
 import type { MeshEvent } from "../services/MeshEvents.ts"
 
 /** Event payloads, by event name. */
@@ -80,6 +81,41 @@ export interface PeerPigeonMeshEvents {
   peerKeyAdded: { readonly peerId: string }
   /** A crypto operation failed or an envelope was refused; `reason` as `CryptoError`'s (e.g. `wrong-sender`, `replay`). */
   cryptoError: { readonly reason: string; readonly error: string }
+  /**
+   * A peer's stream arrived (once per stream: after `remoteStreamRemoved`, a restart is a new
+   * one). `stream` is a `MediaStream` in browsers (werift's in Node); `source` is `"camera"`
+   * (camera and microphone) or `"screen"`.
+   */
+  remoteStream: {
+    readonly peerId: PeerId
+    readonly stream: MediaStreamLike
+    readonly source: MediaSource
+    readonly audio: boolean
+    readonly video: boolean
+  }
+  /** A peer's stream ended: it stopped it, or the link or call closed. */
+  remoteStreamRemoved: { readonly peerId: PeerId; readonly source: MediaSource; readonly reason: string }
+  /** A peer muted or unmuted its audio or video (its frames stop while muted). */
+  remoteMediaState: { readonly peerId: PeerId; readonly source: MediaSource; readonly audio: boolean; readonly video: boolean }
+  localStreamStarted: { readonly stream: MediaStreamLike; readonly video: boolean; readonly audio: boolean }
+  localStreamStopped: Record<string, never>
+  /** Media failed: `type` is the error's reason (permission-denied, device-not-found, negotiation-failed, ...). */
+  mediaError: { readonly error: MediaError; readonly type: MediaError["reason"]; readonly peerId?: string }
+  /**
+   * A peer calls this one (any peer of the network, linked or not). `accept()` answers with
+   * the local stream (or `options.stream`, or opens the devices); `reject(reason)` declines.
+   */
+  incomingCall: {
+    readonly peerId: PeerId
+    /** How many mesh hops the invite travelled. */
+    readonly hops: number
+    accept(options?: { readonly stream?: MediaStreamLike; readonly video?: boolean; readonly audio?: boolean }): Promise<void>
+    reject(reason?: string): Promise<void>
+  }
+  /** A call ended (hung up by either side, rejected, unanswered, or its connection failed). */
+  callEnded: { readonly peerId: PeerId; readonly reason: string }
+  /** `mediaPolicy: "ask"`: a peer sends a stream; `accept()` shows it (`remoteStream`), `reject()` ignores this peer's media. */
+  incomingMedia: { readonly peerId: PeerId; readonly source: MediaSource; accept(): void; reject(): void }
 }
 export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
 export type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void

@@ -23,7 +23,14 @@ import { handshake as linkHandshake } from "./connections/handshake.ts"
 import { linkKeyExchange } from "../crypto/linkKeys.ts"
 import { restartNumber } from "./webrtc/negotiation.ts"
 import { readLink } from "./connections/readLink.ts"
-import { ConnectError, Connections, type ConnectionsStats, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
+import {
+  ConnectError,
+  Connections,
+  type ConnectionsStats,
+  type Inbound,
+  type MediaInbound,
+  type PeerLinkInfo
+} from "../services/Connections.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { MeshEvents } from "../services/MeshEvents.ts"
@@ -70,6 +77,9 @@ export const layer = Layer.effect(
     const encryption = yield* linkKeyExchange
     const fibers = yield* FiberMap.make<PeerId, void, never>()
     const inbound = yield* Effect.acquireRelease(PubSub.bounded<Inbound>(INBOUND_BUFFER), PubSub.shutdown)
+    const mediaInbound = yield* Effect.acquireRelease(PubSub.bounded<MediaInbound>(INBOUND_BUFFER), PubSub.shutdown)
+    /** Links carrying media (the Media service says which): kept like ring links. */
+    let mediaLinks: ReadonlySet<PeerId> = new Set()
     const entries = new Map<PeerId, Entry>()
     const cooldowns = new BoundedMap<PeerId, Cooldown>(PEER_STATE_LIMIT)
     /** Neighbours disconnected for exceeding their limits: refused until then. */
@@ -85,7 +95,7 @@ export const layer = Layer.effect(
     /** Links that may be given up: not to a ring neighbour, nor the long link (see internal/protectedLinks.ts). */
     const unprotected = (ids: ReadonlyArray<PeerId>) => {
       const kept = protectedLinks(self, connectedIds(), ring, config.maxPeers)
-      return ids.filter((id) => !kept.has(id))
+      return ids.filter((id) => !kept.has(id) && !mediaLinks.has(id))
     }
     /** True when this peer has, or is setting up, a long link that is not a ring link. */
     const hasLongLink = () => [...entries.values()].some((e) => !e.leaving && !ring.has(e.peerId) && isLong(self, e.peerId))
@@ -135,6 +145,7 @@ export const layer = Layer.effect(
         limits: rateLimits,
         maxFrameChars,
         deliver: (frame) => PubSub.publish(inbound, { from: entry.peerId, frame }),
+        deliverMedia: (frame) => PubSub.publish(mediaInbound, { from: entry.peerId, frame }),
         overLimit: (why) => banFor(entry, link, why),
         counters: stats,
         evicted: (reason) =>
@@ -283,7 +294,9 @@ export const layer = Layer.effect(
     const enforceCapacity = Effect.gen(function*() {
       let connected = connectedIds()
       while (connected.length > config.maxPeers) {
-        const victim = farthestOf(unprotected(connected)) ?? farthestOf(connected)!
+        // a link carrying media stays, even over capacity
+        const victim = farthestOf(unprotected(connected)) ?? farthestOf(connected.filter((id) => !mediaLinks.has(id)))
+        if (victim === undefined) return
         yield* evict(victim, "over-capacity")
         connected = connectedIds()
       }
@@ -293,6 +306,8 @@ export const layer = Layer.effect(
 
     const handleSignal = Effect.fnUntraced(function*(from: PeerId, signal: Signal) {
       if (from === self) return
+      // a call message relayed by the server (the Media service's fallback), not a link's signal
+      if (signal.data !== null && signal.data["call"] !== undefined) return
       const entry = entries.get(from)
       if (signal.kind === "answer" && signal.data !== null && typeof signal.data["refused"] === "string") {
         if (entry !== undefined && entry.status === "connecting") yield* Deferred.succeed(entry.refused, signal.data["refused"])
@@ -396,6 +411,14 @@ export const layer = Layer.effect(
         return until === 0 ? undefined : until
       },
       stats: Effect.sync((): ConnectionsStats => ({ ...stats })),
+      mediaOf: (peerId) => {
+        const entry = entries.get(peerId)
+        return entry?.status === "connected" ? entry.link?.media : undefined
+      },
+      mediaInbound: PubSub.subscribe(mediaInbound),
+      protectMedia: (peerIds) => {
+        mediaLinks = peerIds
+      },
       unreachable: (peerId, why) =>
         Effect.suspend(() => {
           const entry = entries.get(peerId)

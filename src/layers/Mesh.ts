@@ -28,6 +28,7 @@ import * as ConnectionsLayer from "./Connections.ts"
 import * as DhtLayer from "./Dht.ts"
 import * as DiscoveryLayer from "./Discovery.ts"
 import * as GossipLayer from "./Gossip.ts"
+import * as MediaLayer from "./Media.ts"
 import * as RouterLayer from "./Router.ts"
 import * as StreamsLayer from "./Streams.ts"
 
@@ -220,6 +221,7 @@ export const makeMeshLayer = <E, R, IE = IdentityError>(
     ? DhtLayer.layerDisabled
     : DhtLayer.layer.pipe(Layer.provide(Layer.succeed(DhtConfig, { ...dhtDefaults, ...options.dht })))
   return meshService.pipe(
+    Layer.provideMerge(MediaLayer.layer),
     Layer.provideMerge(StreamsLayer.layer),
     Layer.provideMerge(KeyDirectory.layer),
     Layer.provideMerge(dht),

@@ -69,6 +69,11 @@ export interface RtcConfiguration {
   readonly iceServers: ReadonlyArray<IceServer>
   /** `"relay"`: TURN candidates only (no host or server-reflexive ones). */
   readonly iceTransportPolicy: MeshOptions["iceTransportPolicy"]
+  /**
+   * `"max-bundle"`: every m-line on one transport from the first offer (calls: a connection
+   * with media only). Default: the platform's (links bundle from their data channel on).
+   */
+  readonly bundlePolicy?: "max-bundle" | undefined
 }
 
 export class RtcPeerConnectionCtor extends Context.Service<RtcPeerConnectionCtor, {
@@ -148,13 +153,15 @@ export const layerWerift = (options: WeriftOptions = {}): Layer.Layer<RtcPeerCon
             // to 5 s per connection, and traffic nobody asked for). Host candidates only, then:
             // point the fallback at loopback and give it 50 ms.
             const { iceTransportPolicy } = config
+            const bundle = config.bundlePolicy === undefined ? {} : { bundlePolicy: config.bundlePolicy }
             const pc = hasStun
-              ? new RTCPeerConnection({ iceServers: servers, iceAdditionalHostAddresses: hosts, iceTransportPolicy })
+              ? new RTCPeerConnection({ iceServers: servers, iceAdditionalHostAddresses: hosts, iceTransportPolicy, ...bundle })
               : new RTCPeerConnection({
                 iceServers: [...servers, { urls: "stun:127.0.0.1:3478" }],
                 iceAdditionalHostAddresses: hosts,
                 iceStunGatherTimeout: 0.05,
-                iceTransportPolicy
+                iceTransportPolicy,
+                ...bundle
               })
             return resumeIceAfterRestart(pc, pc)
           }
@@ -166,6 +173,7 @@ export const layerWerift = (options: WeriftOptions = {}): Layer.Layer<RtcPeerCon
 type GlobalCtor = new(config: {
   iceServers: ReturnType<typeof toRtcIceServers>
   iceTransportPolicy: MeshOptions["iceTransportPolicy"]
+  bundlePolicy?: "max-bundle"
 }) => RTCPeerConnectionLike
 
 /** The platform's `globalThis.RTCPeerConnection` (browsers, Deno, Bun with WebRTC). */
@@ -175,7 +183,11 @@ export const layerGlobal: Layer.Layer<RtcPeerConnectionCtor> = Layer.succeed(Rtc
       // No DOM lib in this project: read the global structurally.
       const Ctor = (globalThis as { readonly RTCPeerConnection?: GlobalCtor }).RTCPeerConnection
       if (Ctor === undefined) throw new TypeError("this platform has no globalThis.RTCPeerConnection")
-      return new Ctor({ iceServers: toRtcIceServers(config.iceServers), iceTransportPolicy: config.iceTransportPolicy })
+      return new Ctor({
+        iceServers: toRtcIceServers(config.iceServers),
+        iceTransportPolicy: config.iceTransportPolicy,
+        ...(config.bundlePolicy === undefined ? {} : { bundlePolicy: config.bundlePolicy })
+      })
     }
   })
 )

@@ -28,6 +28,7 @@
 import { Effect, Exit, Layer, Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import { type IceServer, MeshConfig, type MeshOptions } from "../services/MeshConfig.ts"
+import type { CallConnectionLike, MediaPeerConnectionLike } from "../services/Media.ts"
 import { type Link, LinkError, PeerTransport, type SignalChannel } from "../services/PeerTransport.ts"
 import { RtcPeerConnectionCtor } from "./RtcPeerConnection.ts"
 import { makeChannel } from "./webrtc/channel.ts"
@@ -148,7 +149,10 @@ const openLink = (
     })
     const dc = channel.channel()
     if (dc === undefined) return yield* linkError("setup-failed", "no data channel")
-    return yield* channel.start(dc, pc.close)
+    const link = yield* channel.start(dc, pc.close)
+    // the same connection carries the link's media (layers/media/linkMedia.ts): browsers' and
+    // werift's connections both have the media half
+    return { ...link, media: pc.pc as unknown as MediaPeerConnectionLike }
   }).pipe(Effect.withSpan("WebRtcTransport.open"))
 
 // ---------------------------------------------------------------------------------------------
@@ -163,6 +167,8 @@ export const make = (
     const o: WebRtcTransportOptions = { ...defaults, ...options }
     return PeerTransport.of({
       kind: "webrtc",
+      callConnection: () =>
+        ctor.make({ iceServers: o.iceServers, iceTransportPolicy: o.iceTransportPolicy, bundlePolicy: "max-bundle" }) as unknown as CallConnectionLike,
       open: (remote, openOptions) =>
         Effect.gen(function*() {
           // A child scope, so a failed open releases its connection at once instead of

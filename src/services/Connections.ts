@@ -8,6 +8,8 @@
 import { Context, type Effect, type PubSub, Schema, type Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { DirectFrame, GossipFrame, IHaveFrame, IWantFrame } from "../schema/PeerFrames.ts"
+import type { MediaFrame } from "../schema/MediaFrames.ts"
+import type { MediaPeerConnectionLike } from "./Media.ts"
 import type { LinkMessage, Signal } from "./PeerTransport.ts"
 
 export type LinkStatus = "connecting" | "connected"
@@ -24,6 +26,12 @@ export interface PeerLinkInfo {
 export interface Inbound {
   readonly from: PeerId
   readonly frame: GossipFrame | DirectFrame | IHaveFrame | IWantFrame
+}
+
+/** A media frame (`schema/MediaFrames.ts`) that arrived on the link from `from`. */
+export interface MediaInbound {
+  readonly from: PeerId
+  readonly frame: MediaFrame
 }
 
 /** What the links brought that was not taken, since start. */
@@ -80,6 +88,12 @@ export class Connections extends Context.Service<Connections, {
    * a link being set up to it fails now, instead of holding its slot until the timeout.
    */
   unreachable(peerId: PeerId, why: string): Effect.Effect<void>
+  /** The connection of an open link, for its media (undefined for memory links and closed ones). */
+  mediaOf(peerId: PeerId): MediaPeerConnectionLike | undefined
+  /** Media frames arriving on links, in order, for the lifetime of the caller's Scope. */
+  readonly mediaInbound: Effect.Effect<PubSub.Subscription<MediaInbound>, never, Scope.Scope>
+  /** The links carrying media now: never evicted while they do (the `Media` service keeps this up to date). */
+  protectMedia(peerIds: ReadonlySet<PeerId>): void
   /** Counters of dropped inbound frames. */
   readonly stats: Effect.Effect<ConnectionsStats>
 }>()("peerpigeon/Connections") {}

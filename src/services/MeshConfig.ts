@@ -91,6 +91,16 @@ export interface MeshOptions {
    * (64), `maxIncomingPerPeer` (8), `backlog` (16); see `streamsDefaults`. Default {}.
    */
   readonly streams: Partial<StreamsOptions>
+  /**
+   * Most links the camera source is sent on at once (a full video mesh costs each browser
+   * about 12% of a core per link); later targets wait for a slot. Default 4.
+   */
+  readonly maxMediaPeers: number
+  /**
+   * Remote media: `"accept"` raises `remoteStream` for every peer's stream, `"deny"` for none,
+   * `"ask"` asks first (the facade's `incomingMedia` event). Default `"accept"`.
+   */
+  readonly mediaPolicy: "accept" | "ask" | "deny"
 }
 
 export const defaults: MeshOptions = {
@@ -119,7 +129,9 @@ export const defaults: MeshOptions = {
   rateLimits: {},
   rateLimitCooldown: 300_000,
   maxHearsayDials: 2,
-  streams: {}
+  streams: {},
+  maxMediaPeers: 4,
+  mediaPolicy: "accept"
 }
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)))

@@ -11,6 +11,7 @@
 import { type Cause, Context, type Effect, type Queue, Schema, type Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { JsonObject } from "../schema/Signaling.ts"
+import type { CallConnectionLike, MediaPeerConnectionLike } from "./Media.ts"
 
 /** The three signaling kinds relayed by the server for one pair of peers. */
 export type SignalKind = "offer" | "answer" | "ice-candidate"
@@ -53,6 +54,8 @@ export interface Link {
   readonly close: (reason: string) => Effect.Effect<void>
   /** Messages queued but not yet on the wire (for back-pressure and stats). */
   readonly pending: Effect.Effect<number>
+  /** The link's connection, for audio/video (WebRTC links only; a memory link has none). */
+  readonly media?: MediaPeerConnectionLike | undefined
 }
 
 export class PeerTransport extends Context.Service<PeerTransport, {
@@ -67,4 +70,6 @@ export class PeerTransport extends Context.Service<PeerTransport, {
     remote: PeerId,
     options: { readonly initiator: boolean; readonly signals: SignalChannel; readonly timeoutMs: number }
   ): Effect.Effect<Link, LinkError, Scope.Scope>
+  /** A bare connection for a call (`Media.call`); absent where links are not WebRTC. May throw. */
+  readonly callConnection?: (() => CallConnectionLike) | undefined
 }>()("peerpigeon/PeerTransport") {}

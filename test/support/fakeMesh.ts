@@ -6,7 +6,7 @@
 import { Context, Effect, Layer, PubSub, Queue } from "effect"
 import * as RouterLayer from "../../src/layers/Router.ts"
 import type { PeerId } from "../../src/schema/PeerId.ts"
-import { Connections, type Inbound } from "../../src/services/Connections.ts"
+import { Connections, type Inbound, type MediaInbound } from "../../src/services/Connections.ts"
 import { type Delivered, Gossip } from "../../src/services/Gossip.ts"
 import * as IdentityModule from "../../src/services/Identity.ts"
 import { MeshConfig, type MeshOptions } from "../../src/services/MeshConfig.ts"
@@ -33,6 +33,7 @@ export const fakeRouter = (options: Partial<MeshOptions> = {}, connected?: (mesh
     const self = yield* IdentityModule.make().pipe(Effect.orDie)
     const inbound = yield* PubSub.unbounded<Inbound>()
     const delivered = yield* PubSub.unbounded<Delivered>()
+    const mediaInbound = yield* PubSub.unbounded<MediaInbound>()
     const sent = yield* Queue.unbounded<{ readonly to: PeerId; readonly text: LinkMessage }>()
     const mesh = { self, inbound, delivered, sent, neighbours: [] as ReadonlyArray<PeerId> } as Omit<FakeMesh, "router"> & { router?: Router["Service"] }
     const connections = Connections.of({
@@ -49,7 +50,10 @@ export const fakeRouter = (options: Partial<MeshOptions> = {}, connected?: (mesh
       enforceCapacity: Effect.void,
       cooldownUntil: () => undefined,
       unreachable: () => Effect.void,
-      stats: Effect.succeed({ invalidFrames: 0, rateLimitedFrames: 0, rateLimitDisconnects: 0 })
+      stats: Effect.succeed({ invalidFrames: 0, rateLimitedFrames: 0, rateLimitDisconnects: 0 }),
+      mediaOf: () => undefined,
+      mediaInbound: PubSub.subscribe(mediaInbound),
+      protectMedia: () => undefined
     })
     const gossip = Gossip.of({
       publish: () => Effect.succeed("unused"),

@@ -9,6 +9,8 @@
 import { Cause, Clock, Effect, Queue } from "effect"
 import { LinkLimiter, type RateLimits, type TrafficClass } from "../../internal/linkLimits.ts"
 import { decodeBinary } from "../../schema/binaryFrames.ts"
+import { parseBounded } from "../../internal/jsonLimits.ts"
+import { decodeMediaFrame, type MediaFrame } from "../../schema/MediaFrames.ts"
 import { decodePeerFrame } from "../../schema/PeerFrames.ts"
 import type { Inbound } from "../../services/Connections.ts"
 import type { Link } from "../../services/PeerTransport.ts"
@@ -27,6 +29,8 @@ export interface ReadLinkOptions {
   readonly maxFrameChars: number
   /** Hands on an accepted gossip, direct or repair frame (may wait: back-pressure). */
   readonly deliver: (frame: Inbound["frame"]) => Effect.Effect<unknown>
+  /** Hands on a media frame (`schema/MediaFrames.ts`, counted as direct traffic). */
+  readonly deliverMedia?: (frame: MediaFrame) => Effect.Effect<unknown>
   /** The peer ran out of strikes; returns the reason the link ends with. */
   readonly overLimit: (why: string) => Effect.Effect<string>
   /** The peer sent an eviction notice with this reason. */
@@ -35,11 +39,22 @@ export interface ReadLinkOptions {
   readonly counters: { invalidFrames: number; rateLimitedFrames: number }
 }
 
-export const readLink = ({ counters, deliver, evicted, limits, link, maxFrameChars, overLimit }: ReadLinkOptions): Effect.Effect<string> =>
+/** Our media frames are written with `t` first; anything else starting so is not one. */
+const MEDIA_PREFIX = '{"t":"media"'
+
+export const readLink = ({ counters, deliver, deliverMedia, evicted, limits, link, maxFrameChars, overLimit }: ReadLinkOptions): Effect.Effect<string> =>
   Effect.gen(function*() {
     const limiter = new LinkLimiter(limits)
     while (true) {
       const message = yield* Queue.take(link.messages)
+      if (typeof message === "string" && message.startsWith(MEDIA_PREFIX)) {
+        const media = message.length > maxFrameChars ? undefined : decodeMediaFrame(parseBounded(message))
+        const verdict = limiter.admit(media === undefined ? "invalid" : "direct", yield* Clock.currentTimeMillis)
+        if (media === undefined) counters.invalidFrames++
+        if (verdict === "disconnect") return yield* overLimit(`rate-limit: ${media === undefined ? "invalid frames" : "media"}`)
+        if (verdict === "accept" && media !== undefined && deliverMedia !== undefined) yield* deliverMedia(media)
+        continue
+      }
       const frame = typeof message === "string"
         ? message.length > maxFrameChars ? undefined : decodePeerFrame(message)
         : message.byteLength > maxFrameChars ? undefined : decodeBinary(message, MAX_HEADER_BYTES)
