@@ -3,7 +3,8 @@
  * `addEventListener` API of PeerPigeon 1.x. It runs `makeMeshLayer` in a `ManagedRuntime`;
  * `disconnect()` releases everything, so a Node process exits by itself. The entry points
  * (`index.ts` for Node, `browser.ts`) bind it to their platform. The parts live in
- * `facade/`: events, the DHT calls, encryption, diagnostics, the environment, the 1.x component classes.
+ * `facade/`: events, the DHT calls, binary data and streams (`data.ts`), media, encryption,
+ * diagnostics, the environment, the 1.x component classes.
  *
  * @since 2.0.0
  */
@@ -15,7 +16,7 @@ import * as Diagnostics from "./facade/diagnostics.ts"
 import * as FacadeStreams from "./facade/streams.ts"
 import { EventBridge } from "./facade/dispatch.ts"
 import { environmentReport, type EnvironmentReport, hasWebRTC, hasWebSocket } from "./facade/environment.ts"
-import { MeshMediaBase } from "./facade/media.ts"
+import { MeshDataBase } from "./facade/data.ts"
 import { generateMessageId, generatePeerId, validatePeerId } from "./facade/peerId.ts"
 import { offlineStatus, type Runtime, type Services, startRuntime, unwrap } from "./facade/runtime.ts"
 import type { Platform } from "./layers/Mesh.ts"
@@ -26,7 +27,6 @@ import type { DiscoveredPeer } from "./services/Discovery.ts"
 import { type Identity, make as makeIdentity } from "./services/Identity.ts"
 import { Mesh, type MeshStatus } from "./services/Mesh.ts"
 import { type MeshOptions, resolveMeshOptions } from "./services/MeshConfig.ts"
-import { Streams } from "./services/Streams.ts"
 
 export type { PeerPigeonMeshEvent, PeerPigeonMeshEvents } from "./facade/events.ts"
 export type { DhtGetOptions, DhtPutCompatOptions, DhtSpace, DhtUpdateOptions } from "./facade/dht.ts"
@@ -36,7 +36,7 @@ export type PeerPigeonMeshOptions = Partial<MeshOptions>
 const invalidPeer = (peerId: string) => new TypeError(`invalid peer id: ${JSON.stringify(peerId)}`)
 const reasonOf = (error: unknown) => error instanceof Error ? error.message : String(error)
 
-export class PeerPigeonMeshBase extends MeshMediaBase {
+export class PeerPigeonMeshBase extends MeshDataBase {
   /** True for a valid peer id: 40 hexadecimal characters. */
   static validatePeerId = validatePeerId
   /** A random peer id (not derived from a key: a mesh using it counts as unverified). */
@@ -141,53 +141,6 @@ export class PeerPigeonMeshBase extends MeshMediaBase {
     const to = peerId.toLowerCase() as PeerId
     this.#background(id, to, Mesh.use((m) => m.sendDirectMessage(to, content, { id, encrypt: options.encrypt === true })))
     return id
-  }
-
-  /**
-   * Sends bytes to one peer (raw on the wire, signed, acknowledged; at most `maxMessageSize`:
-   * streams carry more). Resolves with the message id once sent; the target gets
-   * `binaryMessageReceived`.
-   */
-  async sendBinaryData(peerId: string, data: FacadeStreams.BinaryData): Promise<string> {
-    const to = this.#peer(peerId)
-    const bytes = await FacadeStreams.toBytes(data)
-    return this.#run(Mesh.use((m) => m.sendBinaryData(to, bytes)))
-  }
-
-  /** Broadcasts bytes to every peer of the network (at most `maxMessageSize`); resolves with the message id. */
-  async broadcastBinaryData(data: FacadeStreams.BinaryData): Promise<string> {
-    const bytes = await FacadeStreams.toBytes(data)
-    return this.#run(Mesh.use((m) => m.broadcastBinaryData(bytes)))
-  }
-
-  /**
-   * Opens a stream to any peer of the network; resolves, once the peer accepted it, with a
-   * web `WritableStream` (writes wait while the receiver has no room; `close()` resolves once
-   * the receiver checked the checksum). The peer gets `streamReceived`.
-   */
-  async createStreamToPeer(peerId: string, options: FacadeStreams.StreamOptions = {}): Promise<WritableStream<Uint8Array | ArrayBuffer | ArrayBufferView | string>> {
-    const to = this.#peer(peerId)
-    const out = await this.#run(Streams.use((s) => s.open(to, { ...options, name: options.name ?? "stream" })))
-    return FacadeStreams.writableFor(out, (effect) => this.#run(effect))
-  }
-
-  /** Sends a web `ReadableStream` to a peer as one stream; resolves once it all arrived intact. */
-  async sendStream(peerId: string, readable: ReadableStream<Uint8Array>, options: FacadeStreams.StreamOptions = {}): Promise<void> {
-    await readable.pipeTo(await this.createStreamToPeer(peerId, options))
-  }
-
-  /**
-   * Sends a file: a `Blob`/`File` (browsers), `{ name, size?, type?, stream }`, or in Node a
-   * path. Resolves once it all arrived intact; `streamProgress` tells how far it got.
-   */
-  async sendFile(peerId: string, file: FacadeStreams.FileSource | string): Promise<void> {
-    const { stream, ...options } = typeof file === "string" ? await this.openFile(file) : FacadeStreams.fileParts(file)
-    await this.sendStream(peerId, stream, options)
-  }
-
-  /** Opens a file by path for `sendFile` (Node only; the Node entry point provides it). */
-  protected openFile(path: string): Promise<Exclude<FacadeStreams.FileSource, Blob>> {
-    return Promise.reject(new TypeError(`sendFile("${path}"): file paths need Node; give a File, a Blob or a stream`))
   }
 
   connectToPeer(peerId: string): Promise<void> {
@@ -387,11 +340,6 @@ export class PeerPigeonMeshBase extends MeshMediaBase {
     )
   }
 
-  /** A valid peer id, in lower case; a TypeError otherwise. */
-  #peer(peerId: string): PeerId {
-    if (!isPeerIdString(peerId)) throw invalidPeer(peerId)
-    return peerId.toLowerCase() as PeerId
-  }
 
   #sync<A>(effect: Effect.Effect<A, never, Services>, fallback: A): A {
     const runtime = this.#runtime
