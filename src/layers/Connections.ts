@@ -16,9 +16,9 @@ import { Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random }
 import { backoffDelay } from "../internal/backoff.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
 import { resolveRateLimits } from "../internal/linkLimits.ts"
-import { chooseEviction } from "../internal/eviction.ts"
+import { type CapacityInput, evictionFor, overCapacityVictim, spareOf, victimFor } from "../internal/capacity.ts"
 import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLinks.ts"
-import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
+import { isInitiator, type PeerId } from "../schema/PeerId.ts"
 import { handshake as linkHandshake } from "./connections/handshake.ts"
 import { linkKeyExchange } from "../crypto/linkKeys.ts"
 import { restartNumber } from "./webrtc/negotiation.ts"
@@ -92,11 +92,6 @@ export const layer = Layer.effect(
     const maxFrameChars = config.maxMessageSize + 16 * 1024
     let ring: ReadonlySet<PeerId> = new Set()
     const self = identity.peerId
-    /** Links that may be given up: not to a ring neighbour, nor the long link (see internal/protectedLinks.ts). */
-    const unprotected = (ids: ReadonlyArray<PeerId>) => {
-      const kept = protectedLinks(self, connectedIds(), ring, config.maxPeers)
-      return ids.filter((id) => !kept.has(id) && !mediaLinks.has(id))
-    }
     /** True when this peer has, or is setting up, a long link that is not a ring link. */
     const hasLongLink = () => [...entries.values()].some((e) => !e.leaving && !ring.has(e.peerId) && isLong(self, e.peerId))
     /** An offer that would become this peer's only long link is taken like a ring neighbour's. */
@@ -239,20 +234,27 @@ export const layer = Layer.effect(
     /** Stops a link's fiber (its scope closes the link). */
     const stop = (peerId: PeerId) => FiberMap.remove(fibers, peerId)
 
-    /** After `added` connected: if over maxPeers, make room by evicting the farthest peer, or drop `added`. */
-    const enforceCapacityFor = Effect.fnUntraced(function*(added: PeerId) {
+    /** What the capacity rules (internal/capacity.ts) need to know now. */
+    const capacityNow = (): CapacityInput<PeerId> => {
       const connected = connectedIds()
-      if (connected.length <= config.maxPeers) return
-      const others = unprotected(connected.filter((id) => id !== added))
-      const victim = protectedLinks(self, connected, ring, config.maxPeers).has(added)
-        ? farthestOf(others)
-        : entries.get(added)?.bridge === true
-        ? spareOf(others)
-        : config.evictionStrategy
-        ? evictionFor(others, added)
-        : undefined
-      if (victim !== undefined) yield* evict(victim, "closer-peer")
-      else yield* evict(added, "full")
+      return {
+        self,
+        connected,
+        kept: protectedLinks(self, connected, ring, config.maxPeers),
+        media: mediaLinks,
+        maxPeers: config.maxPeers,
+        minPeers: config.minPeers,
+        evictionStrategy: config.evictionStrategy,
+        degreeOf: (id) => degrees.get(id)
+      }
+    }
+
+    /** After `added` connected: if over maxPeers, make room by evicting another link, or drop `added`. */
+    const enforceCapacityFor = Effect.fnUntraced(function*(added: PeerId) {
+      const input = capacityNow()
+      if (input.connected.length <= config.maxPeers) return
+      const victim = victimFor(input, added, entries.get(added)?.bridge === true)
+      yield* evict(victim, victim === added ? "full" : "closer-peer")
     })
 
     const evict = Effect.fnUntraced(function*(peerId: PeerId, reason: string) {
@@ -269,36 +271,12 @@ export const layer = Layer.effect(
       yield* stop(peerId)
     })
 
-    /**
-     * The link to give up for `candidate`: the farthest one, when the candidate is closer by at
-     * least one XOR bucket (a longer common prefix with us). Merely "closer" would let every
-     * newcomer displace someone, and the displaced peer displace the next: endless churn.
-     */
-    const evictionFor = (connected: ReadonlyArray<PeerId>, candidate: PeerId): PeerId | undefined => {
-      if (connected.length < config.maxPeers) return undefined
-      const open = unprotected(connected)
-      const victim = chooseEviction(self, open, candidate, {
-        maxPeers: config.maxPeers - (connected.length - open.length),
-        minPeers: 0 // a swap keeps the count
-      })
-      return victim !== undefined && commonPrefixLength(self, candidate) > commonPrefixLength(self, victim) ? victim : undefined
-    }
-
-    /** For a priority link: the farthest neighbour known to keep at least minPeers without us. */
-    const spareOf = (ids: ReadonlyArray<PeerId>): PeerId | undefined =>
-      farthestOf(unprotected(ids).filter((id) => (degrees.get(id) ?? 0) > config.minPeers))
-
-    const farthestOf = (ids: ReadonlyArray<PeerId>): PeerId | undefined =>
-      ids.length === 0 ? undefined : ids.reduce((a, b) => (distance(self, a) > distance(self, b) ? a : b))
-
     const enforceCapacity = Effect.gen(function*() {
-      let connected = connectedIds()
-      while (connected.length > config.maxPeers) {
+      while (connectedIds().length > config.maxPeers) {
         // a link carrying media stays, even over capacity
-        const victim = farthestOf(unprotected(connected)) ?? farthestOf(connected.filter((id) => !mediaLinks.has(id)))
+        const victim = overCapacityVictim(capacityNow())
         if (victim === undefined) return
         yield* evict(victim, "over-capacity")
-        connected = connectedIds()
       }
     })
 
@@ -351,11 +329,10 @@ export const layer = Layer.effect(
         const responder = yield* start(from, false, bridge)
         return yield* Queue.offer(responder.signals, signal)
       }
-      if (bridge && busy.length >= config.maxPeers && spareOf(connectedIds()) === undefined) return yield* refuse(from, "full")
+      if (bridge && busy.length >= config.maxPeers && spareOf(capacityNow(), connectedIds()) === undefined) return yield* refuse(from, "full")
       if (busy.length >= config.maxPeers && !bridge) {
-        const connected = connectedIds()
-        const room = config.evictionStrategy &&
-          evictionFor(connected, from) !== undefined
+        const input = capacityNow()
+        const room = config.evictionStrategy && evictionFor(input, input.connected, from) !== undefined
         if (!room) return yield* refuse(from, "full")
       }
       const responder = yield* start(from, false, bridge)
