@@ -1,0 +1,101 @@
+/**
+ * The live Yjs documents of CRDT records on one peer: one `Y.Doc` per record, every verified
+ * version merged into it (merging is idempotent and commutative, so order and repeats do
+ * not matter), local edits on a document handed out by `getDocument` collected and
+ * published in batches (`batchMs`), and a periodic comparison with the DHT's copy
+ * (`syncIntervalMs`) that republishes what the copy lacks: edits made while partitioned or
+ * offline, or lost to a race.
+ *
+ * @since 2.0.0
+ */
+import { Effect, Schedule, type Schema } from "effect"
+import * as Y from "yjs"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import type { ValueTooLarge } from "../services/Dht.ts"
+import type { StorageOptions } from "../services/DistributedStorage.ts"
+import { applyUpdate, docValue, encodeDoc, hasMoreThan, setFields } from "./codec.ts"
+import type { StorageError } from "./StorageError.ts"
+
+type Bytes = Uint8Array<ArrayBuffer>
+
+/** Origin of updates merged from records: not local edits, never republished on their own. */
+export const REMOTE = Symbol("peerpigeon/storage/remote")
+/** Origin of `update()` calls: published by the call itself. */
+export const API = Symbol("peerpigeon/storage/api")
+
+interface Held {
+  readonly doc: Y.Doc
+  live: boolean
+}
+
+export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "maxSubscriptions" | "batchMs" | "syncIntervalMs">) => {
+  const docs = new BoundedMap<string, Held>(options.maxDocuments + options.maxSubscriptions, (_key, held) => held.doc.destroy())
+  const dirty = new Set<string>()
+
+  const held = (key: string): Held => {
+    let h = docs.touch(key)
+    if (h === undefined) {
+      h = { doc: new Y.Doc({ gc: true }), live: false }
+      docs.set(key, h)
+    }
+    return h
+  }
+
+  return {
+    get size() {
+      return docs.size
+    },
+    /** Merges a record's document bytes; the document's value after it. */
+    merge: (key: string, bytes: Uint8Array): Schema.Json => {
+      const { doc } = held(key)
+      applyUpdate(doc, bytes, REMOTE)
+      return docValue(doc)
+    },
+    /** A new document for `key` holding `value`'s fields (replacing any held): its bytes. */
+    fresh: (key: string, value: Schema.Json): Effect.Effect<Bytes, StorageError | ValueTooLarge> =>
+      Effect.gen(function*() {
+        const doc = new Y.Doc({ gc: true })
+        yield* setFields(key, doc, value, API)
+        const bytes = yield* encodeDoc(key, doc)
+        docs.get(key)?.doc.destroy()
+        docs.set(key, { doc, live: false })
+        return bytes
+      }),
+    set: (key: string, value: Schema.Json) => setFields(key, held(key).doc, value, API),
+    encode: (key: string) => encodeDoc(key, held(key).doc),
+    hasMoreThan: (key: string, theirs: Uint8Array) => hasMoreThan(held(key).doc, theirs),
+    drop: (key: string) => {
+      docs.get(key)?.doc.destroy()
+      docs.delete(key)
+      dirty.delete(key)
+    },
+    /** The document of `key`, live: its local edits are published (when `writable`). */
+    live: (key: string, writable: boolean): Y.Doc => {
+      const h = held(key)
+      if (!h.live) {
+        h.live = true
+        h.doc.on("update", (_update: Uint8Array, origin: unknown) => {
+          if (writable && origin !== REMOTE && origin !== API) dirty.add(key)
+        })
+      }
+      return h.doc
+    },
+    /** Starts the batch and anti-entropy loops, in the caller's Scope. */
+    start: <E>(flush: (key: string) => Effect.Effect<void, E>) =>
+      Effect.gen(function*() {
+        const flushOne = (key: string) => flush(key).pipe(Effect.catchCause((cause) => Effect.logDebug("storage: publishing a document failed", cause)))
+        const batch = Effect.suspend(() => {
+          const keys = [...dirty]
+          dirty.clear()
+          return Effect.forEach(keys, flushOne, { discard: true })
+        })
+        const sync = Effect.suspend(() => {
+          const keys: Array<string> = []
+          for (const [key, h] of docs.entries()) if (h.live) keys.push(key)
+          return Effect.forEach(keys, flushOne, { discard: true })
+        })
+        yield* Effect.forkScoped(Effect.repeat(batch, Schedule.spaced(options.batchMs)))
+        yield* Effect.forkScoped(Effect.repeat(sync, Schedule.spaced(options.syncIntervalMs)))
+      })
+  }
+}

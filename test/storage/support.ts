@@ -1,0 +1,56 @@
+/** Storage on memory-network nodes: each node gets a CryptoManager and a DistributedStorage over its own Dht. */
+import { Context, Effect, Layer, PubSub, Scope } from "effect"
+import { CryptoManager } from "../../src/crypto/CryptoManager.ts"
+import * as StorageLayer from "../../src/layers/DistributedStorage.ts"
+import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
+import { DistributedStorage, StorageConfig, type StorageEvent, type StorageOptions } from "../../src/services/DistributedStorage.ts"
+import { graph, isConnectedGraph, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
+
+export interface StorageNode {
+  readonly node: TestNode
+  readonly id: string
+  readonly storage: DistributedStorage["Service"]
+  readonly crypto: CryptoManager["Service"]
+  /** Every storage event since start. */
+  readonly events: Array<StorageEvent>
+}
+
+export const meshOptions = { maxPeers: 5, minPeers: 2, presenceInterval: 1000, dht: { replicateInterval: 2000, rpcTimeout: 2000 } }
+
+/** Storage (and crypto) on `node`, in the caller's Scope. */
+export const withStorage = (node: TestNode, config: Partial<StorageOptions> = {}) =>
+  Effect.gen(function*() {
+    const layer = StorageLayer.layer.pipe(
+      Layer.provideMerge(CryptoManager.layer),
+      Layer.provide(Layer.succeedContext(node.context)),
+      Layer.provide(Layer.succeed(StorageConfig, config))
+    )
+    const context = yield* Layer.build(layer)
+    const storage = Context.get(context, DistributedStorage)
+    const crypto = Context.get(context, CryptoManager)
+    yield* Effect.orDie(crypto.init)
+    const events: Array<StorageEvent> = []
+    const subscription = yield* storage.events
+    yield* Effect.forkScoped(Effect.forever(Effect.map(PubSub.take(subscription), (e) => events.push(e))))
+    return { node, id: node.peerId as string, storage, crypto, events } satisfies StorageNode
+  })
+
+/**
+ * `n` nodes with storage on one memory network, linked into one mesh, each knowing every
+ * other's encryption key (announcements exchanged here, as the key directory would).
+ */
+export const startStorageMesh = (n: number, config: Partial<StorageOptions> = {}, network = new MemoryNetwork({ latencyMs: 1 })) =>
+  Effect.gen(function*() {
+    const nodes = yield* startNodes(network, n, meshOptions)
+    yield* waitFor("mesh formed", Effect.map(graph(nodes), (g) => withinBounds(g, 2, 5) && isConnectedGraph(g)), 30_000)
+    const peers = yield* Effect.forEach(nodes, (node) => withStorage(node, config))
+    const announcements = yield* Effect.forEach(peers, (p) => Effect.orDie(p.crypto.getAnnouncement))
+    for (const p of peers) for (const a of announcements) if (a.peerId !== p.id) yield* Effect.orDie(p.crypto.addPeerKey(a))
+    return peers
+  })
+
+/** The peer whose Scope ends first: for stopping a node on purpose. */
+export const scoped = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Scope.make(), (scope) => Scope.provide(effect, scope))
+
+export const eventsOf = <T extends StorageEvent["_tag"]>(p: StorageNode, tag: T, key: string) =>
+  p.events.filter((e): e is Extract<StorageEvent, { _tag: T }> => e._tag === tag && e.key === key)
