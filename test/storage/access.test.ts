@@ -8,7 +8,7 @@ import { waitFor } from "../support/memoryMesh.ts"
 import { eventsOf, startStorageMesh } from "./support.ts"
 
 const reason = <A>(e: Effect.Effect<A, { readonly _tag: string; readonly reason?: string }>) =>
-  Effect.map(Effect.flip(e), (x) => x.reason ?? x._tag)
+  Effect.map(Effect.flip(e), (x) => (x._tag === "StorageError" ? x.reason ?? "" : x._tag))
 
 describe("distributed storage on a memory network of 10 nodes", () => {
   it.live("private: owner and grantee read, others and raw DHT holders get nothing; revoke re-keys", () =>
