@@ -1,21 +1,28 @@
 /**
- * Cost of end-to-end encryption: `node bench/crypto.ts [seconds per case]` (not part of the
- * test suite; `npm run bench:crypto` once the script is added).
+ * Cost of end-to-end encryption: `npm run bench:crypto` (`node bench/crypto.ts [seconds per
+ * case] [messages end to end]`; not part of the test suite).
  *
  * Prints, for a 1 KB message (JSON content of 1,024 bytes):
  *   - sealed direct envelopes (`src/crypto/envelope.ts`): encrypt + decrypt per second, one
  *     at a time and 8 in flight (WebCrypto runs on libuv's thread pool), and the time of
  *     each half;
  *   - group broadcasts (`src/crypto/group.ts`): the same;
- *   - the envelope overhead: bytes of envelope JSON beyond the content's JSON.
+ *   - the envelope overhead: bytes of envelope JSON beyond the content's JSON;
+ *   - end to end over a MemoryNetwork link: ms per plain and per encrypted direct message
+ *     (sent, routed, delivered as MessageReceived), and their difference.
  * Figures are wall-clock on whatever else the machine is doing: say so when quoting them.
  */
-import { Effect } from "effect"
+import { Context, Effect, Layer, PubSub } from "effect"
+import { CryptoManager } from "../src/crypto/CryptoManager.ts"
 import { decrypt, encrypt, type Envelope } from "../src/crypto/envelope.ts"
 import { decryptGroup, encryptGroup, type GroupMessage, makeGroupKey } from "../src/crypto/group.ts"
 import { announce, generateEncryptionKeyPair } from "../src/crypto/keys.ts"
 import { ReplayGuard } from "../src/crypto/replay.ts"
+import { MemoryNetwork } from "../src/layers/MemoryNetwork.ts"
+import { makeMeshLayer } from "../src/layers/Mesh.ts"
 import * as Identity from "../src/services/Identity.ts"
+import { Mesh } from "../src/services/Mesh.ts"
+import { MeshEvents } from "../src/services/MeshEvents.ts"
 
 const seconds = Number(process.argv[2] ?? 3)
 
@@ -105,3 +112,65 @@ console.log(
 )
 const fixed = JSON.stringify({ ...sealed, ct: "" }).length
 console.log(`direct envelope without its ct field: ${fixed} B; ct: ${sealed.ct.length} chars for ${contentBytes} B of content`)
+
+// ---------------------------------------------------------------------------------------------
+// end to end over the mesh: two nodes of a MemoryNetwork, one link (no latency); N direct
+// messages of the same 1 KB content sent one after the other, each waited for at the target
+// (its MessageReceived) before the next, plain then encrypted: the per-message time and the
+// difference are what encryption costs a sender and its target (routing, signing, acks
+// included in both).
+
+const meshMessages = Number(process.argv[3] ?? 1000)
+
+const endToEnd = Effect.gen(function*() {
+  const network = new MemoryNetwork()
+  const build = Effect.gen(function*() {
+    const context = yield* Layer.build(makeMeshLayer({ maxPeers: 1, minPeers: 1, presenceInterval: 0, repairInterval: 0 }, network.layer))
+    const pubsub = Context.get(context, MeshEvents)
+    const events = yield* PubSub.subscribe(pubsub)
+    yield* Effect.provide(Mesh.use((m) => m.connect("memory://bench")), context)
+    return { context, events }
+  })
+  const a = yield* build
+  const b = yield* build
+  const bId = Context.get(b.context, Mesh).peerId
+  const mesh = Context.get(a.context, Mesh)
+  // wait for the link and b's key (learnt in the handshake)
+  const crypto = Context.get(a.context, CryptoManager)
+  while ((yield* crypto.getPeerKey(bId)) === undefined) yield* Effect.sleep(10)
+  const receive = (id: string, encrypted: boolean) =>
+    Effect.gen(function*() {
+      while (true) {
+        const e = yield* PubSub.take(b.events)
+        if (e._tag === "MessageReceived" && e.messageId === id) {
+          if (e.encrypted !== encrypted || JSON.stringify(e.content) !== JSON.stringify(content)) throw new Error("wrong delivery")
+          return
+        }
+      }
+    })
+  const run = (encrypted: boolean) =>
+    Effect.gen(function*() {
+      const start = performance.now()
+      for (let i = 0; i < meshMessages; i++) {
+        const id = encrypted ? yield* mesh.sendEncryptedMessage(bId, content) : yield* mesh.sendDirectMessage(bId, content)
+        yield* receive(id, encrypted)
+      }
+      return (performance.now() - start) / meshMessages
+    })
+  // warm-up, then measured
+  yield* run(false)
+  yield* run(true)
+  const plainMs = yield* run(false)
+  const encryptedMs = yield* run(true)
+  return { plainMs, encryptedMs }
+}).pipe(Effect.scoped)
+
+const e2e = await Effect.runPromise(endToEnd)
+console.log("")
+console.log(`end to end over one MemoryNetwork link, ${meshMessages} direct messages of 1 KB, each awaited at the target before the next:`)
+console.log("| what | ms per message | ")
+console.log("| --- | ---: |")
+console.log(`| plain direct message (signed, acknowledged) | ${e2e.plainMs.toFixed(3)} |`)
+console.log(`| encrypted direct message (sendEncryptedMessage) | ${e2e.encryptedMs.toFixed(3)} |`)
+console.log(`| encryption's cost per message (the difference; goal < 0.5 ms) | ${(e2e.encryptedMs - e2e.plainMs).toFixed(3)} |`)
+console.log(`| raw envelope encrypt + decrypt (above, 1 in flight) | ${(1000 / dm1).toFixed(3)} |`)

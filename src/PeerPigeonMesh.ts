@@ -9,6 +9,7 @@
  */
 import { Effect, type Schema } from "effect"
 import { PeerConnection, SignalingClient, WebDHT } from "./facade/compat.ts"
+import { MeshCrypto } from "./facade/crypto.ts"
 import * as FacadeDht from "./facade/dht.ts"
 import * as Diagnostics from "./facade/diagnostics.ts"
 import * as FacadeStreams from "./facade/streams.ts"
@@ -47,6 +48,16 @@ export class PeerPigeonMeshBase extends MeshEmitter {
   readonly webDHT: WebDHT = new WebDHT(this)
   /** 1.x's `mesh.signalingClient`: this mesh's signaling connection. */
   readonly signalingClient: SignalingClient = new SignalingClient(this)
+  /** End-to-end encryption (facade/crypto.ts); `crypto` is the same object, and so are the mesh's encryption calls below. */
+  readonly cryptoManager: MeshCrypto = new MeshCrypto(this)
+  readonly crypto: MeshCrypto = this.cryptoManager
+  readonly encryptMessage = this.cryptoManager.encryptMessage
+  readonly decryptMessage = this.cryptoManager.decryptMessage
+  readonly sendEncryptedMessage = this.cryptoManager.sendEncryptedMessage
+  readonly sendEncryptedBroadcast = this.cryptoManager.sendEncryptedBroadcast
+  readonly createGroup = this.cryptoManager.createGroup
+  readonly addToGroup = this.cryptoManager.addToGroup
+  readonly removeFromGroup = this.cryptoManager.removeFromGroup
 
   #options: MeshOptions
   readonly #platform: Platform
@@ -81,6 +92,7 @@ export class PeerPigeonMeshBase extends MeshEmitter {
   /** Makes the key pair (and so the peer id) and starts the mesh services; then `initialized`. */
   async init(): Promise<void> {
     await this.#start()
+    await this.cryptoManager.initIfEnabled()
   }
 
   /** Connects to the signaling server (`ws(s)://` or `http(s)://`) and joins the network. */
@@ -118,15 +130,16 @@ export class PeerPigeonMeshBase extends MeshEmitter {
   /**
    * Sends to one peer, over several hops if needed; returns the message id at once. A failure,
    * or no acknowledgement from the target after every retransmission, comes as `messageFailed`.
+   * `{ encrypt: true }`: end-to-end encrypted, as `sendEncryptedMessage`.
    */
-  sendDirectMessage(peerId: string, content: Schema.Json): string {
+  sendDirectMessage(peerId: string, content: Schema.Json, options: { readonly encrypt?: boolean } = {}): string {
     const id = generateMessageId()
     if (!isPeerIdString(peerId)) {
       queueMicrotask(() => this.#bridge.failed(id, invalidPeer(peerId).message))
       return id
     }
     const to = peerId.toLowerCase() as PeerId
-    this.#background(id, to, Mesh.use((m) => m.sendDirectMessage(to, content, { id })))
+    this.#background(id, to, Mesh.use((m) => m.sendDirectMessage(to, content, { id, encrypt: options.encrypt === true })))
     return id
   }
 

@@ -77,7 +77,25 @@ export {
 } from "./services/Streams.ts"
 export * as StreamsLayer from "./layers/Streams.ts"
 export type { BinaryData, FileSource, StreamOptions } from "./facade/streams.ts"
-/** The crypto core (issue 13): X25519 + HKDF + AES-GCM envelopes signed by the identity, group keys. Not wired into the mesh yet. */
-export { CryptoConfig, cryptoDefaults, type CryptoEvent, CryptoManager, type CryptoOptions } from "./crypto/CryptoManager.ts"
+/**
+ * End-to-end encryption (`enableCrypto`): X25519 + HKDF + AES-GCM envelopes signed by the
+ * identity, group keys, the DHT key directory (`pp/keys/<peerId>`), encrypted messaging limits,
+ * and the facade's `mesh.cryptoManager`.
+ */
+export {
+  CryptoConfig,
+  cryptoDefaults,
+  type CryptoEvent,
+  CryptoManager,
+  type CryptoOptions,
+  type GroupChange,
+  type GroupInfo
+} from "./crypto/CryptoManager.ts"
 export { CryptoError, CryptoErrorReason } from "./crypto/CryptoError.ts"
 export { KeyAnnouncement, verifyAnnouncement } from "./crypto/keys.ts"
+export { Envelope } from "./crypto/envelope.ts"
+export { GroupMessage } from "./crypto/group.ts"
+export { KeyDirectory } from "./crypto/KeyDirectory.ts"
+export { keyDirectoryKey } from "./crypto/directoryRecord.ts"
+export { ENVELOPE_OVERHEAD, encryptedContentLimit, type GroupResult } from "./crypto/messaging.ts"
+export { MeshCrypto } from "./facade/crypto.ts"

@@ -42,7 +42,9 @@ export const CryptoErrorReason = Schema.Literals([
   /** A bound on the number of members or groups would be exceeded. */
   "limit",
   /** WebCrypto lacks X25519, HKDF or AES-GCM here. */
-  "crypto-unavailable"
+  "crypto-unavailable",
+  /** The mesh was created with `enableCrypto: false`. */
+  "disabled"
 ])
 export type CryptoErrorReason = typeof CryptoErrorReason.Type
 

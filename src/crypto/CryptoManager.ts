@@ -29,6 +29,11 @@ export interface CryptoOptions extends EnvelopeOptions {
   readonly peerKeysLimit?: number
   /** Most groups held (least recently used forgotten first). Default 1,024. */
   readonly groupsLimit?: number
+  /**
+   * Most groups owned by one other peer that this peer holds keys of: a peer handing out keys
+   * of ever new groups cannot push the others' groups out. Default 16.
+   */
+  readonly groupsPerOwner?: number
   /** Most members per group, the owner included. Default 256. */
   readonly maxGroupMembers?: number
   /** Most (sender, id) pairs the replay cache holds. Default 16,384. */
@@ -43,6 +48,7 @@ export const cryptoDefaults: Required<CryptoOptions> = {
   ...envelopeDefaults,
   peerKeysLimit: 16_384,
   groupsLimit: 1024,
+  groupsPerOwner: 16,
   maxGroupMembers: 256,
   replayCacheSize: 16_384,
   previousKeys: 2,
@@ -53,6 +59,8 @@ export const CryptoConfig = Context.Reference<CryptoOptions>("peerpigeon/CryptoC
 
 export type CryptoEvent =
   | { readonly _tag: "CryptoReady"; readonly publicKey: string }
+  /** This peer's encryption key has a new announcement (made by `init`, or by a rotation): to publish. */
+  | { readonly _tag: "KeyAnnounced"; readonly announcement: KeyAnnouncement }
   | { readonly _tag: "PeerKeyAdded"; readonly peerId: string }
   | { readonly _tag: "CryptoError"; readonly error: CryptoError }
 
@@ -109,7 +117,37 @@ export class CryptoManager extends Context.Service<CryptoManager, {
   readonly subscribe: Effect.Effect<PubSub.Subscription<CryptoEvent>, never, Scope.Scope>
 }>()("peerpigeon/CryptoManager") {
   static readonly layer: Layer.Layer<CryptoManager, never, Identity> = Layer.effect(CryptoManager, Effect.suspend(() => make))
+  /** For `enableCrypto: false`: every operation fails with reason `disabled`; no keys are held. */
+  static readonly layerDisabled: Layer.Layer<CryptoManager, never, Identity> = Layer.effect(CryptoManager, Effect.suspend(() => makeDisabled))
 }
+
+const makeDisabled = Effect.gen(function*() {
+  const identity = yield* Identity
+  const events = yield* Effect.acquireRelease(PubSub.sliding<CryptoEvent>(1), PubSub.shutdown)
+  const off = Effect.fail(new CryptoError({ reason: "disabled", message: "end-to-end encryption is off (enableCrypto: false)" }))
+  return CryptoManager.of({
+    init: off,
+    getPublicKey: off,
+    getAnnouncement: off,
+    generateKeyPair: off,
+    encrypt: () => off,
+    decrypt: () => off,
+    sign: (data) => identity.sign(typeof data === "string" ? utf8(data) : new Uint8Array(data)),
+    verify: (data, signature, publicKey) => verifySignature(publicKey, signature, typeof data === "string" ? utf8(data) : new Uint8Array(data)),
+    getPeerKey: () => Effect.succeed(undefined),
+    addPeerKey: () => off,
+    removePeerKey: () => Effect.succeed(false),
+    createGroup: () => off,
+    addToGroup: () => off,
+    removeFromGroup: () => off,
+    acceptGroupKey: () => off,
+    getGroup: () => Effect.succeed(undefined),
+    leaveGroup: () => Effect.succeed(false),
+    encryptGroup: () => off,
+    decryptGroup: () => off,
+    subscribe: PubSub.subscribe(events)
+  })
+})
 
 const info = (g: GroupKey): GroupInfo => ({ groupId: g.groupId, epoch: g.epoch, owner: g.owner, members: g.members })
 
@@ -143,6 +181,7 @@ export const make = Effect.gen(function*() {
       previous = [{ ...current.pair, retiredAt: now }, ...previous].slice(0, config.previousKeys)
     }
     current = { pair, announcement }
+    yield* publish({ _tag: "KeyAnnounced", announcement })
     return announcement
   })
 
@@ -187,6 +226,13 @@ export const make = Effect.gen(function*() {
       }
       return Effect.succeed(group)
     })
+
+  /** Groups held whose owner is `peerId`. */
+  const ownedBy = (peerId: string) => {
+    let n = 0
+    for (const g of groups.values()) if (g.owner === peerId) n++
+    return n
+  }
 
   const lower = (peerIds: Iterable<string>) => new Set([...peerIds].map((id) => String(id).toLowerCase()))
 
@@ -239,6 +285,9 @@ export const make = Effect.gen(function*() {
       return yield* reported(serial(Effect.suspend(() => {
         const name = (opened.content as { readonly groupId?: unknown } | null)?.groupId
         const held = typeof name === "string" ? groups.touch(name) : undefined
+        if (held === undefined && ownedBy(opened.from) >= config.groupsPerOwner) {
+          return Effect.fail(new CryptoError({ reason: "limit", message: `already ${config.groupsPerOwner} groups of ${opened.from} held` }))
+        }
         return Effect.map(acceptHandoff(opened, identity.peerId, held), (group) => {
           groups.set(group.groupId, group)
           return info(group)

@@ -86,6 +86,15 @@ export class EventBridge {
       case "StatusChanged":
         emit("statusChanged", { type: event.type, message: event.message })
         break
+      case "CryptoReady":
+        emit("cryptoReady", { publicKey: event.publicKey })
+        break
+      case "PeerKeyAdded":
+        emit("peerKeyAdded", { peerId: event.peerId })
+        break
+      case "CryptoFailed":
+        emit("cryptoError", { reason: event.reason, error: event.message })
+        break
     }
   }
 }

@@ -74,6 +74,12 @@ export interface PeerPigeonMeshEvents {
   statusChanged: { readonly type: string; readonly message: string }
   peersUpdated: { readonly connectedCount: number }
   dhtValueChanged: DhtChange
+  /** This peer's encryption key exists (`init()`, `cryptoManager.init()` or the first connect). */
+  cryptoReady: { readonly publicKey: string }
+  /** A peer's encryption key became known or changed (from a link handshake or the key directory), verified. */
+  peerKeyAdded: { readonly peerId: string }
+  /** A crypto operation failed or an envelope was refused; `reason` as `CryptoError`'s (e.g. `wrong-sender`, `replay`). */
+  cryptoError: { readonly reason: string; readonly error: string }
 }
 export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
 export type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void

@@ -146,3 +146,18 @@ export const recordBytes = (r: RecordHeader & { readonly value: unknown; readonl
     `${head}:${r.key}:${r.publisher}:${r.version}:${r.ts}:${r.expiresAt}:${r.writable}:${r.deleted}:${JSON.stringify(r.value)}`
   )
 }
+
+/** Where each peer publishes its signed encryption key announcement: `pp/keys/<peerId>` (crypto/KeyDirectory.ts). */
+export const KEY_DIRECTORY_PREFIX = "pp/keys/"
+
+/**
+ * The key directory's holder rule: a record under `pp/keys/<peerId>` is written only by the
+ * peer `<peerId>` itself (its publisher, owning it, never writable by others), so no one can
+ * squat or overwrite another peer's encryption key. Any other key: true. (Whether the value is
+ * a valid announcement by that peer is the caller's check: it needs the signature.)
+ */
+export const keyDirectoryAllows = (r: RecordHeader): boolean => {
+  if (!r.key.startsWith(KEY_DIRECTORY_PREFIX)) return true
+  const peerId = r.key.slice(KEY_DIRECTORY_PREFIX.length)
+  return r.publisher === peerId && (r.owner === undefined || r.owner === peerId) && !r.writable
+}

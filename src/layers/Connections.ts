@@ -20,6 +20,7 @@ import { chooseEviction } from "../internal/eviction.ts"
 import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLinks.ts"
 import { commonPrefixLength, distance, isInitiator, type PeerId } from "../schema/PeerId.ts"
 import { handshake as linkHandshake } from "./connections/handshake.ts"
+import { linkKeyExchange } from "../crypto/linkKeys.ts"
 import { restartNumber } from "./webrtc/negotiation.ts"
 import { readLink } from "./connections/readLink.ts"
 import { ConnectError, Connections, type ConnectionsStats, type Inbound, type PeerLinkInfo } from "../services/Connections.ts"
@@ -66,6 +67,7 @@ export const layer = Layer.effect(
     const signaling = yield* Signaling
     const events = yield* MeshEvents
     const keys = yield* PeerKeys
+    const encryption = yield* linkKeyExchange
     const fibers = yield* FiberMap.make<PeerId, void, never>()
     const inbound = yield* Effect.acquireRelease(PubSub.bounded<Inbound>(INBOUND_BUFFER), PubSub.shutdown)
     const entries = new Map<PeerId, Entry>()
@@ -109,7 +111,11 @@ export const layer = Layer.effect(
     const REFUSED_COOLDOWN_MS = 20_000
 
     const handshake = (entry: Entry, link: Link) =>
-      linkHandshake({ identity, config, keys, signalingVerified: (id) => signalingVerified.get(id) === true }, entry.peerId, link)
+      linkHandshake(
+        { identity, config, keys, encryption, signalingVerified: (id) => signalingVerified.get(id) === true },
+        entry.peerId,
+        link
+      )
 
     /** Ends a link whose peer keeps exceeding its limits: tells it why, and refuses it for a while. */
     const banFor = Effect.fnUntraced(function*(entry: Entry, link: Link, why: string) {

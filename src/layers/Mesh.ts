@@ -6,11 +6,15 @@
  * @since 2.0.0
  */
 import { Clock, Effect, Layer, PubSub } from "effect"
+import { CryptoConfig, cryptoDefaults, CryptoManager } from "../crypto/CryptoManager.ts"
+import { KeyDirectory } from "../crypto/KeyDirectory.ts"
+import { E2E_KIND, makeEncryptedMessaging } from "../crypto/messaging.ts"
 import { supervised } from "../internal/supervise.ts"
 import { Connections } from "../services/Connections.ts"
 import { DhtConfig, dhtDefaults } from "../services/Dht.ts"
 import { Discovery } from "../services/Discovery.ts"
 import { type Delivered, Gossip } from "../services/Gossip.ts"
+import type { PeerId } from "../schema/PeerId.ts"
 import { Identity, type IdentityError } from "../services/Identity.ts"
 import { Mesh } from "../services/Mesh.ts"
 import { MeshConfig, type MeshOptions, resolveMeshOptions } from "../services/MeshConfig.ts"
@@ -43,6 +47,17 @@ const meshService = Layer.effect(
     const events = yield* MeshEvents
     const transport = yield* PeerTransport
     const streams = yield* Streams
+    const crypto = yield* CryptoManager
+    const encrypted = makeEncryptedMessaging({
+      crypto,
+      directory: yield* KeyDirectory,
+      router,
+      gossip,
+      neighbours: connections.connected,
+      events,
+      maxMessageSize: config.maxMessageSize,
+      maxPlaintextBytes: (yield* CryptoConfig).maxPlaintextBytes ?? cryptoDefaults.maxPlaintextBytes
+    })
     let signalingUrl: string | undefined
     /** When `connect` last succeeded: `uptime` counts from it (0 while not connected). */
     let connectedAt: number | undefined
@@ -68,6 +83,7 @@ const meshService = Layer.effect(
             })
             continue
           }
+          if (yield* encrypted.receive(m, direct)) continue
           if (m.kind !== "message") continue
           yield* PubSub.publish(events, {
             _tag: "MessageReceived",
@@ -86,12 +102,28 @@ const meshService = Layer.effect(
     yield* forward(false)(yield* gossip.subscribe)
     yield* forward(true)(yield* router.subscribe)
 
+    // crypto events become mesh events (for the facade's cryptoReady, peerKeyAdded, cryptoError)
+    const cryptoEvents = yield* crypto.subscribe
+    yield* supervised("Mesh.cryptoEvents", Effect.gen(function*() {
+      while (true) {
+        const e = yield* PubSub.take(cryptoEvents)
+        if (e._tag === "CryptoReady") yield* PubSub.publish(events, { _tag: "CryptoReady", publicKey: e.publicKey })
+        else if (e._tag === "PeerKeyAdded") yield* PubSub.publish(events, { _tag: "PeerKeyAdded", peerId: e.peerId as PeerId })
+        else if (e._tag === "KeyAnnounced") yield* encrypted.announce(e.announcement)
+        else if (e._tag === "CryptoError") {
+          yield* PubSub.publish(events, { _tag: "CryptoFailed", reason: e.error.reason, message: e.error.message })
+        }
+      }
+    })).pipe(Effect.forkScoped)
+    /** Makes the encryption key before the first link (a custom id has none: its envelopes would be refused). */
+    const initCrypto = config.enableCrypto && identity.verified ? Effect.ignore(crypto.init) : Effect.void
+
     // a user's direct message its target never acknowledged becomes MessageFailed
     const undelivered = yield* router.undelivered
     yield* Effect.gen(function*() {
       while (true) {
         const u = yield* PubSub.take(undelivered)
-        if (u.kind !== "message" && u.kind !== "binary") continue
+        if (u.kind !== "message" && u.kind !== "binary" && u.kind !== E2E_KIND) continue
         yield* PubSub.publish(events, {
           _tag: "MessageFailed",
           messageId: u.id,
@@ -112,14 +144,22 @@ const meshService = Layer.effect(
     return Mesh.of({
       peerId: identity.peerId,
       connect: (url) =>
-        Effect.tap(signaling.connect(url), () =>
+        Effect.tap(Effect.andThen(initCrypto, signaling.connect(url)), () =>
           Effect.map(Clock.currentTimeMillis, (now) => {
             signalingUrl = url
             connectedAt = now
           })),
       disconnect,
       sendMessage: (content, options) => gossip.publish(content, "message", options),
-      sendDirectMessage: (to, content, options) => router.send(to, content, "message", options),
+      sendDirectMessage: (to, content, options) =>
+        options?.encrypt === true
+          ? encrypted.sendEncryptedMessage(to, content, options.id === undefined ? {} : { id: options.id })
+          : router.send(to, content, "message", options?.id === undefined ? {} : { id: options.id }),
+      sendEncryptedMessage: encrypted.sendEncryptedMessage,
+      sendEncryptedBroadcast: encrypted.sendEncryptedBroadcast,
+      createGroup: encrypted.createGroup,
+      addToGroup: encrypted.addToGroup,
+      removeFromGroup: encrypted.removeFromGroup,
       sendBinaryData: (to, data, options) => router.send(to, data.byteLength, "binary", { ...options, payload: data.slice() }),
       broadcastBinaryData: (data, options) => gossip.publish(data.byteLength, "binary", { ...options, payload: data.slice() }),
       connectToPeer: (peerId) => connections.connect(peerId),
@@ -171,17 +211,19 @@ export const makeMeshLayer = <E, R, IE = IdentityError>(
     MeshEvents.layer,
     PeerKeys.layer
   )
+  const crypto = options.enableCrypto === false ? CryptoManager.layerDisabled : CryptoManager.layer
   const dht = options.enableWebDHT === false
     ? DhtLayer.layerDisabled
     : DhtLayer.layer.pipe(Layer.provide(Layer.succeed(DhtConfig, { ...dhtDefaults, ...options.dht })))
   return meshService.pipe(
     Layer.provideMerge(StreamsLayer.layer),
+    Layer.provideMerge(KeyDirectory.layer),
     Layer.provideMerge(dht),
     Layer.provideMerge(DiscoveryLayer.layer),
     Layer.provideMerge(RouterLayer.layer),
     Layer.provideMerge(GossipLayer.layer),
     Layer.provideMerge(ConnectionsLayer.layer),
     Layer.provideMerge(platform),
-    Layer.provideMerge(foundation)
+    Layer.provideMerge(Layer.provideMerge(crypto, foundation))
   )
 }

@@ -6,6 +6,7 @@
  * @since 2.0.0
  */
 import { Exit, Schema } from "effect"
+import { KeyAnnouncement } from "../crypto/keys.ts"
 import { deeperThan, MAX_CONTENT_DEPTH, parseBounded } from "../internal/jsonLimits.ts"
 import { PeerId } from "./PeerId.ts"
 
@@ -20,7 +21,13 @@ export const Hello = Schema.Struct({
   publicKey: Schema.String,
   /** Random; the other side signs it to prove its identity. */
   nonce: Schema.String,
-  networkName: Schema.String
+  networkName: Schema.String,
+  /**
+   * The sender's end-to-end encryption key, signed by its identity (crypto/keys.ts; every field
+   * of fixed length, so bounded). Taken only once the handshake proved `publicKey`, and only
+   * when it names that key. Older peers omit it.
+   */
+  enc: Schema.optionalKey(KeyAnnouncement)
 })
 
 /** Signature over `linkChallenge(theirNonce, myId, theirId)`. */

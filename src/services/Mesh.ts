@@ -6,6 +6,8 @@
  * @since 2.0.0
  */
 import { Context, type Effect, type Schema } from "effect"
+import type { CryptoError } from "../crypto/CryptoError.ts"
+import type { GroupResult } from "../crypto/messaging.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { ConnectError } from "./Connections.ts"
 import type { InvalidMessage, MessageTooLarge } from "./Gossip.ts"
@@ -42,8 +44,30 @@ export class Mesh extends Context.Service<Mesh, {
   readonly disconnect: Effect.Effect<void>
   /** Broadcasts to every peer of the network; returns the message id. */
   sendMessage(content: Schema.Json, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
-  /** Sends to one peer, over several hops if needed; returns the message id. */
-  sendDirectMessage(to: PeerId, content: Schema.Json, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage>
+  /**
+   * Sends to one peer, over several hops if needed; returns the message id. With
+   * `encrypt: true`, as `sendEncryptedMessage`.
+   */
+  sendDirectMessage(
+    to: PeerId,
+    content: Schema.Json,
+    options?: { readonly id?: string; readonly encrypt?: boolean }
+  ): Effect.Effect<string, MessageTooLarge | InvalidMessage | CryptoError>
+  /**
+   * Sends to one peer end-to-end encrypted (crypto/messaging.ts): sealed for its encryption key
+   * (held, or found in the key directory), so relays carry only ciphertext; the target's
+   * `MessageReceived` says `encrypted: true`. Fails with `CryptoError` (`unknown-key` when the
+   * peer's key cannot be found), or `MessageTooLarge` over `encryptedContentLimit`.
+   */
+  sendEncryptedMessage(to: PeerId, content: Schema.Json, options?: { readonly id?: string }): Effect.Effect<string, MessageTooLarge | InvalidMessage | CryptoError>
+  /** Broadcasts `content` sealed with `groupId`'s current key: only its members can read it. Returns the message id. */
+  sendEncryptedBroadcast(content: Schema.Json, groupId: string): Effect.Effect<string, MessageTooLarge | InvalidMessage | CryptoError>
+  /** Creates (or re-keys) a group owned by this peer with `peerIds`, and hands its key to each member. */
+  createGroup(groupId: string, peerIds: Iterable<string>): Effect.Effect<GroupResult, CryptoError>
+  /** Adds members (a new key, handed to every member: new ones cannot read what was sent before). */
+  addToGroup(groupId: string, peerIds: Iterable<string>): Effect.Effect<GroupResult, CryptoError>
+  /** Removes members: a new key, handed to the others only; the removed cannot read what is sent afterwards. */
+  removeFromGroup(groupId: string, peerIds: Iterable<string>): Effect.Effect<GroupResult, CryptoError>
   /**
    * Sends bytes to one peer (over several hops if needed, acknowledged like a direct
    * message), raw on the wire and signed; at most `maxMessageSize` bytes (streams carry more).

@@ -33,6 +33,12 @@ export interface MeshOptions {
   readonly xorRouting: boolean
   /** Enables the DHT. Default true. */
   readonly enableWebDHT: boolean
+  /**
+   * End-to-end encryption: an X25519 key per peer, announced in link handshakes and in the DHT
+   * key directory (`pp/keys/<peerId>`); encrypted direct messages and group broadcasts. Off,
+   * every crypto call fails with a `CryptoError` of reason `disabled`. Default true.
+   */
+  readonly enableCrypto: boolean
   /** DHT tuning (replicationFactor, ttl, ...); see `dhtDefaults`. Default {}. */
   readonly dht: Partial<DhtOptions>
   /** STUN/TURN servers for WebRTC. Default: none (host candidates only). */
@@ -95,6 +101,7 @@ export const defaults: MeshOptions = {
   evictionStrategy: true,
   xorRouting: true,
   enableWebDHT: true,
+  enableCrypto: true,
   dht: {},
   iceServers: [],
   iceTransportPolicy: "all",

@@ -26,8 +26,10 @@ export type MeshEvent =
      * for broadcasts); like `hops`, not signed, so a relay may change it.
      */
     readonly ttl: number
-    /** Always false: end-to-end encryption is not provided yet. */
+    /** True when it came end-to-end encrypted (`sendEncryptedMessage`, `sendEncryptedBroadcast`) and was opened here. */
     readonly encrypted: boolean
+    /** The group of an encrypted broadcast (`sendEncryptedBroadcast`). */
+    readonly groupId?: string
     readonly messageId: string
     readonly timestamp: number
     /** True when `from` derives from the key that signed the message. */
@@ -47,6 +49,12 @@ export type MeshEvent =
   /** A direct message this peer sent was never acknowledged by `to`, after every retransmission. */
   | { readonly _tag: "MessageFailed"; readonly messageId: string; readonly to: PeerId; readonly reason: string }
   | { readonly _tag: "StatusChanged"; readonly type: string; readonly message: string }
+  /** This peer's encryption key exists (the first `init`); `publicKey` is its X25519 key, base64url. */
+  | { readonly _tag: "CryptoReady"; readonly publicKey: string }
+  /** A peer's encryption key became known, or changed (verified against its identity). */
+  | { readonly _tag: "PeerKeyAdded"; readonly peerId: PeerId }
+  /** A crypto operation failed (a refused envelope, a missing key); `reason` as `CryptoError`'s. */
+  | { readonly _tag: "CryptoFailed"; readonly reason: string; readonly message: string }
 
 export class MeshEvents extends Context.Service<MeshEvents, PubSub.PubSub<MeshEvent>>()("peerpigeon/MeshEvents") {
   static readonly layer = Layer.effect(

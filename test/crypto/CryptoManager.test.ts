@@ -39,7 +39,12 @@ describe("CryptoManager", () => {
       assert.strictEqual(yield* crypto.getPublicKey, first.encryptionKey)
       assert.strictEqual(first.peerId, (yield* Identity).peerId)
       const seen = yield* drain(events)
-      assert.deepStrictEqual(seen.map((e) => e._tag), ["CryptoReady"])
+      // the announcement to publish, then readiness; once
+      assert.deepStrictEqual(seen.map((e) => e._tag), ["KeyAnnounced", "CryptoReady"])
+      assert.deepStrictEqual(seen[0]?._tag === "KeyAnnounced" ? seen[0].announcement : undefined, first)
+      // a rotation announces again, without a second CryptoReady
+      const rotated = yield* crypto.generateKeyPair
+      assert.deepStrictEqual((yield* drain(events)).map((e) => (e._tag === "KeyAnnounced" ? e.announcement : e._tag)), [rotated])
     }).pipe(Effect.provide(CryptoManager.layer.pipe(Layer.provideMerge(Identity.layer())))))
 
   it.effect("concurrent inits make one key", () =>
@@ -185,5 +190,21 @@ describe("CryptoManager", () => {
       assert.isUndefined(yield* crypto.getGroup("g1"))
       const ids = Array.from({ length: 3 }, (_, i) => String(i + 1).repeat(40))
       yield* expectRefusal(crypto.createGroup("big", ids), "limit")
+    }))
+
+  it.effect("one owner's hand-offs hold at most groupsPerOwner groups here; re-keys of held groups still pass", () =>
+    Effect.gen(function*() {
+      const { a, b } = yield* pair({ groupsPerOwner: 2 })
+      const handoff = (groupId: string) =>
+        Effect.map(a.crypto.createGroup(groupId, [b.peerId]), (change) => change.handoffs[0]!.envelope)
+      yield* b.crypto.acceptGroupKey(yield* handoff("g1"))
+      yield* b.crypto.acceptGroupKey(yield* handoff("g2"))
+      yield* expectRefusal(b.crypto.acceptGroupKey(yield* handoff("g3")), "limit")
+      assert.isUndefined(yield* b.crypto.getGroup("g3"))
+      const rekey = yield* a.crypto.addToGroup("g1", [])
+      assert.strictEqual((yield* b.crypto.acceptGroupKey(rekey.handoffs[0]!.envelope)).epoch, 1)
+      // b's own groups do not count against a's
+      yield* b.crypto.createGroup("mine", [])
+      assert.isDefined(yield* b.crypto.getGroup("g2"))
     }))
 })

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest"
-import { chooseRecord, judge, MAX_VERSION, newer, ownerOf, type RecordHeader, recordBytes } from "../../src/internal/dhtRecords.ts"
+import {
+  chooseRecord,
+  judge,
+  KEY_DIRECTORY_PREFIX,
+  keyDirectoryAllows,
+  MAX_VERSION,
+  newer,
+  ownerOf,
+  type RecordHeader,
+  recordBytes
+} from "../../src/internal/dhtRecords.ts"
 
 const A = "a".repeat(40)
 const B = "b".repeat(40)
@@ -116,5 +126,21 @@ describe("which copy a read returns", () => {
   })
   it("is undefined without copies", () => {
     expect(chooseRecord([])).toBeUndefined()
+  })
+})
+
+describe("key directory rule", () => {
+  it("lets only the peer named in pp/keys/<peerId> write it, never as a writable record", () => {
+    expect(keyDirectoryAllows(rec({ key: `${KEY_DIRECTORY_PREFIX}${A}` }))).toBe(true)
+    expect(keyDirectoryAllows(rec({ key: `${KEY_DIRECTORY_PREFIX}${B}` }))).toBe(false)
+    expect(keyDirectoryAllows(rec({ key: `${KEY_DIRECTORY_PREFIX}${A}`, writable: true }))).toBe(false)
+    // an update of the peer's record by someone else (naming it as owner) is refused too
+    expect(keyDirectoryAllows(rec({ key: `${KEY_DIRECTORY_PREFIX}${A}`, publisher: B, owner: A }))).toBe(false)
+    expect(keyDirectoryAllows(rec({ key: `${KEY_DIRECTORY_PREFIX}${A.toUpperCase()}` }))).toBe(false)
+    expect(keyDirectoryAllows(rec({ key: `${KEY_DIRECTORY_PREFIX}${A}/extra` }))).toBe(false)
+  })
+  it("leaves every other key to the usual rules", () => {
+    expect(keyDirectoryAllows(rec({ key: "pp/key" }))).toBe(true)
+    expect(keyDirectoryAllows(rec({ key: `x/${KEY_DIRECTORY_PREFIX}${B}`, writable: true }))).toBe(true)
   })
 })

@@ -3,12 +3,15 @@
  * public key, a nonce, network), then signs the other's nonce (`proof`). The peer's id must
  * derive from its key; a custom id is taken only where the mesh allows unverified peers, never
  * for an id the server saw proven, and only with the key already known for it. A derived key
- * is pinned in `PeerKeys` (it replaces any earlier pin).
+ * is pinned in `PeerKeys` (it replaces any earlier pin). Each `hello` may carry the sender's
+ * signed encryption key (crypto/linkKeys.ts), taken only from a peer whose id derives from the
+ * key it just proved, and only when the announcement names that key.
  *
  * @since 2.0.0
  */
 import { Effect, Queue } from "effect"
 import { makeNonce } from "../../internal/identityProof.ts"
+import type { LinkKeyExchange } from "../../crypto/linkKeys.ts"
 import { decodePeerFrame, type Hello, linkChallenge, PROTOCOL_VERSION } from "../../schema/PeerFrames.ts"
 import type { PeerId } from "../../schema/PeerId.ts"
 import { type Identity, peerIdMatchesKey, verifySignature } from "../../services/Identity.ts"
@@ -22,6 +25,8 @@ export interface HandshakeDeps {
   readonly keys: PeerKeys["Service"]
   /** Whether signaling said this peer proved its id. */
   readonly signalingVerified: (peerId: PeerId) => boolean
+  /** Encryption keys sent and taken in `hello`; none when undefined. */
+  readonly encryption?: LinkKeyExchange | undefined
 }
 
 const fail = (peerId: PeerId, message: string) => new LinkError({ peerId, reason: "setup-failed", message })
@@ -37,16 +42,18 @@ const takeFrame = <T extends "hello" | "proof">(link: Link, t: T) =>
   }).pipe(Effect.mapError(() => fail(link.remote, `link closed during the handshake (waiting for ${t})`)))
 
 /** Proves both identities on a fresh link to `peerId`; returns whether the peer's id derives from its key. */
-export const handshake = Effect.fnUntraced(function*({ config, identity, keys, signalingVerified }: HandshakeDeps, peerId: PeerId, link: Link) {
+export const handshake = Effect.fnUntraced(function*({ config, encryption, identity, keys, signalingVerified }: HandshakeDeps, peerId: PeerId, link: Link) {
   const self = identity.peerId
   const nonce = makeNonce()
+  const enc = encryption === undefined ? undefined : yield* encryption.own
   const hello: typeof Hello.Type = {
     t: "hello",
     v: PROTOCOL_VERSION,
     peerId: self,
     publicKey: identity.publicKey,
     nonce,
-    networkName: config.networkName
+    networkName: config.networkName,
+    ...(enc === undefined ? {} : { enc })
   }
   yield* link.send(JSON.stringify(hello))
   const theirs = yield* takeFrame(link, "hello")
@@ -60,6 +67,7 @@ export const handshake = Effect.fnUntraced(function*({ config, identity, keys, s
   if (!valid) return yield* fail(peerId, "handshake: invalid signature")
   if (yield* peerIdMatchesKey(peerId, theirs.publicKey)) {
     keys.pin(peerId, theirs.publicKey, true)
+    if (encryption !== undefined && theirs.enc !== undefined) yield* encryption.learn(peerId, theirs.publicKey, theirs.enc)
     return true
   }
   if (!config.allowUnverifiedPeers) return yield* fail(peerId, "handshake: peer id does not derive from its key")

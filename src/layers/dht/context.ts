@@ -17,7 +17,8 @@ import { type Identity, peerIdMatchesKey, verifySignature } from "../../services
 import type { MeshOptions } from "../../services/MeshConfig.ts"
 import type { PeerKeys } from "../../services/PeerKeys.ts"
 import type { Router } from "../../services/Router.ts"
-import { recordBytes } from "../../internal/dhtRecords.ts"
+import { keyDirectoryAllows, recordBytes } from "../../internal/dhtRecords.ts"
+import { validDirectoryValue } from "../../crypto/directoryRecord.ts"
 import { BUCKET_SIZE, FORGET_AFTER, NEAR_FACTOR, TABLE_REFRESH_MS, UNRESPONSIVE_MS } from "./constants.ts"
 import { RecordStore, WatchLeases } from "./store.ts"
 
@@ -125,11 +126,14 @@ export const makeContext = (services: Services) => {
 
   /**
    * Checks a record: its value's depth and size, its signature, and that its publisher's id
-   * derives from its key (or, with `allowUnverifiedPeers`, is pinned to it).
+   * derives from its key (or, with `allowUnverifiedPeers`, is pinned to it). A key-directory
+   * record (`pp/keys/<peerId>`) must be written by that peer and hold its own signed announcement.
    */
   const validRecord = Effect.fnUntraced(function*(r: DhtRecord) {
     if (deeperThan(r.value, MAX_CONTENT_DEPTH) || sizeOf(r.value) > options.maxValueSize) return false
+    if (!keyDirectoryAllows(r)) return false
     if (!(yield* verifySignature(r.publisherKey, r.sig, recordBytes(r)))) return false
+    if (!(yield* validDirectoryValue(r))) return false
     if (yield* peerIdMatchesKey(r.publisher, r.publisherKey)) return true
     return mesh.allowUnverifiedPeers && keys.pin(r.publisher, r.publisherKey)
   })
