@@ -145,6 +145,7 @@ const makeDisabled = Effect.gen(function*() {
     leaveGroup: () => Effect.succeed(false),
     encryptGroup: () => off,
     decryptGroup: () => off,
+    unseal: () => off,
     subscribe: PubSub.subscribe(events)
   })
 })

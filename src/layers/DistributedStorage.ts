@@ -1,5 +1,6 @@
 /**
- * The `DistributedStorage` layer, on the `Dht`, `CryptoManager` and `Identity` services.
+ * The `DistributedStorage` layer, on the `Dht`, `CryptoManager`, `KeyDirectory` (readers'
+ * encryption keys) and `Identity` services.
  *
  * Every write reads the current record first (its version, access list and, for writers,
  * content key), makes the next version (`storage/build.ts`), publishes its chunks and then
@@ -13,6 +14,7 @@
  */
 import { Clock, Effect, Layer, PubSub, type Schema, Semaphore, Stream } from "effect"
 import { CryptoManager } from "../crypto/CryptoManager.ts"
+import { KeyDirectory } from "../crypto/KeyDirectory.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
 import { Dht, type DhtError, DhtConfig } from "../services/Dht.ts"
 import {
@@ -47,11 +49,12 @@ interface Draft {
 
 const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
 
-export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager | Identity> = Layer.effect(
+export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager | KeyDirectory | Identity> = Layer.effect(
   DistributedStorage,
   Effect.gen(function*() {
     const dht = yield* Dht
     const crypto = yield* CryptoManager
+    const directory = yield* KeyDirectory
     const identity = yield* Identity
     const options: StorageOptions = { ...storageDefaults, ...(yield* StorageConfig) }
     const dhtTtl = (yield* DhtConfig).ttl
@@ -119,7 +122,8 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
         for (const raw of peers) {
           const peerId = String(raw).toLowerCase()
           if (peerId === self || out.some((r) => r.peerId === peerId)) continue
-          const a = yield* crypto.getPeerKey(peerId)
+          // the key held (from a link handshake) or the one in the DHT key directory, verified
+          const a = yield* directory.resolvePeerKey(peerId).pipe(Effect.orElseSucceed(() => undefined))
           if (a === undefined) return yield* storageError("unknown-key", key, `no encryption key known for ${peerId}`)
           out.push({ peerId, encryptionKey: a.encryptionKey })
         }
@@ -407,7 +411,8 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
       getKeyInfo: (key) =>
         Effect.gen(function*() {
           yield* checkKey(key)
-          let seen = known.get(key)
+          // kept current by change notices only while subscribed; otherwise read the DHT
+          let seen = subscribed.has(key) ? known.get(key) : undefined
           if (seen === undefined) {
             const current = yield* head(key)
             if (current === undefined) return null

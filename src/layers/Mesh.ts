@@ -12,6 +12,7 @@ import { E2E_KIND, makeEncryptedMessaging } from "../crypto/messaging.ts"
 import { supervised } from "../internal/supervise.ts"
 import { Connections } from "../services/Connections.ts"
 import { DhtConfig, dhtDefaults } from "../services/Dht.ts"
+import { StorageConfig } from "../services/DistributedStorage.ts"
 import { Discovery } from "../services/Discovery.ts"
 import { type Delivered, Gossip } from "../services/Gossip.ts"
 import type { PeerId } from "../schema/PeerId.ts"
@@ -29,6 +30,7 @@ import * as DhtLayer from "./Dht.ts"
 import * as DiscoveryLayer from "./Discovery.ts"
 import * as GossipLayer from "./Gossip.ts"
 import * as RouterLayer from "./Router.ts"
+import * as StorageLayer from "./DistributedStorage.ts"
 import * as StreamsLayer from "./Streams.ts"
 
 /** What a platform provides to a mesh node. */
@@ -215,7 +217,9 @@ export const makeMeshLayer = <E, R, IE = IdentityError>(
   const dht = options.enableWebDHT === false
     ? DhtLayer.layerDisabled
     : DhtLayer.layer.pipe(Layer.provide(Layer.succeed(DhtConfig, { ...dhtDefaults, ...options.dht })))
+  const storage = StorageLayer.layer.pipe(Layer.provide(Layer.succeed(StorageConfig, options.storage ?? {})))
   return meshService.pipe(
+    Layer.provideMerge(storage),
     Layer.provideMerge(StreamsLayer.layer),
     Layer.provideMerge(KeyDirectory.layer),
     Layer.provideMerge(dht),

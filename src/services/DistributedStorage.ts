@@ -105,7 +105,7 @@ export class DistributedStorage extends Context.Service<DistributedStorage, {
   unsubscribe(key: string): Effect.Effect<void, StorageFailure>
   /** Keys owned by this peer, sorted, starting with `prefix`. */
   listKeys(prefix?: string): Effect.Effect<ReadonlyArray<string>>
-  /** What is known of a key (read from the DHT when not known here); null when absent. */
+  /** What is known of a key (read from the DHT unless subscribed here); null when absent. */
   getKeyInfo(key: string): Effect.Effect<KeyInfo | null, StorageFailure>
   readonly stats: Effect.Effect<StorageStats>
   /** The live Yjs document of a CRDT record (subscribes): edits on it are published, others' edits applied to it. */

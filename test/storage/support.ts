@@ -1,9 +1,9 @@
 /** Storage on memory-network nodes: each node gets a CryptoManager and a DistributedStorage over its own Dht. */
-import { Context, Effect, Layer, PubSub, Scope } from "effect"
+import { Context, Effect, PubSub, Scope } from "effect"
 import { CryptoManager } from "../../src/crypto/CryptoManager.ts"
-import * as StorageLayer from "../../src/layers/DistributedStorage.ts"
+import { KeyDirectory } from "../../src/crypto/KeyDirectory.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
-import { DistributedStorage, StorageConfig, type StorageEvent, type StorageOptions } from "../../src/services/DistributedStorage.ts"
+import { DistributedStorage, type StorageEvent, type StorageOptions } from "../../src/services/DistributedStorage.ts"
 import { graph, isConnectedGraph, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
 
 export interface StorageNode {
@@ -18,16 +18,10 @@ export interface StorageNode {
 export const meshOptions = { maxPeers: 5, minPeers: 2, presenceInterval: 1000, dht: { replicateInterval: 2000, rpcTimeout: 2000 } }
 
 /** Storage (and crypto) on `node`, in the caller's Scope. */
-export const withStorage = (node: TestNode, config: Partial<StorageOptions> = {}) =>
+export const withStorage = (node: TestNode) =>
   Effect.gen(function*() {
-    const layer = StorageLayer.layer.pipe(
-      Layer.provideMerge(CryptoManager.layer),
-      Layer.provide(Layer.succeedContext(node.context)),
-      Layer.provide(Layer.succeed(StorageConfig, config))
-    )
-    const context = yield* Layer.build(layer)
-    const storage = Context.get(context, DistributedStorage)
-    const crypto = Context.get(context, CryptoManager)
+    const storage = Context.get(node.context, DistributedStorage)
+    const crypto = Context.get(node.context, CryptoManager)
     yield* Effect.orDie(crypto.init)
     const events: Array<StorageEvent> = []
     const subscription = yield* storage.events
@@ -36,16 +30,19 @@ export const withStorage = (node: TestNode, config: Partial<StorageOptions> = {}
   })
 
 /**
- * `n` nodes with storage on one memory network, linked into one mesh, each knowing every
- * other's encryption key (announcements exchanged here, as the key directory would).
+ * `n` nodes with storage on one memory network, linked into one mesh, each with its
+ * encryption key published in the key directory (readers' keys are resolved there).
  */
 export const startStorageMesh = (n: number, config: Partial<StorageOptions> = {}, network = new MemoryNetwork({ latencyMs: 1 })) =>
   Effect.gen(function*() {
-    const nodes = yield* startNodes(network, n, meshOptions)
+    const nodes = yield* startNodes(network, n, { ...meshOptions, storage: config })
     yield* waitFor("mesh formed", Effect.map(graph(nodes), (g) => withinBounds(g, 2, 5) && isConnectedGraph(g)), 30_000)
-    const peers = yield* Effect.forEach(nodes, (node) => withStorage(node, config))
-    const announcements = yield* Effect.forEach(peers, (p) => Effect.orDie(p.crypto.getAnnouncement))
-    for (const p of peers) for (const a of announcements) if (a.peerId !== p.id) yield* Effect.orDie(p.crypto.addPeerKey(a))
+    const peers = yield* Effect.forEach(nodes, withStorage)
+    yield* waitFor(
+      "every key in the directory",
+      Effect.map(Effect.forEach(nodes, (n) => n.run(KeyDirectory.use((d) => d.published))), (all) => all.every(Boolean)),
+      30_000
+    )
     return peers
   })
 
