@@ -5,6 +5,7 @@
  *
  * @since 2.0.0
  */
+import type { Schema } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { DhtChange } from "../services/Dht.ts"
 import type { MeshEvent } from "../services/MeshEvents.ts"
@@ -80,6 +81,14 @@ export interface PeerPigeonMeshEvents {
   peerKeyAdded: { readonly peerId: string }
   /** A crypto operation failed or an envelope was refused; `reason` as `CryptoError`'s (e.g. `wrong-sender`, `replay`). */
   cryptoError: { readonly reason: string; readonly error: string }
+  /** A storage key was stored (or stored again after a delete), by `by`; `value` is null when this peer cannot read it. */
+  storageDataStored: { readonly key: string; readonly version: number; readonly value: Schema.Json | null; readonly by: string; readonly space: string }
+  /** A storage key this peer stored or subscribed to has a new value (by any writer). */
+  storageDataUpdated: { readonly key: string; readonly version: number; readonly value: Schema.Json | null; readonly by: string }
+  storageDataDeleted: { readonly key: string; readonly version: number; readonly by: string }
+  /** The owner let `peerId` read (and with `write`, write) the key. */
+  storageAccessGranted: { readonly key: string; readonly version: number; readonly peerId: string; readonly write: boolean }
+  storageAccessRevoked: { readonly key: string; readonly version: number; readonly peerId: string }
 }
 export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
 export type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void
