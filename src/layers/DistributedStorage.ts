@@ -12,7 +12,7 @@
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub, type Schema, Semaphore, Stream } from "effect"
+import { Clock, Effect, Layer, PubSub, Schedule, type Schema, Semaphore, Stream } from "effect"
 import { CryptoManager } from "../crypto/CryptoManager.ts"
 import { KeyDirectory } from "../crypto/KeyDirectory.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
@@ -32,6 +32,7 @@ import { Identity } from "../services/Identity.ts"
 import { type Chunk, makeBody, newContentKey, type Reader, sealSlots, signAcl, signRecord } from "../storage/build.ts"
 import { decodeJson, encodeJson } from "../storage/codec.ts"
 import { makeDocuments } from "../storage/documents.ts"
+import { makeStore } from "../storage/localStore.ts"
 import { eventsOf, type Seen } from "../storage/events.ts"
 import { makeOpener, type Opened } from "../storage/open.ts"
 import { type Acl, bodyAad, chunkKeyOf, dhtKeyOf, isChunked, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space, type StorageRecord } from "../storage/record.ts"
@@ -66,8 +67,24 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
     const owned = new Map<string, { ttl: number }>()
     const subscribed = new Set<string>()
 
+    const local = yield* makeStore(options.persistence)
+    /** Content keys learnt or made here, by key and epoch (kept locally: a restarted peer's old slots no longer open). */
+    const contentKeys = new BoundedMap<string, Bytes>(options.maxKnown)
+    const cekName = (key: string, epoch: number) => `k/${epoch}/${key}`
+    const keepKey = (key: string, epoch: number, cek: Bytes) => {
+      const id = cekName(key, epoch)
+      if (contentKeys.get(id) !== undefined) return Effect.void
+      contentKeys.set(id, cek)
+      return local.save(id, cek)
+    }
+    const saveJson = (name: string, value: unknown) => local.save(name, new TextEncoder().encode(JSON.stringify(value)))
+
     const opener = makeOpener<never>(self, {
-      unseal: (_record, box, aad) => crypto.unseal(box, aad, SLOT_INFO).pipe(Effect.orElseSucceed(() => undefined)),
+      unseal: (record, box, aad) =>
+        crypto.unseal(box, aad, SLOT_INFO).pipe(
+          // a slot sealed to this peer's key of an earlier run: the content key kept locally
+          Effect.orElseSucceed(() => contentKeys.get(cekName(record.key, record.acl.epoch)))
+        ),
       chunk: (by, hash) =>
         dht.get(chunkKeyOf(by, hash)).pipe(
           Effect.map((v) => (typeof v === "string" ? v : undefined)),
@@ -92,7 +109,13 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
         if (prev !== undefined && prev.record.version >= opened.record.version) return Effect.succeed(prev)
         const seen: Seen = { record: opened.record, ...valueOf(opened) }
         known.set(key, seen)
-        return Effect.as(PubSub.publishAll(events, eventsOf(prev, seen)), seen)
+        const keep = owned.has(key) || subscribed.has(key)
+        return Effect.gen(function*() {
+          if (opened.cek !== undefined) yield* keepKey(key, opened.record.acl.epoch, opened.cek)
+          if (keep) yield* saveJson(`r/${key}`, opened.record)
+          yield* PubSub.publishAll(events, eventsOf(prev, seen))
+          return seen
+        })
       })
 
     /** Verifies a record read from the DHT for `key`. */
@@ -218,11 +241,50 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
           return yield* storageError("invalid", key, `more than ${options.maxSubscriptions} subscriptions`)
         }
         const json = yield* dht.subscribe(dhtKeyOf(key))
+        if (!subscribed.has(key)) yield* local.save(`s/${key}`, new Uint8Array(0))
         subscribed.add(key)
         if (json === null) return null
         const seen = yield* observe(yield* opener.open(yield* verified(key, json)))
         return seen.value
       })
+
+    /**
+     * What an earlier run kept: owned keys, content keys, records, documents (their
+     * unpublished edits go out once the DHT answers: the sync loop compares), and the
+     * subscriptions, renewed in the background until the DHT answers.
+     */
+    const restore = Effect.gen(function*() {
+      const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : decodeJson(b))
+      for (const name of yield* local.list("k/")) {
+        const cek = yield* local.load(name)
+        if (cek?.length === 32) contentKeys.set(name, cek)
+      }
+      for (const name of yield* local.list("o/")) {
+        const ttl = text(yield* local.load(name))
+        owned.set(name.slice(2), { ttl: typeof ttl === "number" ? ttl : dhtTtl })
+      }
+      for (const name of yield* local.list("r/")) {
+        const key = name.slice(2)
+        const v = yield* verifyRecord(text(yield* local.load(name)), options.maxReaders)
+        if (!v.ok || v.record.key !== key) continue
+        const opened = yield* opener.open(v.record)
+        known.set(key, { record: v.record, ...valueOf(opened) })
+      }
+      for (const name of yield* local.list("d/")) {
+        const key = name.slice(2)
+        const state = yield* local.load(name)
+        const seen = known.get(key)
+        if (state === undefined || seen === undefined || !seen.record.crdt) continue
+        docs.merge(key, state)
+        docs.live(key, mayWrite(seen.record.acl, self))
+      }
+      const pending = (yield* local.list("s/")).map((name) => name.slice(2))
+      yield* Effect.forEach(pending, (key) =>
+        subscribeKey(key).pipe(
+          Effect.retry(Schedule.spaced(Math.max(100, options.syncIntervalMs))),
+          Effect.forkScoped
+        ), { discard: true })
+    })
 
     // changes of subscribed keys, whoever made them
     yield* dht.changes.pipe(
@@ -241,7 +303,8 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
       Effect.forkScoped
     )
 
-    yield* docs.start((key) => flushDocument(key))
+    yield* docs.start((key) => flushDocument(key), (key, state) => local.save(`d/${key}`, state))
+    yield* restore
 
     /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */
     const flushDocument = (key: string): Effect.Effect<void, StorageFailure> =>
@@ -287,6 +350,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
           const readers = space === "private" ? yield* readersOf(key, storeOptions.allowedPeers ?? []) : []
           const plain = crdt ? yield* docs.fresh(key, value) : yield* encodeJson(key, value)
           owned.set(key, { ttl: storeOptions.ttl ?? dhtTtl })
+          yield* saveJson(`o/${key}`, storeOptions.ttl ?? dhtTtl)
           const r = yield* write(key, (current) =>
             Effect.gen(function*() {
               const prev = current?.record
@@ -346,6 +410,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
           if ("done" in r) return false
           owned.delete(key)
           docs.drop(key)
+          yield* Effect.forEach(["o/", "d/"], (p) => local.remove(p + key), { discard: true })
           return true
         }),
       grantAccess: (key, peerId, grant = {}) =>
@@ -405,6 +470,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
       unsubscribe: (key) =>
         Effect.gen(function*() {
           if (!subscribed.delete(key)) return
+          yield* local.remove(`s/${key}`)
           yield* dht.unsubscribe(dhtKeyOf(key))
         }),
       listKeys: (prefix = "") => Effect.sync(() => [...owned.keys()].filter((k) => k.startsWith(prefix)).sort()),

@@ -17,10 +17,12 @@
 import { Context, type Effect, type PubSub, type Schema, type Scope } from "effect"
 import type * as Y from "yjs"
 import type { CryptoError } from "../crypto/CryptoError.ts"
+import type { Persistence } from "../storage/localStore.ts"
 import type { StorageError } from "../storage/StorageError.ts"
 import type { Space } from "../storage/record.ts"
 import type { DhtError } from "./Dht.ts"
 
+export type { Persistence } from "../storage/localStore.ts"
 export type { Space } from "../storage/record.ts"
 
 export interface StoreOptions {
@@ -129,6 +131,12 @@ export interface StorageOptions {
   readonly batchMs: number
   /** How often an open CRDT document is compared with the DHT's copy (anti-entropy after partitions), ms. Default 2000. */
   readonly syncIntervalMs: number
+  /**
+   * Where owned and subscribed records, learnt content keys and CRDT documents (with edits
+   * not yet published) are kept between runs: "memory" (default: nothing survives the
+   * runtime) or `{dir}` (Node: files in that directory).
+   */
+  readonly persistence: Persistence
 }
 
 export const storageDefaults: StorageOptions = {
@@ -138,7 +146,8 @@ export const storageDefaults: StorageOptions = {
   maxKnown: 4096,
   maxAttempts: 8,
   batchMs: 30,
-  syncIntervalMs: 2000
+  syncIntervalMs: 2000,
+  persistence: "memory"
 }
 
 export const StorageConfig = Context.Reference<Partial<StorageOptions>>("peerpigeon/StorageConfig", { defaultValue: () => ({}) })

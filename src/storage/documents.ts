@@ -30,12 +30,19 @@ interface Held {
 
 export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "maxSubscriptions" | "batchMs" | "syncIntervalMs">) => {
   const docs = new BoundedMap<string, Held>(options.maxDocuments + options.maxSubscriptions, (_key, held) => held.doc.destroy())
+  /** Documents with local edits to publish. */
   const dirty = new Set<string>()
+  /** Documents changed since they were last saved locally. */
+  const unsaved = new Set<string>()
 
+  const track = (key: string, doc: Y.Doc) => {
+    doc.on("update", () => unsaved.add(key))
+    return doc
+  }
   const held = (key: string): Held => {
     let h = docs.touch(key)
     if (h === undefined) {
-      h = { doc: new Y.Doc({ gc: true }), live: false }
+      h = { doc: track(key, new Y.Doc({ gc: true })), live: false }
       docs.set(key, h)
     }
     return h
@@ -58,7 +65,8 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
         yield* setFields(key, doc, value, API)
         const bytes = yield* encodeDoc(key, doc)
         docs.get(key)?.doc.destroy()
-        docs.set(key, { doc, live: false })
+        docs.set(key, { doc: track(key, doc), live: false })
+        unsaved.add(key)
         return bytes
       }),
     set: (key: string, value: Schema.Json) => setFields(key, held(key).doc, value, API),
@@ -68,6 +76,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
       docs.get(key)?.doc.destroy()
       docs.delete(key)
       dirty.delete(key)
+      unsaved.delete(key)
     },
     /** The document of `key`, live: its local edits are published (when `writable`). */
     live: (key: string, writable: boolean): Y.Doc => {
@@ -80,8 +89,11 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
       }
       return h.doc
     },
-    /** Starts the batch and anti-entropy loops, in the caller's Scope. */
-    start: <E>(flush: (key: string) => Effect.Effect<void, E>) =>
+    /**
+     * Starts the batch and anti-entropy loops, in the caller's Scope: `flush` publishes a
+     * document, `save` keeps its state locally (after every batch of changes).
+     */
+    start: <E>(flush: (key: string) => Effect.Effect<void, E>, save: (key: string, state: Uint8Array) => Effect.Effect<void>) =>
       Effect.gen(function*() {
         const flushOne = (key: string) => flush(key).pipe(Effect.catchCause((cause) => Effect.logDebug("storage: publishing a document failed", cause)))
         const batch = Effect.suspend(() => {
@@ -89,12 +101,24 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
           dirty.clear()
           return Effect.forEach(keys, flushOne, { discard: true })
         })
+        // its own loop: a publish waiting on an unreachable DHT does not hold up saving
+        const persist = Effect.suspend(() => {
+          const changed = [...unsaved]
+          unsaved.clear()
+          return Effect.forEach(changed, (key) => {
+            const h = docs.get(key)
+            return h === undefined ? Effect.void : save(key, Y.encodeStateAsUpdate(h.doc))
+          }, { discard: true })
+        })
         const sync = Effect.suspend(() => {
           const keys: Array<string> = []
           for (const [key, h] of docs.entries()) if (h.live) keys.push(key)
           return Effect.forEach(keys, flushOne, { discard: true })
         })
         yield* Effect.forkScoped(Effect.repeat(batch, Schedule.spaced(options.batchMs)))
+        yield* Effect.forkScoped(Effect.repeat(persist, Schedule.spaced(options.batchMs)))
+        // edits of the last moments are saved when the runtime stops
+        yield* Effect.addFinalizer(() => persist)
         yield* Effect.forkScoped(Effect.repeat(sync, Schedule.spaced(options.syncIntervalMs)))
       })
   }

@@ -1,10 +1,13 @@
 /** Storage on memory-network nodes: each node gets a CryptoManager and a DistributedStorage over its own Dht. */
-import { Context, Effect, PubSub, Scope } from "effect"
+import { Context, Effect, Exit, Layer, PubSub, Scope } from "effect"
 import { CryptoManager } from "../../src/crypto/CryptoManager.ts"
 import { KeyDirectory } from "../../src/crypto/KeyDirectory.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import { DistributedStorage, type StorageEvent, type StorageOptions } from "../../src/services/DistributedStorage.ts"
-import { graph, isConnectedGraph, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
+import { makeMeshLayer } from "../../src/layers/Mesh.ts"
+import { Identity } from "../../src/services/Identity.ts"
+import { Mesh } from "../../src/services/Mesh.ts"
+import { fastOptions, graph, isConnectedGraph, type NodeServices, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
 
 export interface StorageNode {
   readonly node: TestNode
@@ -51,3 +54,18 @@ export const scoped = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMa
 
 export const eventsOf = <T extends StorageEvent["_tag"]>(p: StorageNode, tag: T, key: string) =>
   p.events.filter((e): e is Extract<StorageEvent, { _tag: T }> => e._tag === tag && e.key === key)
+
+/** A node with storage that keeps `identity` (a restart of the same peer), on `network`, in its own Scope. */
+export const startPeer = (network: MemoryNetwork, identity: Identity["Service"], config: Partial<StorageOptions> = {}) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(
+      makeMeshLayer({ ...fastOptions, ...meshOptions, storage: config }, network.layer, Layer.succeed(Identity, identity)),
+      scope
+    ).pipe(Effect.orDie)
+    const run = <A, E>(effect: Effect.Effect<A, E, NodeServices>) => Effect.provide(effect, context)
+    yield* run(Mesh.use((m) => m.connect("memory://test"))).pipe(Effect.orDie)
+    const node: TestNode = { peerId: identity.peerId, context, events: [], run, stop: Scope.close(scope, Exit.void) }
+    const peer = yield* withStorage(node).pipe(Scope.provide(scope))
+    return peer
+  })
