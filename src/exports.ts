@@ -99,3 +99,25 @@ export { KeyDirectory } from "./crypto/KeyDirectory.ts"
 export { keyDirectoryKey } from "./crypto/directoryRecord.ts"
 export { ENVELOPE_OVERHEAD, encryptedContentLimit, type GroupResult } from "./crypto/messaging.ts"
 export { MeshCrypto } from "./facade/crypto.ts"
+
+/**
+ * Distributed storage (`mesh.distributedStorage`): signed, access-controlled records in the
+ * DHT (private ones encrypted to each reader), frozen records, CRDT documents on Yjs.
+ */
+export {
+  DistributedStorage,
+  type GrantOptions,
+  type KeyInfo,
+  type Persistence,
+  type Receipt,
+  StorageConfig,
+  storageDefaults,
+  type StorageEvent,
+  type StorageFailure,
+  type StorageOptions,
+  type StorageStats,
+  type StoreOptions
+} from "./services/DistributedStorage.ts"
+export * as DistributedStorageLayer from "./layers/DistributedStorage.ts"
+export { StorageError, StorageErrorReason } from "./storage/StorageError.ts"
+export { MeshStorage } from "./facade/storage.ts"
