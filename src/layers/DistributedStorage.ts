@@ -1,6 +1,6 @@
 /**
- * The `DistributedStorage` layer, on the `Dht`, `CryptoManager`, `KeyDirectory` (readers'
- * encryption keys) and `Identity` services.
+ * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `CryptoManager`,
+ * `KeyDirectory` (readers' encryption keys) and `Identity` services.
  *
  * Every write reads the current record first (its version, access list and, for writers,
  * content key), makes the next version (`storage/build.ts`), publishes its chunks and then
@@ -19,7 +19,6 @@ import { BoundedMap } from "../internal/boundedMap.ts"
 import { Dht, type DhtError, DhtConfig } from "../services/Dht.ts"
 import {
   DistributedStorage,
-  type KeyInfo,
   type Receipt,
   StorageConfig,
   type StorageEvent,
@@ -28,12 +27,14 @@ import {
   type StorageOptions,
   type StoreOptions
 } from "../services/DistributedStorage.ts"
+import { Gossip } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { type Chunk, makeBody, newContentKey, type Reader, sealSlots, signAcl, signRecord } from "../storage/build.ts"
 import { decodeJson, encodeJson } from "../storage/codec.ts"
 import { makeDocuments } from "../storage/documents.ts"
+import { makeLiveOps } from "../storage/liveOps.ts"
 import { makeStore } from "../storage/localStore.ts"
-import { eventsOf, type Seen } from "../storage/events.ts"
+import { eventsOf, keyInfoOf, type Seen } from "../storage/events.ts"
 import { makeOpener, type Opened } from "../storage/open.ts"
 import { type Acl, bodyAad, chunkKeyOf, dhtKeyOf, isChunked, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space, type StorageRecord } from "../storage/record.ts"
 import { mayWrite } from "../storage/rules.ts"
@@ -50,12 +51,13 @@ interface Draft {
 
 const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
 
-export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager | KeyDirectory | Identity> = Layer.effect(
+export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | CryptoManager | KeyDirectory | Identity> = Layer.effect(
   DistributedStorage,
   Effect.gen(function*() {
     const dht = yield* Dht
     const crypto = yield* CryptoManager
     const directory = yield* KeyDirectory
+    const gossip = yield* Gossip
     const identity = yield* Identity
     const options: StorageOptions = { ...storageDefaults, ...(yield* StorageConfig) }
     const dhtTtl = (yield* DhtConfig).ttl
@@ -286,6 +288,11 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
         ), { discard: true })
     })
 
+    const live = makeLiveOps({ self, gossip, known, subscribed, docs, opener, events, maxKnown: options.maxKnown })
+    const sendOp = live.send
+    const gossipIn = yield* gossip.subscribe
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(gossipIn), live.receive)))
+
     // changes of subscribed keys, whoever made them
     yield* dht.changes.pipe(
       Stream.runForEach((change) =>
@@ -303,7 +310,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
       Effect.forkScoped
     )
 
-    yield* docs.start((key) => flushDocument(key), (key, state) => local.save(`d/${key}`, state))
+    yield* docs.start((key) => flushDocument(key), sendOp, (key, state) => local.save(`d/${key}`, state))
     yield* restore
 
     /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */
@@ -317,25 +324,6 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
           return yield* draft(key, current.record.space, true, current.record.acl, current.record.version + 1, plain, current.cek)
         })
       ))
-
-    const infoOf = (s: Seen): KeyInfo => {
-      const r = s.record
-      return {
-        key: r.key,
-        owner: r.acl.owner,
-        space: r.space,
-        isPublic: r.space !== "private",
-        isImmutable: r.space === "frozen",
-        enableCRDT: r.crdt,
-        allowedPeers: r.acl.readers.map((x) => x.to).filter((p) => p !== r.acl.owner),
-        writers: r.acl.writers,
-        version: r.version,
-        epoch: r.acl.epoch,
-        updatedAt: r.ts,
-        owned: r.acl.owner === self,
-        accessible: s.readable
-      }
-    }
 
     return DistributedStorage.of({
       store: (key, value, storeOptions = {}) =>
@@ -484,7 +472,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | CryptoManager |
             if (current === undefined) return null
             seen = yield* observe(current)
           }
-          return isTombstone(seen.record.body) ? null : infoOf(seen)
+          return isTombstone(seen.record.body) ? null : keyInfoOf(seen, self)
         }),
       stats: Effect.sync(() => ({
         enabled: true,

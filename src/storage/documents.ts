@@ -30,8 +30,8 @@ interface Held {
 
 export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "maxSubscriptions" | "batchMs" | "syncIntervalMs">) => {
   const docs = new BoundedMap<string, Held>(options.maxDocuments + options.maxSubscriptions, (_key, held) => held.doc.destroy())
-  /** Documents with local edits to publish. */
-  const dirty = new Set<string>()
+  /** Local edits not sent live yet, per document. */
+  const pending = new Map<string, Array<Uint8Array>>()
   /** Documents changed since they were last saved locally. */
   const unsaved = new Set<string>()
 
@@ -75,7 +75,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
     drop: (key: string) => {
       docs.get(key)?.doc.destroy()
       docs.delete(key)
-      dirty.delete(key)
+      pending.delete(key)
       unsaved.delete(key)
     },
     /** The document of `key`, live: its local edits are published (when `writable`). */
@@ -83,23 +83,36 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
       const h = held(key)
       if (!h.live) {
         h.live = true
-        h.doc.on("update", (_update: Uint8Array, origin: unknown) => {
-          if (writable && origin !== REMOTE && origin !== API) dirty.add(key)
+        h.doc.on("update", (update: Uint8Array, origin: unknown) => {
+          if (!writable || origin === REMOTE || origin === API) return
+          const list = pending.get(key)
+          if (list === undefined) pending.set(key, [update])
+          else list.push(update)
         })
       }
       return h.doc
     },
     /**
-     * Starts the batch and anti-entropy loops, in the caller's Scope: `flush` publishes a
-     * document, `save` keeps its state locally (after every batch of changes).
+     * Starts the loops, in the caller's Scope: every `batchMs` the local edits of each live
+     * document go out as one merged update (`send`), and its state is kept locally (`save`);
+     * every `syncIntervalMs` `flush` compares each live document with the DHT's copy and
+     * publishes a compacted snapshot when the copy lacks something.
      */
-    start: <E>(flush: (key: string) => Effect.Effect<void, E>, save: (key: string, state: Uint8Array) => Effect.Effect<void>) =>
+    start: <E, E2>(
+      flush: (key: string) => Effect.Effect<void, E>,
+      send: (key: string, update: Uint8Array) => Effect.Effect<void, E2>,
+      save: (key: string, state: Uint8Array) => Effect.Effect<void>
+    ) =>
       Effect.gen(function*() {
         const flushOne = (key: string) => flush(key).pipe(Effect.catchCause((cause) => Effect.logDebug("storage: publishing a document failed", cause)))
         const batch = Effect.suspend(() => {
-          const keys = [...dirty]
-          dirty.clear()
-          return Effect.forEach(keys, flushOne, { discard: true })
+          const batches = [...pending]
+          pending.clear()
+          return Effect.forEach(batches, ([key, updates]) =>
+            // a lost live update is not lost: the next snapshot carries it
+            send(key, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)).pipe(
+              Effect.catchCause((cause) => Effect.logDebug("storage: a live update was not sent", cause))
+            ), { discard: true })
         })
         // its own loop: a publish waiting on an unreachable DHT does not hold up saving
         const persist = Effect.suspend(() => {

@@ -6,7 +6,7 @@
  * @since 2.0.0
  */
 import type { Schema } from "effect"
-import type { StorageEvent } from "../services/DistributedStorage.ts"
+import type { KeyInfo, StorageEvent } from "../services/DistributedStorage.ts"
 import { isTombstone, type StorageRecord } from "./record.ts"
 
 export interface Seen {
@@ -49,4 +49,24 @@ export const eventsOf = (prev: Seen | undefined, next: Seen): ReadonlyArray<Stor
     out.push({ _tag: "Updated", key, version, value: next.value, by: record.by })
   }
   return out
+}
+
+/** What `getKeyInfo` says of a record as `self` saw it. */
+export const keyInfoOf = (s: Seen, self: string): KeyInfo => {
+  const r = s.record
+  return {
+    key: r.key,
+    owner: r.acl.owner,
+    space: r.space,
+    isPublic: r.space !== "private",
+    isImmutable: r.space === "frozen",
+    enableCRDT: r.crdt,
+    allowedPeers: r.acl.readers.map((x) => x.to).filter((p) => p !== r.acl.owner),
+    writers: r.acl.writers,
+    version: r.version,
+    epoch: r.acl.epoch,
+    updatedAt: r.ts,
+    owned: r.acl.owner === self,
+    accessible: s.readable
+  }
 }

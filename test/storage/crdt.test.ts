@@ -1,8 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import * as Y from "yjs"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
 import type { PeerId } from "../../src/schema/PeerId.ts"
+import { Gossip } from "../../src/services/Gossip.ts"
+import { primitives, randomBytes, toBase64Url } from "../../src/crypto/primitives.ts"
+import { Dht } from "../../src/services/Dht.ts"
+import { OP_KIND, opAad } from "../../src/storage/liveOps.ts"
+import { dhtKeyOf, SLOT_INFO, slotAad } from "../../src/storage/record.ts"
+import { verifyRecord } from "../../src/storage/verify.ts"
 import { graph, isConnectedGraph, waitFor } from "../support/memoryMesh.ts"
 import { prng } from "../support/random.ts"
 import { startStorageMesh, type StorageNode } from "./support.ts"
@@ -67,6 +73,45 @@ describe("CRDT documents on a memory network", () => {
       assert.isNull(yield* peers[7]!.storage.retrieve("doc:shared"))
       const denied = yield* Effect.flip(peers[8]!.storage.getDocument("doc:shared"))
       assert.strictEqual(denied._tag === "StorageError" ? denied.reason : denied._tag, "no-access")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("live updates: edits reach subscribers as batched, encrypted gossip ops (no snapshot in between); ops signed by a reader that is not a writer are ignored", () =>
+    Effect.gen(function*() {
+      // snapshots only every 10 minutes: what arrives within the test came live
+      const peers = yield* startStorageMesh(8, { batchMs: 20, syncIntervalMs: 600_000 })
+      const [owner, reader, mallory] = [peers[0]!, peers[1]!, peers[2]!]
+      yield* owner.storage.store("doc:live", { t: 1 }, { enableCRDT: true, allowedPeers: [reader.id, mallory.id] })
+      const mine = yield* owner.storage.getDocument("doc:live")
+      const theirs = yield* reader.storage.getDocument("doc:live")
+      const hers = yield* mallory.storage.getDocument("doc:live")
+      const versionBefore = (yield* owner.storage.getKeyInfo("doc:live"))!.version
+      yield* edit(mine, 3, 500)
+      yield* waitFor("reader has every edit", Effect.sync(() => theirs.getText("body").toJSON() === mine.getText("body").toJSON()), 30_000)
+      assert.strictEqual((yield* owner.storage.getKeyInfo("doc:live"))!.version, versionBefore)
+      // Mallory reads but may not write: an op she signs and sends is ignored
+      yield* waitFor("mallory in sync", Effect.sync(() => hers.getText("body").toJSON() === mine.getText("body").toJSON()), 30_000)
+      const gossip = Context.get(mallory.node.context, Gossip)
+      const update = (() => {
+        const d = new Y.Doc()
+        d.getText("body").insert(0, "EVIL")
+        return Y.encodeStateAsUpdate(d)
+      })()
+      // sealed properly under the content key she holds as a reader: only the writer check stops it
+      const raw = yield* mallory.node.run(Dht.use((d) => d.get(dhtKeyOf("doc:live"))))
+      const v = yield* verifyRecord(raw)
+      assert.isTrue(v.ok)
+      const record = v.ok ? v.record : undefined
+      const slot = record!.acl.readers.find((x) => x.to === mallory.id)!
+      const cek = yield* mallory.crypto.unseal(slot.box, slotAad("doc:live", owner.id, record!.acl.epoch, mallory.id), SLOT_INFO)
+      const op = { key: "doc:live", owner: owner.id, epoch: record!.acl.epoch, seq: 1 }
+      const iv = randomBytes(12)
+      const ct = yield* primitives.seal(cek, iv, new Uint8Array(update), opAad(op, mallory.id))
+      yield* gossip.publish({ v: 1, ...op, iv: toBase64Url(iv) }, OP_KIND, { payload: ct })
+      // and the owner's next edit still arrives (so the op above had time to be refused)
+      mine.getText("body").insert(0, "ok ")
+      yield* waitFor("owner's edit after mallory's op", Effect.sync(() => theirs.getText("body").toJSON().startsWith("ok ")), 30_000)
+      assert.isFalse(theirs.getText("body").toJSON().includes("EVIL"))
+      assert.isFalse(mine.getText("body").toJSON().includes("EVIL"))
     }).pipe(Effect.scoped), 120_000)
 
   it.live("a partition with edits on both sides converges after it heals", () =>
