@@ -12,7 +12,7 @@
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub, Schedule, type Schema, Semaphore, Stream } from "effect"
+import { Clock, Effect, Layer, PubSub, type Schema, Semaphore, Stream } from "effect"
 import { CryptoManager } from "../crypto/CryptoManager.ts"
 import { KeyDirectory } from "../crypto/KeyDirectory.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
@@ -29,14 +29,16 @@ import {
 } from "../services/DistributedStorage.ts"
 import { Gossip } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
-import { type Chunk, makeBody, newContentKey, type Reader, sealSlots, signAcl, signRecord } from "../storage/build.ts"
+import { type Chunk, newContentKey, signRecord } from "../storage/build.ts"
 import { decodeJson, encodeJson } from "../storage/codec.ts"
 import { makeDocuments } from "../storage/documents.ts"
+import { type AccessContext, grantDraft, makeDrafts, revokeDraft } from "../storage/access.ts"
 import { makeLiveOps } from "../storage/liveOps.ts"
 import { makeStore } from "../storage/localStore.ts"
+import { makePersisted } from "../storage/persisted.ts"
 import { eventsOf, keyInfoOf, type Seen } from "../storage/events.ts"
 import { makeOpener, type Opened } from "../storage/open.ts"
-import { type Acl, bodyAad, chunkKeyOf, dhtKeyOf, isChunked, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space, type StorageRecord } from "../storage/record.ts"
+import { chunkKeyOf, dhtKeyOf, isChunked, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space, type StorageRecord } from "../storage/record.ts"
 import { mayWrite } from "../storage/rules.ts"
 import { storageError } from "../storage/StorageError.ts"
 import { verifyRecord } from "../storage/verify.ts"
@@ -69,17 +71,8 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
     const owned = new Map<string, { ttl: number }>()
     const subscribed = new Set<string>()
 
-    const local = yield* makeStore(options.persistence)
-    /** Content keys learnt or made here, by key and epoch (kept locally: a restarted peer's old slots no longer open). */
-    const contentKeys = new BoundedMap<string, Bytes>(options.maxKnown)
-    const cekName = (key: string, epoch: number) => `k/${epoch}/${key}`
-    const keepKey = (key: string, epoch: number, cek: Bytes) => {
-      const id = cekName(key, epoch)
-      if (contentKeys.get(id) !== undefined) return Effect.void
-      contentKeys.set(id, cek)
-      return local.save(id, cek)
-    }
-    const saveJson = (name: string, value: unknown) => local.save(name, new TextEncoder().encode(JSON.stringify(value)))
+    const persisted = makePersisted(yield* makeStore(options.persistence), options.maxKnown)
+    const { cekName, contentKeys, keepKey, local, saveJson } = persisted
 
     const opener = makeOpener<never>(self, {
       unseal: (record, box, aad) =>
@@ -139,38 +132,13 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
         ? Effect.void
         : Effect.fail(storageError("invalid", String(key), `a key is 1 to ${MAX_KEY_CHARS} characters`))
 
-    /** The readers' encryption keys (this peer's own included), or `unknown-key`. */
-    const readersOf = (key: string, peers: Iterable<string>) =>
-      Effect.gen(function*() {
-        const own = yield* crypto.getAnnouncement
-        const out: Array<Reader> = [{ peerId: self, encryptionKey: own.encryptionKey }]
-        for (const raw of peers) {
-          const peerId = String(raw).toLowerCase()
-          if (peerId === self || out.some((r) => r.peerId === peerId)) continue
-          // the key held (from a link handshake) or the one in the DHT key directory, verified
-          const a = yield* directory.resolvePeerKey(peerId).pipe(Effect.orElseSucceed(() => undefined))
-          if (a === undefined) return yield* storageError("unknown-key", key, `no encryption key known for ${peerId}`)
-          out.push({ peerId, encryptionKey: a.encryptionKey })
-        }
-        if (out.length > options.maxReaders) return yield* storageError("too-many-readers", key, `more than ${options.maxReaders} readers`)
-        return out
-      })
-
-    /** A record of `key` at `version` holding `plain` under `acl` (encrypted with `cek` when private), signed by this peer. */
-    const draft = (key: string, space: Space, crdt: boolean, acl: Acl, version: number, plain: Bytes, cek: Bytes | undefined) =>
-      Effect.gen(function*() {
-        const { body, chunks } = yield* makeBody(plain, crdt, cek, bodyAad(key, acl.owner, version, acl.epoch))
-        const ts = yield* Clock.currentTimeMillis
-        const record = yield* signRecord(identity, { key, space, crdt, acl, version, ts, body })
-        return { record, chunks } satisfies Draft
-      })
-
-    /** A new access list for `key` signed by this peer (the owner). */
-    const newAcl = (key: string, space: Space, crdt: boolean, epoch: number, rev: number, readers: ReadonlyArray<Reader>, writers: ReadonlyArray<string>, cek: Bytes | undefined) =>
-      Effect.gen(function*() {
-        const slots = space === "private" && cek !== undefined ? yield* sealSlots(key, self, epoch, readers, cek) : []
-        return yield* signAcl(identity, key, space, crdt, { epoch, rev, readers: slots, writers })
-      })
+    const { draft, newAcl, readersOf } = makeDrafts({
+      self,
+      identity,
+      maxReaders: options.maxReaders,
+      ownKey: Effect.map(crypto.getAnnouncement, (a) => a.encryptionKey),
+      peerKey: (peerId) => Effect.map(directory.resolvePeerKey(peerId), (a) => a.encryptionKey)
+    })
 
     const isConflict = (e: StorageFailure) => e._tag === "Unauthorized"
 
@@ -250,42 +218,17 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
         return seen.value
       })
 
-    /**
-     * What an earlier run kept: owned keys, content keys, records, documents (their
-     * unpublished edits go out once the DHT answers: the sync loop compares), and the
-     * subscriptions, renewed in the background until the DHT answers.
-     */
-    const restore = Effect.gen(function*() {
-      const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : decodeJson(b))
-      for (const name of yield* local.list("k/")) {
-        const cek = yield* local.load(name)
-        if (cek?.length === 32) contentKeys.set(name, cek)
-      }
-      for (const name of yield* local.list("o/")) {
-        const ttl = text(yield* local.load(name))
-        owned.set(name.slice(2), { ttl: typeof ttl === "number" ? ttl : dhtTtl })
-      }
-      for (const name of yield* local.list("r/")) {
-        const key = name.slice(2)
-        const v = yield* verifyRecord(text(yield* local.load(name)), options.maxReaders)
-        if (!v.ok || v.record.key !== key) continue
-        const opened = yield* opener.open(v.record)
-        known.set(key, { record: v.record, ...valueOf(opened) })
-      }
-      for (const name of yield* local.list("d/")) {
-        const key = name.slice(2)
-        const state = yield* local.load(name)
-        const seen = known.get(key)
-        if (state === undefined || seen === undefined || !seen.record.crdt) continue
-        docs.merge(key, state)
-        docs.live(key, mayWrite(seen.record.acl, self))
-      }
-      const pending = (yield* local.list("s/")).map((name) => name.slice(2))
-      yield* Effect.forEach(pending, (key) =>
-        subscribeKey(key).pipe(
-          Effect.retry(Schedule.spaced(Math.max(100, options.syncIntervalMs))),
-          Effect.forkScoped
-        ), { discard: true })
+    const restore = persisted.restore({
+      self,
+      owned,
+      known,
+      docs,
+      open: opener.open,
+      valueOf,
+      subscribeKey,
+      maxReaders: options.maxReaders,
+      retryMs: Math.max(100, options.syncIntervalMs),
+      defaultTtl: dhtTtl
     })
 
     const live = makeLiveOps({ self, gossip, known, subscribed, docs, opener, events, maxKnown: options.maxKnown })
@@ -324,6 +267,8 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
           return yield* draft(key, current.record.space, true, current.record.acl, current.record.version + 1, plain, current.cek)
         })
       ))
+
+    const access: AccessContext = { self, identity, maxReaders: options.maxReaders, readersOf, crdtBytes, plainOf, draft, newAcl }
 
     return DistributedStorage.of({
       store: (key, value, storeOptions = {}) =>
@@ -405,53 +350,14 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
         Effect.gen(function*() {
           yield* checkKey(key)
           const peer = String(peerId).toLowerCase()
-          const r = yield* write(key, (current) =>
-            Effect.gen(function*() {
-              const o = yield* ownedHead(key, current)
-              const { record } = o
-              const readers = record.acl.readers.map((s) => s.to)
-              const wantRead = record.space === "private" && !readers.includes(peer)
-              const wantWrite = grant.write === true && !record.acl.writers.includes(peer) && peer !== self
-              if (!wantRead && !wantWrite) return { done: record.version }
-              const writers = wantWrite ? [...record.acl.writers, peer] : record.acl.writers
-              let slots = record.acl.readers
-              if (wantRead) {
-                const [, reader] = yield* readersOf(key, [peer])
-                if (o.cek === undefined) return yield* storageError("no-access", key, `no content key for ${key}`)
-                slots = [...slots, ...(yield* sealSlots(key, self, record.acl.epoch, [reader!], o.cek))]
-                if (slots.length > options.maxReaders) return yield* storageError("too-many-readers", key, `more than ${options.maxReaders} readers`)
-              }
-              if (writers.length > options.maxReaders) return yield* storageError("too-many-readers", key, `more than ${options.maxReaders} writers`)
-              const acl = yield* signAcl(identity, key, record.space, record.crdt, { epoch: record.acl.epoch, rev: record.acl.rev + 1, readers: slots, writers })
-              const plain = record.crdt ? yield* crdtBytes(key, o) : yield* plainOf(key, o)
-              return yield* draft(key, record.space, record.crdt, acl, record.version + 1, plain, o.cek)
-            })
-          )
+          const r = yield* write(key, (current) => Effect.flatMap(ownedHead(key, current), (o) => grantDraft(access, key, peer, grant, o)))
           return "done" in r ? { key, version: r.done } : r
         }),
       revokeAccess: (key, peerId) =>
         Effect.gen(function*() {
           yield* checkKey(key)
           const peer = String(peerId).toLowerCase()
-          const r = yield* write(key, (current) =>
-            Effect.gen(function*() {
-              const o = yield* ownedHead(key, current)
-              const { record } = o
-              const readers = record.acl.readers.map((s) => s.to)
-              if (peer === self || (!readers.includes(peer) && !record.acl.writers.includes(peer))) return { done: record.version }
-              const writers = record.acl.writers.filter((w) => w !== peer)
-              const plain = record.crdt ? yield* crdtBytes(key, o) : yield* plainOf(key, o)
-              if (record.space !== "private") {
-                const acl = yield* signAcl(identity, key, record.space, record.crdt, { epoch: 0, rev: record.acl.rev + 1, readers: [], writers })
-                return yield* draft(key, record.space, record.crdt, acl, record.version + 1, plain, undefined)
-              }
-              // re-key: a new content key, sealed to the remaining readers only
-              const cek = newContentKey()
-              const remaining = yield* readersOf(key, readers.filter((p) => p !== peer))
-              const acl = yield* newAcl(key, "private", record.crdt, record.acl.epoch + 1, record.acl.rev + 1, remaining, writers, cek)
-              return yield* draft(key, "private", record.crdt, acl, record.version + 1, plain, cek)
-            })
-          )
+          const r = yield* write(key, (current) => Effect.flatMap(ownedHead(key, current), (o) => revokeDraft(access, key, peer, o)))
           return "done" in r ? { key, version: r.done } : r
         }),
       subscribe: (key) => Effect.andThen(checkKey(key), subscribeKey(key)),
