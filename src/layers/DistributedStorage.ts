@@ -253,7 +253,11 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
       Effect.forkScoped
     )
 
-    yield* docs.start((key) => flushDocument(key), sendOp, (key, state) => local.save(`d/${key}`, state))
+    yield* docs.start(
+      (key) => flushDocument(key),
+      sendOp,
+      options.persistence === "memory" ? undefined : (key, state) => local.save(`d/${key}`, state)
+    )
     yield* restore
 
     /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */

@@ -18,6 +18,9 @@ import type { StorageError } from "./StorageError.ts"
 
 type Bytes = Uint8Array<ArrayBuffer>
 
+/** How often changed documents are saved locally, at least (ms): each save encodes the whole document. */
+const SAVE_MS = 250
+
 /** Origin of updates merged from records: not local edits, never republished on their own. */
 export const REMOTE = Symbol("peerpigeon/storage/remote")
 /** Origin of `update()` calls: published by the call itself. */
@@ -35,8 +38,11 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
   /** Documents changed since they were last saved locally. */
   const unsaved = new Set<string>()
 
+  let saving = true
   const track = (key: string, doc: Y.Doc) => {
-    doc.on("update", () => unsaved.add(key))
+    doc.on("update", () => {
+      if (saving) unsaved.add(key)
+    })
     return doc
   }
   const held = (key: string): Held => {
@@ -66,7 +72,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
         const bytes = yield* encodeDoc(key, doc)
         docs.get(key)?.doc.destroy()
         docs.set(key, { doc: track(key, doc), live: false })
-        unsaved.add(key)
+        if (saving) unsaved.add(key)
         return bytes
       }),
     set: (key: string, value: Schema.Json) => setFields(key, held(key).doc, value, API),
@@ -101,7 +107,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
     start: <E, E2>(
       flush: (key: string) => Effect.Effect<void, E>,
       send: (key: string, update: Uint8Array) => Effect.Effect<void, E2>,
-      save: (key: string, state: Uint8Array) => Effect.Effect<void>
+      save: ((key: string, state: Uint8Array) => Effect.Effect<void>) | undefined
     ) =>
       Effect.gen(function*() {
         const flushOne = (key: string) => flush(key).pipe(Effect.catchCause((cause) => Effect.logDebug("storage: publishing a document failed", cause)))
@@ -120,7 +126,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
           unsaved.clear()
           return Effect.forEach(changed, (key) => {
             const h = docs.get(key)
-            return h === undefined ? Effect.void : save(key, Y.encodeStateAsUpdate(h.doc))
+            return h === undefined || save === undefined ? Effect.void : save(key, Y.encodeStateAsUpdate(h.doc))
           }, { discard: true })
         })
         const sync = Effect.suspend(() => {
@@ -129,9 +135,15 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
           return Effect.forEach(keys, flushOne, { discard: true })
         })
         yield* Effect.forkScoped(Effect.repeat(batch, Schedule.spaced(options.batchMs)))
-        yield* Effect.forkScoped(Effect.repeat(persist, Schedule.spaced(options.batchMs)))
-        // edits of the last moments are saved when the runtime stops
-        yield* Effect.addFinalizer(() => persist)
+        if (save === undefined) {
+          // nothing is kept between runs: encoding whole documents to save them would be wasted
+          saving = false
+          unsaved.clear()
+        } else {
+          yield* Effect.forkScoped(Effect.repeat(persist, Schedule.spaced(Math.max(options.batchMs, SAVE_MS))))
+          // edits of the last moments are saved when the runtime stops
+          yield* Effect.addFinalizer(() => persist)
+        }
         yield* Effect.forkScoped(Effect.repeat(sync, Schedule.spaced(options.syncIntervalMs)))
       })
   }
