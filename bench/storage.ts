@@ -210,14 +210,17 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
 // convergence latency for N nodes
 const latency = (n: number, samples: number) =>
   Effect.scoped(Effect.gen(function*() {
+    const t0 = performance.now()
     const nodes = yield* startMesh(n, new MemoryNetwork({ latencyMs: 1 }))
+    console.error(`  N = ${n}: mesh formed, keys published in ${fmt(ms(t0) / 1000, 1)} s`)
     const [writer, ...readers] = nodes
     // a reader's key may not be found in the directory at the first lookup on a loaded machine: try again
     yield* writer!.storage.store("doc:lat", { n: 0 }, { enableCRDT: true, allowedPeers: readers.map((r) => r.peerId) }).pipe(
       Effect.retry({ times: 20, schedule: Schedule.spaced(500) })
     )
     const mine = yield* writer!.storage.getDocument("doc:lat")
-    const docs = yield* Effect.forEach(readers, (r) => r.storage.getDocument("doc:lat"))
+    const docs = yield* Effect.forEach(readers, (r) => r.storage.getDocument("doc:lat"), { concurrency: 8 })
+    console.error(`  N = ${n}: ${docs.length} subscribers ready after ${fmt(ms(t0) / 1000, 1)} s`)
     const times: Array<number> = []
     for (let s = 0; s < samples; s++) {
       const marker = `m${s};`

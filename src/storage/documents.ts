@@ -29,6 +29,8 @@ export const API = Symbol("peerpigeon/storage/api")
 interface Held {
   readonly doc: Y.Doc
   live: boolean
+  /** Live and writable here: compared with the DHT's copy (readers only take what comes). */
+  writer: boolean
 }
 
 export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "maxSubscriptions" | "batchMs" | "syncIntervalMs">) => {
@@ -48,7 +50,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
   const held = (key: string): Held => {
     let h = docs.touch(key)
     if (h === undefined) {
-      h = { doc: track(key, new Y.Doc({ gc: true })), live: false }
+      h = { doc: track(key, new Y.Doc({ gc: true })), live: false, writer: false }
       docs.set(key, h)
     }
     return h
@@ -71,7 +73,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
         yield* setFields(key, doc, value, API)
         const bytes = yield* encodeDoc(key, doc)
         docs.get(key)?.doc.destroy()
-        docs.set(key, { doc: track(key, doc), live: false })
+        docs.set(key, { doc: track(key, doc), live: false, writer: false })
         if (saving) unsaved.add(key)
         return bytes
       }),
@@ -87,10 +89,11 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
     /** The document of `key`, live: its local edits are published (when `writable`). */
     live: (key: string, writable: boolean): Y.Doc => {
       const h = held(key)
+      h.writer ||= writable
       if (!h.live) {
         h.live = true
         h.doc.on("update", (update: Uint8Array, origin: unknown) => {
-          if (!writable || origin === REMOTE || origin === API) return
+          if (!h.writer || origin === REMOTE || origin === API) return
           const list = pending.get(key)
           if (list === undefined) pending.set(key, [update])
           else list.push(update)
@@ -131,7 +134,8 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
         })
         const sync = Effect.suspend(() => {
           const keys: Array<string> = []
-          for (const [key, h] of docs.entries()) if (h.live) keys.push(key)
+          // only writers republish: a reader comparing would cost a DHT read per document per interval for nothing
+          for (const [key, h] of docs.entries()) if (h.writer) keys.push(key)
           return Effect.forEach(keys, flushOne, { discard: true })
         })
         yield* Effect.forkScoped(Effect.repeat(batch, Schedule.spaced(options.batchMs)))
