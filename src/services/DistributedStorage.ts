@@ -129,7 +129,7 @@ export interface StorageOptions {
   readonly maxAttempts: number
   /** How long CRDT edits are batched before they are published, ms. Default 30. */
   readonly batchMs: number
-  /** How often an open CRDT document is compared with the DHT's copy (anti-entropy after partitions), ms. Default 2000. */
+  /** How often a writer compares its open CRDT documents with the DHT's copy and publishes a snapshot when the copy lacks something (anti-entropy, compaction), ms. Default 2000. */
   readonly syncIntervalMs: number
   /**
    * Where owned and subscribed records, learnt content keys and CRDT documents (with edits
