@@ -10,6 +10,7 @@
  * plain snapshot of everything shown.
  */
 import { DebugLogger, meshDefaults, PeerId, PeerPigeonMesh, type PeerPigeonMeshEvents, type PeerPigeonMeshOptions } from "peerpigeon"
+import { startDocumentsPanel } from "./documents.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -647,6 +648,7 @@ mesh.init().then(render, (error: unknown) => {
   render()
 })
 render()
+startDocumentsPanel(() => mesh)
 
 // ---------------------------------------------------------------------------------------------
 // DHT panel
