@@ -1,6 +1,6 @@
 /**
  * Distributed storage and CRDT documents: `npm run bench:storage` (`node bench/storage.ts
- * [--trace=automerge-paper.json(.gz)] [--edits=N] [--nodes=10,50] [--quick]`; not part of the test suite).
+ * [--trace=automerge-paper.json(.gz)] [--edits=N] [--nodes=10,50] [--sync=ms] [--quick]`; not part of the test suite).
  *
  * The editing trace: with `--trace`, the B4 trace file of josephg/editing-traces
  * (`sequential_traces/ascii_only/automerge-paper.json.gz`: 259,778 edits); without it, a
@@ -166,7 +166,7 @@ const startMesh = (n: number, network: MemoryNetwork) =>
   Effect.gen(function*() {
     const nodes = yield* Effect.forEach(Array.from({ length: n }), () =>
       Effect.gen(function*() {
-        const context = yield* Layer.build(makeMeshLayer({ maxPeers: 6, minPeers: 2, presenceInterval: 1000, optimizeInterval: 500, storage: { batchMs: 30 } }, network.layer))
+        const context = yield* Layer.build(makeMeshLayer({ maxPeers: 6, minPeers: 2, presenceInterval: 1000, optimizeInterval: 500, storage: { batchMs: 30, ...(arg("sync") === undefined ? {} : { syncIntervalMs: Number(arg("sync")) }) } }, network.layer))
         yield* Effect.provide(Mesh.use((m) => m.connect("memory://bench")), context)
         return context
       }))
