@@ -6,7 +6,7 @@ import { configDefaults, defineConfig } from "vitest/config"
  * starts servers, memory networks of nodes, werift peers, child processes or a browser.
  * `npm test` runs both; `npm run test:unit` / `test:integration` one of them.
  */
-const unit = ["test/internal/**/*.test.ts", "test/schema/**/*.test.ts", "test/crypto/**/*.test.ts"]
+const unit = ["test/internal/**/*.test.ts", "test/schema/**/*.test.ts", "test/crypto/**/*.test.ts", "test/storage/unit/**/*.test.ts"]
 
 export default defineConfig({
   test: {

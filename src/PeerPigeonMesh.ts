@@ -11,6 +11,7 @@
 import { Effect, type Schema } from "effect"
 import { PeerConnection, SignalingClient, WebDHT } from "./facade/compat.ts"
 import { MeshCrypto } from "./facade/crypto.ts"
+import { MeshStorage, storageEventOf } from "./facade/storage.ts"
 import * as FacadeDht from "./facade/dht.ts"
 import * as Diagnostics from "./facade/diagnostics.ts"
 import * as FacadeStreams from "./facade/streams.ts"
@@ -58,6 +59,8 @@ export class PeerPigeonMeshBase extends MeshDataBase {
   readonly createGroup = this.cryptoManager.createGroup
   readonly addToGroup = this.cryptoManager.addToGroup
   readonly removeFromGroup = this.cryptoManager.removeFromGroup
+  /** Encrypted, access-controlled records and CRDT documents in the DHT (facade/storage.ts). */
+  readonly distributedStorage: MeshStorage = new MeshStorage(this)
 
   #options: MeshOptions
   readonly #platform: Platform
@@ -305,6 +308,10 @@ export class PeerPigeonMeshBase extends MeshDataBase {
       const runtime = await startRuntime(this.#options, this.#platform, identity, {
         event: (event) => this.#bridge.dispatch(event),
         dhtChange: (change) => this.emit("dhtValueChanged", change),
+        storageEvent: (event) => {
+          const { data, name } = storageEventOf(event)
+          this.emit(name, data as never)
+        },
         streamEvent: (event) => {
           const { data, name } = FacadeStreams.streamEventOf(event)
           this.emit(name, data as never)

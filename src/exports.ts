@@ -118,3 +118,25 @@ export {
 } from "./services/Media.ts"
 export * as MediaLayer from "./layers/Media.ts"
 export type { MediaDevicesList, MediaState, StartMediaOptions } from "./facade/media.ts"
+
+/**
+ * Distributed storage (`mesh.distributedStorage`): signed, access-controlled records in the
+ * DHT (private ones encrypted to each reader), frozen records, CRDT documents on Yjs.
+ */
+export {
+  DistributedStorage,
+  type GrantOptions,
+  type KeyInfo,
+  type Persistence,
+  type Receipt,
+  StorageConfig,
+  storageDefaults,
+  type StorageEvent,
+  type StorageFailure,
+  type StorageOptions,
+  type StorageStats,
+  type StoreOptions
+} from "./services/DistributedStorage.ts"
+export * as DistributedStorageLayer from "./layers/DistributedStorage.ts"
+export { StorageError, StorageErrorReason } from "./storage/StorageError.ts"
+export { MeshStorage } from "./facade/storage.ts"

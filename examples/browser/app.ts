@@ -11,6 +11,7 @@
  */
 import { DebugLogger, meshDefaults, PeerId, PeerPigeonMesh, type PeerPigeonMeshEvents, type PeerPigeonMeshOptions } from "peerpigeon"
 import { attachMedia, callPeer, mediaSnapshot, setupMediaPanel } from "./media.ts"
+import { startDocumentsPanel } from "./documents.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -653,6 +654,7 @@ mesh.init().then(render, (error: unknown) => {
   render()
 })
 render()
+startDocumentsPanel(() => mesh)
 
 // ---------------------------------------------------------------------------------------------
 // DHT panel

@@ -22,6 +22,7 @@ import { acceptHandoff, decryptGroup, encryptGroup, type GroupDecrypted, type Gr
 import { announce, type EncryptionKeyPair, generateEncryptionKeyPair, type KeyAnnouncement, verifyAnnouncement } from "./keys.ts"
 import { utf8 } from "./primitives.ts"
 import { ReplayGuard } from "./replay.ts"
+import { open as openBox, type SealedBox } from "./sealedBox.ts"
 
 export interface CryptoOptions extends EnvelopeOptions {
   /** Most peers whose encryption keys are remembered (least recently used forgotten first). Default 16,384. */
@@ -112,6 +113,8 @@ export class CryptoManager extends Context.Service<CryptoManager, {
   leaveGroup(groupId: string): Effect.Effect<boolean>
   encryptGroup(content: Schema.Json, groupId: string): Effect.Effect<GroupMessage, CryptoError>
   decryptGroup(message: unknown): Effect.Effect<GroupDecrypted, CryptoError>
+  /** Opens a sealed box (`sealedBox.ts`) made for one of this peer's encryption keys (current, or replaced within the grace period). */
+  unseal(box: SealedBox, aad: Uint8Array<ArrayBuffer>, info: string): Effect.Effect<Uint8Array<ArrayBuffer>, CryptoError>
   /** Events for the caller's Scope. */
   readonly subscribe: Effect.Effect<PubSub.Subscription<CryptoEvent>, never, Scope.Scope>
 }>()("peerpigeon/CryptoManager") {
@@ -145,6 +148,7 @@ const makeDisabled = Effect.gen(function*() {
     leaveGroup: () => Effect.succeed(false),
     encryptGroup: () => off,
     decryptGroup: () => off,
+    unseal: () => off,
     subscribe: PubSub.subscribe(events)
   })
 })
@@ -308,6 +312,12 @@ export const make = Effect.gen(function*() {
           : encryptGroup(content, group, identity, config)
       })),
     decryptGroup: (message) => reported(decryptGroup(message, (groupId) => groups.touch(groupId), replay, config)),
+    unseal: Effect.fn("CryptoManager.unseal")(function*(box: SealedBox, aad: Uint8Array<ArrayBuffer>, infoText: string) {
+      const { pair } = yield* ready
+      const key = recipient(pair, yield* Clock.currentTimeMillis).keyFor(box.kid)
+      if (key === undefined) return yield* new CryptoError({ reason: "unknown-key", message: `no encryption key ${box.kid} here` })
+      return yield* openBox(key.privateKey, key.publicKey, box, aad, infoText)
+    }),
     subscribe: PubSub.subscribe(events)
   })
 })

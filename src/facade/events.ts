@@ -5,6 +5,7 @@
  *
  * @since 2.0.0
  */
+import type { Schema } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
 import type { DhtChange } from "../services/Dht.ts"
 import type { MediaError, MediaSource, MediaStreamLike } from "../services/Media.ts"
@@ -116,6 +117,14 @@ export interface PeerPigeonMeshEvents {
   callEnded: { readonly peerId: PeerId; readonly reason: string }
   /** `mediaPolicy: "ask"`: a peer sends a stream; `accept()` shows it (`remoteStream`), `reject()` ignores this peer's media. */
   incomingMedia: { readonly peerId: PeerId; readonly source: MediaSource; accept(): void; reject(): void }
+  /** A storage key was stored (or stored again after a delete), by `by`; `value` is null when this peer cannot read it. */
+  storageDataStored: { readonly key: string; readonly version: number; readonly value: Schema.Json | null; readonly by: string; readonly space: string }
+  /** A storage key this peer stored or subscribed to has a new value (by any writer). */
+  storageDataUpdated: { readonly key: string; readonly version: number; readonly value: Schema.Json | null; readonly by: string }
+  storageDataDeleted: { readonly key: string; readonly version: number; readonly by: string }
+  /** The owner let `peerId` read (and with `write`, write) the key. */
+  storageAccessGranted: { readonly key: string; readonly version: number; readonly peerId: string; readonly write: boolean }
+  storageAccessRevoked: { readonly key: string; readonly version: number; readonly peerId: string }
 }
 export type PeerPigeonMeshEvent = keyof PeerPigeonMeshEvents
 export type Listener<K extends PeerPigeonMeshEvent> = (data: PeerPigeonMeshEvents[K]) => void

@@ -10,6 +10,7 @@ import { layer as debugLoggerLayer } from "../DebugLogger.ts"
 import { makeMeshLayer, type Platform } from "../layers/Mesh.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Dht, type DhtChange } from "../services/Dht.ts"
+import { DistributedStorage, type StorageEvent } from "../services/DistributedStorage.ts"
 import { Identity } from "../services/Identity.ts"
 import type { MeshStatus } from "../services/Mesh.ts"
 import type { MeshOptions } from "../services/MeshConfig.ts"
@@ -31,6 +32,7 @@ export interface Listeners {
   readonly streamEvent: (event: StreamEvent) => void
   /** A stream another peer opened, already accepted: read it or abort it. */
   readonly incomingStream: (stream: IncomingStream) => void
+  readonly storageEvent: (event: StorageEvent) => void
 }
 
 /** Builds the runtime and subscribes `listeners`; a failure to start disposes what was built. */
@@ -55,6 +57,8 @@ export const startRuntime = async (
       const streamEvents = yield* streams.events
       yield* Effect.forever(Effect.map(PubSub.take(streamEvents), listeners.streamEvent)).pipe(Effect.forkScoped)
       yield* Effect.forever(Effect.map(streams.accept, listeners.incomingStream)).pipe(Effect.forkScoped)
+      const storageEvents = yield* DistributedStorage.use((s) => s.events)
+      yield* Effect.forever(Effect.map(PubSub.take(storageEvents), listeners.storageEvent)).pipe(Effect.forkScoped)
       subscribed.resolve()
       while (true) listeners.event(yield* PubSub.take(subscription))
     }).pipe(Effect.scoped)

@@ -12,6 +12,7 @@ import { E2E_KIND, makeEncryptedMessaging } from "../crypto/messaging.ts"
 import { supervised } from "../internal/supervise.ts"
 import { Connections } from "../services/Connections.ts"
 import { DhtConfig, dhtDefaults } from "../services/Dht.ts"
+import { StorageConfig } from "../services/DistributedStorage.ts"
 import { Discovery } from "../services/Discovery.ts"
 import { type Delivered, Gossip } from "../services/Gossip.ts"
 import type { PeerId } from "../schema/PeerId.ts"
@@ -30,6 +31,7 @@ import * as DiscoveryLayer from "./Discovery.ts"
 import * as GossipLayer from "./Gossip.ts"
 import * as MediaLayer from "./Media.ts"
 import * as RouterLayer from "./Router.ts"
+import * as StorageLayer from "./DistributedStorage.ts"
 import * as StreamsLayer from "./Streams.ts"
 
 /** What a platform provides to a mesh node. */
@@ -220,8 +222,10 @@ export const makeMeshLayer = <E, R, IE = IdentityError>(
   const dht = options.enableWebDHT === false
     ? DhtLayer.layerDisabled
     : DhtLayer.layer.pipe(Layer.provide(Layer.succeed(DhtConfig, { ...dhtDefaults, ...options.dht })))
+  const storage = StorageLayer.layer.pipe(Layer.provide(Layer.succeed(StorageConfig, options.storage ?? {})))
   return meshService.pipe(
     Layer.provideMerge(MediaLayer.layer),
+    Layer.provideMerge(storage),
     Layer.provideMerge(StreamsLayer.layer),
     Layer.provideMerge(KeyDirectory.layer),
     Layer.provideMerge(dht),

@@ -8,6 +8,7 @@ import { Context, Effect, Layer } from "effect"
 import type { RateLimits } from "../internal/linkLimits.ts"
 import { meshOptionProblems } from "../internal/meshOptionsCheck.ts"
 import type { DhtOptions } from "./Dht.ts"
+import type { StorageOptions } from "./DistributedStorage.ts"
 import type { StreamsOptions } from "./Streams.ts"
 
 /** An ICE server as RTCPeerConnection takes it (STUN, or TURN with credentials). */
@@ -42,6 +43,8 @@ export interface MeshOptions {
   readonly enableCrypto: boolean
   /** DHT tuning (replicationFactor, ttl, ...); see `dhtDefaults`. Default {}. */
   readonly dht: Partial<DhtOptions>
+  /** Distributed storage tuning (maxDocuments, maxReaders, batchMs, ...); see `storageDefaults`. Default {}. */
+  readonly storage: Partial<StorageOptions>
   /** STUN/TURN servers for WebRTC. Default: none (host candidates only). */
   readonly iceServers: ReadonlyArray<IceServer>
   /**
@@ -114,6 +117,7 @@ export const defaults: MeshOptions = {
   enableWebDHT: true,
   enableCrypto: true,
   dht: {},
+  storage: {},
   iceServers: [],
   iceTransportPolicy: "all",
   connectionTimeout: 15_000,

@@ -289,6 +289,40 @@ describe.skipIf(!hasChromium)("the demo app in Chromium", () => {
     await logged(reader, "update e2e/topic failed")
   }, 60_000)
 
+  it("the Documents panel: two tabs edit one shared document and converge; a tab without a grant sees nothing", async () => {
+    const [owner, editor, outsider] = tabs as [Tab, Tab, Tab, Tab]
+    type DocState = { readonly key: string | null; readonly text: string | null; readonly log: ReadonlyArray<string> }
+    const docs = async (tab: Tab, op: string, key: string, peer = "") => {
+      await tab.page.fill("#doc-key", key)
+      await tab.page.fill("#doc-peer", peer)
+      await tab.page.click(`#doc-form button[data-op="${op}"]`)
+    }
+    const docState = (tab: Tab) => tab.page.evaluate(() => (globalThis as unknown as { getDocumentsState(): DocState }).getDocumentsState())
+    const logged = (tab: Tab, text: string) =>
+      tab.page.waitForFunction((t) => (globalThis as unknown as { getDocumentsState(): DocState }).getDocumentsState().log.some((l) => l.includes(t)), text, WAIT)
+    const hasText = (tab: Tab, text: string) =>
+      tab.page.waitForFunction((t) => (globalThis as unknown as { getDocumentsState(): DocState }).getDocumentsState().text === t, text, WAIT)
+    await docs(owner, "create", "doc/e2e")
+    await logged(owner, "created doc/e2e v1")
+    await docs(owner, "grant", "doc/e2e", editor.peerId)
+    await logged(owner, "granted")
+    await docs(owner, "open", "doc/e2e")
+    await logged(owner, "opened doc/e2e")
+    await docs(editor, "open", "doc/e2e")
+    await logged(editor, "opened doc/e2e")
+    await owner.page.fill("#doc-text", "hello")
+    await hasText(editor, "hello")
+    // both type at once: the edits merge the same way in both tabs
+    await Promise.all([owner.page.fill("#doc-text", "hello from owner"), editor.page.fill("#doc-text", "editor says hello")])
+    await hasText(owner, "editor says hello from owner")
+    await hasText(editor, "editor says hello from owner")
+    expect(await editor.page.inputValue("#doc-text")).toBe("editor says hello from owner")
+    // a tab without a grant cannot open it
+    await docs(outsider, "open", "doc/e2e")
+    await logged(outsider, "open doc/e2e failed")
+    expect((await docState(outsider)).text).toBeNull()
+  }, 60_000)
+
   it("settings changed at run time in the panel take effect: maxPeers 2 trims every tab's links", async () => {
     const setting = async (tab: Tab, id: string, value: string) => {
       await tab.page.fill(id, value)

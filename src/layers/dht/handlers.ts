@@ -10,6 +10,7 @@
  */
 import { Clock, Effect, type Schema } from "effect"
 import { judge } from "../../internal/dhtRecords.ts"
+import { holderAccepts } from "../../storage/holder.ts"
 import { deeperThan, MAX_CONTENT_DEPTH } from "../../internal/jsonLimits.ts"
 import type { DhtRecord, DhtRpc } from "../../schema/DhtMessages.ts"
 import type { PeerId } from "../../schema/PeerId.ts"
@@ -52,6 +53,8 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
     const held = store.get(r.key, now)
     const verdict = judge(held, r, options.maxVersionStep)
     if (verdict === "stale" || verdict === "unauthorized") return refuse(verdict)
+    // storage records and chunks: signatures, grants and space rules (frozen: never replaced)
+    if ((verdict === "accept" || verdict === "refresh") && !(yield* holderAccepts(held, r))) return refuse("unauthorized")
     if (verdict === "accept" || verdict === "refresh") {
       const near = ctx.isNear(yield* ctx.keyOf(r.key))
       if (store.put(r, sizeOf(r), near, now) === "quota") return refuse("quota")

@@ -1,0 +1,409 @@
+/**
+ * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `CryptoManager`,
+ * `KeyDirectory` (readers' encryption keys) and `Identity` services.
+ *
+ * Every write reads the current record first (its version, access list and, for writers,
+ * content key), makes the next version (`storage/build.ts`), publishes its chunks and then
+ * the record; when another writer got there first (the DHT refuses a stale version) it
+ * re-reads and retries, up to `maxAttempts`. Every record read, written or announced by a
+ * change notice is verified (`storage/verify.ts`) before it is used, and the events of a new
+ * version are derived from the one seen before it (`storage/events.ts`). CRDT records keep a
+ * live Yjs document here (`storage/documents.ts`).
+ *
+ * @since 2.0.0
+ */
+import { Clock, Effect, Layer, PubSub, type Schema, Semaphore, Stream } from "effect"
+import { CryptoManager } from "../crypto/CryptoManager.ts"
+import { KeyDirectory } from "../crypto/KeyDirectory.ts"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import { Dht, type DhtError, DhtConfig } from "../services/Dht.ts"
+import {
+  DistributedStorage,
+  type Receipt,
+  StorageConfig,
+  type StorageEvent,
+  storageDefaults,
+  type StorageFailure,
+  type StorageOptions,
+  type StoreOptions
+} from "../services/DistributedStorage.ts"
+import { Gossip } from "../services/Gossip.ts"
+import { Identity } from "../services/Identity.ts"
+import { type Chunk, newContentKey, signRecord } from "../storage/build.ts"
+import { decodeJson, encodeJson } from "../storage/codec.ts"
+import { makeDocuments } from "../storage/documents.ts"
+import { type AccessContext, grantDraft, makeDrafts, revokeDraft } from "../storage/access.ts"
+import { makeLiveOps } from "../storage/liveOps.ts"
+import { makeStore } from "../storage/localStore.ts"
+import { makePersisted } from "../storage/persisted.ts"
+import { eventsOf, keyInfoOf, type Seen } from "../storage/events.ts"
+import { makeOpener, type Opened } from "../storage/open.ts"
+import { chunkKeyOf, dhtKeyOf, isChunked, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space, type StorageRecord } from "../storage/record.ts"
+import { mayWrite } from "../storage/rules.ts"
+import { storageError } from "../storage/StorageError.ts"
+import { verifyRecord } from "../storage/verify.ts"
+
+type Bytes = Uint8Array<ArrayBuffer>
+
+/** What a write makes of the current record: the next record and its chunks, or nothing to write. */
+interface Draft {
+  readonly record: StorageRecord
+  readonly chunks: ReadonlyArray<Chunk>
+}
+
+const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
+
+export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | CryptoManager | KeyDirectory | Identity> = Layer.effect(
+  DistributedStorage,
+  Effect.gen(function*() {
+    const dht = yield* Dht
+    const crypto = yield* CryptoManager
+    const directory = yield* KeyDirectory
+    const gossip = yield* Gossip
+    const identity = yield* Identity
+    const options: StorageOptions = { ...storageDefaults, ...(yield* StorageConfig) }
+    const dhtTtl = (yield* DhtConfig).ttl
+    const self = identity.peerId as string
+    const events = yield* Effect.acquireRelease(PubSub.sliding<StorageEvent>(4096), PubSub.shutdown)
+    const writeLock = yield* Semaphore.make(1)
+    /** Records seen here, verified; owned and subscribed keys are kept in `owned` / `subscribed` too. */
+    const known = new BoundedMap<string, Seen>(options.maxKnown)
+    const owned = new Map<string, { ttl: number }>()
+    const subscribed = new Set<string>()
+
+    const persisted = makePersisted(yield* makeStore(options.persistence), options.maxKnown)
+    const { cekName, contentKeys, keepKey, local, saveJson } = persisted
+
+    const opener = makeOpener<never>(self, {
+      unseal: (record, box, aad) =>
+        crypto.unseal(box, aad, SLOT_INFO).pipe(
+          // a slot sealed to this peer's key of an earlier run: the content key kept locally
+          Effect.orElseSucceed(() => contentKeys.get(cekName(record.key, record.acl.epoch)))
+        ),
+      chunk: (by, hash) =>
+        dht.get(chunkKeyOf(by, hash)).pipe(
+          Effect.map((v) => (typeof v === "string" ? v : undefined)),
+          Effect.orElseSucceed(() => undefined)
+        )
+    })
+    const docs = makeDocuments(options)
+
+    /** The value a reader sees in an opened record. */
+    const valueOf = (o: Opened): { readonly value: Schema.Json | null; readonly readable: boolean } => {
+      if (o.plain === undefined) return { value: null, readable: false }
+      if (o.record.crdt) return { value: docs.merge(o.record.key, o.plain), readable: true }
+      const value = decodeJson(o.plain)
+      return value === undefined ? { value: null, readable: false } : { value, readable: true }
+    }
+
+    /** Takes a verified record as the newest of its key when it is newer than the one seen; publishes its events. */
+    const observe = (opened: Opened) =>
+      Effect.suspend(() => {
+        const key = opened.record.key
+        const prev = known.get(key)
+        if (prev !== undefined && prev.record.version >= opened.record.version) return Effect.succeed(prev)
+        const seen: Seen = { record: opened.record, ...valueOf(opened) }
+        known.set(key, seen)
+        const keep = owned.has(key) || subscribed.has(key)
+        return Effect.gen(function*() {
+          if (opened.cek !== undefined) yield* keepKey(key, opened.record.acl.epoch, opened.cek)
+          if (keep) yield* saveJson(`r/${key}`, opened.record)
+          yield* PubSub.publishAll(events, eventsOf(prev, seen))
+          return seen
+        })
+      })
+
+    /** Verifies a record read from the DHT for `key`. */
+    const verified = (key: string, json: unknown) =>
+      Effect.flatMap(verifyRecord(json, options.maxReaders), (v) =>
+        v.ok && v.record.key === key ? Effect.succeed(v.record) : Effect.fail(storageError("forged", key, `the record of ${key} does not check: ${v.ok ? "other key" : v.why}`))
+      )
+
+    /** The current record of `key`, verified and opened; undefined when absent. */
+    const head = (key: string): Effect.Effect<Opened | undefined, StorageFailure> =>
+      dht.get(dhtKeyOf(key)).pipe(
+        Effect.map((json): unknown => json),
+        Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+        Effect.flatMap((json) => (json === undefined ? Effect.succeed(undefined) : Effect.flatMap(verified(key, json), opener.open)))
+      )
+
+    const checkKey = (key: string) =>
+      typeof key === "string" && key.length >= 1 && key.length <= MAX_KEY_CHARS
+        ? Effect.void
+        : Effect.fail(storageError("invalid", String(key), `a key is 1 to ${MAX_KEY_CHARS} characters`))
+
+    const { draft, newAcl, readersOf } = makeDrafts({
+      self,
+      identity,
+      maxReaders: options.maxReaders,
+      ownKey: Effect.map(crypto.getAnnouncement, (a) => a.encryptionKey),
+      peerKey: (peerId) => Effect.map(directory.resolvePeerKey(peerId), (a) => a.encryptionKey)
+    })
+
+    const isConflict = (e: StorageFailure) => e._tag === "Unauthorized"
+
+    /**
+     * Reads the current record, makes the next one with `make` (undefined: nothing to write)
+     * and publishes it; retried when another writer got there first.
+     */
+    const write = <A>(
+      key: string,
+      make: (current: Opened | undefined) => Effect.Effect<Draft | { readonly done: A }, StorageFailure>
+    ): Effect.Effect<Receipt | { readonly done: A }, StorageFailure> =>
+      writeLock.withPermits(1)(Effect.gen(function*() {
+        for (let attempt = 1; ; attempt++) {
+          const current = yield* head(key)
+          if (current !== undefined) yield* observe(current)
+          const next = yield* make(current)
+          if ("done" in next) return next
+          const { record, chunks } = next
+          const ttl = owned.get(key)?.ttl ?? dhtTtl
+          const published = yield* Effect.gen(function*() {
+            for (const c of chunks) {
+              // a chunk already there (same bytes, same name) is fine
+              yield* dht.put(chunkKeyOf(self, c.hash), c.text, { ttl }).pipe(Effect.catchTag("Unauthorized", () => Effect.void))
+            }
+            const dhtKey = dhtKeyOf(key)
+            if (record.acl.owner === self) yield* dht.put(dhtKey, record, { ttl, writable: record.acl.writers.length > 0 })
+            else yield* dht.update(dhtKey, record)
+          }).pipe(
+            Effect.as(true),
+            Effect.catch((e: DhtError) => (isConflict(e) && attempt < options.maxAttempts ? Effect.succeed(false) : Effect.fail(e)))
+          )
+          if (!published) continue
+          yield* dropOldChunks(current?.record, record)
+          yield* observe(yield* opener.open(record))
+          return { key, version: record.version }
+        }
+      })).pipe(Effect.catchTag("Unauthorized", (e) => Effect.fail(storageError("conflict", key, e.message))))
+
+    /** Chunks of this peer's previous version that the new one no longer names (best effort). */
+    const dropOldChunks = (before: StorageRecord | undefined, after: StorageRecord) => {
+      if (before === undefined || before.by !== self || !isChunked(before.body)) return Effect.void
+      const keep = new Set(isChunked(after.body) ? after.body.chunks : [])
+      return Effect.forEach(before.body.chunks.filter((h) => !keep.has(h)), (h) => Effect.ignore(dht.delete(chunkKeyOf(self, h))), { discard: true })
+    }
+
+    const receipt = (r: Receipt | { readonly done: unknown }, key: string, version = 0): Receipt => ("done" in r ? { key, version } : r)
+
+    /** The current record of `key` that this peer owns, or why not. */
+    const ownedHead = (key: string, current: Opened | undefined) => {
+      if (current === undefined || isTombstone(current.record.body)) return Effect.fail(storageError("not-found", key, `no record ${key}`))
+      if (current.record.acl.owner !== self) return Effect.fail(storageError("not-owner", key, `${key} belongs to ${current.record.acl.owner}`))
+      if (current.record.space === "frozen") return Effect.fail(storageError("frozen", key, `${key} is frozen`))
+      return Effect.succeed(current)
+    }
+
+    /** Plaintext of the current record as this peer reads it (for re-signing), or `no-access`. */
+    const plainOf = (key: string, o: Opened) =>
+      o.plain === undefined ? Effect.fail(storageError("no-access", key, `cannot read ${key}: ${o.problem ?? "no key"}`)) : Effect.succeed(o.plain)
+
+    /** The bytes a CRDT record holds now: the live document, the current record merged in. */
+    const crdtBytes = (key: string, o: Opened | undefined) =>
+      Effect.suspend(() => {
+        if (o?.plain !== undefined) docs.merge(key, o.plain)
+        return docs.encode(key)
+      })
+
+    const subscribeKey = (key: string) =>
+      Effect.gen(function*() {
+        if (!subscribed.has(key) && subscribed.size >= options.maxSubscriptions) {
+          return yield* storageError("invalid", key, `more than ${options.maxSubscriptions} subscriptions`)
+        }
+        const json = yield* dht.subscribe(dhtKeyOf(key))
+        if (!subscribed.has(key)) yield* local.save(`s/${key}`, new Uint8Array(0))
+        subscribed.add(key)
+        if (json === null) return null
+        const seen = yield* observe(yield* opener.open(yield* verified(key, json)))
+        return seen.value
+      })
+
+    const restore = persisted.restore({
+      self,
+      owned,
+      known,
+      docs,
+      open: opener.open,
+      valueOf,
+      subscribeKey,
+      maxReaders: options.maxReaders,
+      retryMs: Math.max(100, options.syncIntervalMs),
+      defaultTtl: dhtTtl
+    })
+
+    const live = makeLiveOps({ self, gossip, known, subscribed, docs, opener, events, maxKnown: options.maxKnown })
+    const sendOp = live.send
+    const gossipIn = yield* gossip.subscribe
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(gossipIn), live.receive)))
+
+    // changes of subscribed keys, whoever made them
+    yield* dht.changes.pipe(
+      Stream.runForEach((change) =>
+        Effect.gen(function*() {
+          if (!change.key.startsWith(RECORD_PREFIX) || change.newValue === null) return
+          const key = change.key.slice(RECORD_PREFIX.length)
+          if (!subscribed.has(key)) return
+          const v = yield* verifyRecord(change.newValue, options.maxReaders)
+          if (!v.ok || v.record.key !== key || v.record.by !== change.publisher) return
+          const prev = known.get(key)
+          if (prev !== undefined && prev.record.version >= v.record.version) return
+          yield* observe(yield* opener.open(v.record))
+        })
+      ),
+      Effect.forkScoped
+    )
+
+    yield* docs.start(
+      (key) => flushDocument(key),
+      sendOp,
+      options.persistence === "memory" ? undefined : (key, state) => local.save(`d/${key}`, state)
+    )
+    yield* restore
+
+    /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */
+    const flushDocument = (key: string): Effect.Effect<void, StorageFailure> =>
+      Effect.asVoid(write(key, (current) =>
+        Effect.gen(function*() {
+          if (current === undefined || isTombstone(current.record.body)) return { done: undefined }
+          if (!mayWrite(current.record.acl, self)) return { done: undefined }
+          const plain = yield* crdtBytes(key, current)
+          if (current.plain !== undefined && !docs.hasMoreThan(key, current.plain)) return { done: undefined }
+          return yield* draft(key, current.record.space, true, current.record.acl, current.record.version + 1, plain, current.cek)
+        })
+      ))
+
+    const access: AccessContext = { self, identity, maxReaders: options.maxReaders, readersOf, crdtBytes, plainOf, draft, newAcl }
+
+    return DistributedStorage.of({
+      store: (key, value, storeOptions = {}) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          const space = spaceOf(storeOptions)
+          const crdt = storeOptions.enableCRDT === true
+          if (crdt && space === "frozen") return yield* storageError("invalid", key, "a frozen record cannot be a CRDT document")
+          if (!owned.has(key) && owned.size >= options.maxDocuments) {
+            return yield* storageError("too-many-documents", key, `this peer owns ${options.maxDocuments} records already`)
+          }
+          const readers = space === "private" ? yield* readersOf(key, storeOptions.allowedPeers ?? []) : []
+          const plain = crdt ? yield* docs.fresh(key, value) : yield* encodeJson(key, value)
+          owned.set(key, { ttl: storeOptions.ttl ?? dhtTtl })
+          yield* saveJson(`o/${key}`, storeOptions.ttl ?? dhtTtl)
+          const r = yield* write(key, (current) =>
+            Effect.gen(function*() {
+              const prev = current?.record
+              if (prev !== undefined && prev.acl.owner !== self) return yield* storageError("not-owner", key, `${key} belongs to ${prev.acl.owner}`)
+              if (prev?.space === "frozen") return yield* storageError("frozen", key, `${key} is frozen`)
+              const cek = space === "private" ? newContentKey() : undefined
+              const epoch = prev === undefined || space !== "private" ? 0 : prev.acl.epoch + 1
+              const acl = yield* newAcl(key, space, crdt, epoch, (prev?.acl.rev ?? -1) + 1, readers, [], cek)
+              return yield* draft(key, space, crdt, acl, (prev?.version ?? 0) + 1, plain, cek)
+            })
+          ).pipe(Effect.tapError(() => Effect.sync(() => known.get(key)?.record.acl.owner === self || owned.delete(key))))
+          yield* subscribeKey(key)
+          return receipt(r, key)
+        }),
+      retrieve: (key) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          const current = yield* head(key)
+          if (current === undefined) return null
+          return (yield* observe(current)).value ?? null
+        }),
+      update: (key, value) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          const r = yield* write(key, (current) =>
+            Effect.gen(function*() {
+              if (current === undefined || isTombstone(current.record.body)) return yield* storageError("not-found", key, `no record ${key}`)
+              const { record } = current
+              if (record.space === "frozen") return yield* storageError("frozen", key, `${key} is frozen`)
+              if (!mayWrite(record.acl, self)) return yield* storageError("not-writer", key, `${self} may not write ${key}`)
+              if (record.space === "private" && current.cek === undefined) return yield* storageError("no-access", key, `no content key for ${key}`)
+              let plain: Bytes
+              if (record.crdt) {
+                yield* crdtBytes(key, current)
+                yield* docs.set(key, value)
+                plain = yield* docs.encode(key)
+              } else {
+                plain = yield* encodeJson(key, value)
+              }
+              return yield* draft(key, record.space, record.crdt, record.acl, record.version + 1, plain, current.cek)
+            })
+          )
+          return receipt(r, key)
+        }),
+      delete: (key) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          const r = yield* write(key, (current) =>
+            Effect.gen(function*() {
+              if (current === undefined || isTombstone(current.record.body)) return { done: false }
+              const { record } = yield* ownedHead(key, current)
+              const ts = yield* Clock.currentTimeMillis
+              const tomb = yield* signRecord(identity, { key, space: record.space, crdt: record.crdt, acl: record.acl, version: record.version + 1, ts, body: { deleted: true } })
+              return { record: tomb, chunks: [] }
+            })
+          )
+          if ("done" in r) return false
+          owned.delete(key)
+          docs.drop(key)
+          yield* Effect.forEach(["o/", "d/"], (p) => local.remove(p + key), { discard: true })
+          return true
+        }),
+      grantAccess: (key, peerId, grant = {}) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          const peer = String(peerId).toLowerCase()
+          const r = yield* write(key, (current) => Effect.flatMap(ownedHead(key, current), (o) => grantDraft(access, key, peer, grant, o)))
+          return "done" in r ? { key, version: r.done } : r
+        }),
+      revokeAccess: (key, peerId) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          const peer = String(peerId).toLowerCase()
+          const r = yield* write(key, (current) => Effect.flatMap(ownedHead(key, current), (o) => revokeDraft(access, key, peer, o)))
+          return "done" in r ? { key, version: r.done } : r
+        }),
+      subscribe: (key) => Effect.andThen(checkKey(key), subscribeKey(key)),
+      unsubscribe: (key) =>
+        Effect.gen(function*() {
+          if (!subscribed.delete(key)) return
+          yield* local.remove(`s/${key}`)
+          yield* dht.unsubscribe(dhtKeyOf(key))
+        }),
+      listKeys: (prefix = "") => Effect.sync(() => [...owned.keys()].filter((k) => k.startsWith(prefix)).sort()),
+      getKeyInfo: (key) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          // kept current by change notices only while subscribed; otherwise read the DHT
+          let seen = subscribed.has(key) ? known.get(key) : undefined
+          if (seen === undefined) {
+            const current = yield* head(key)
+            if (current === undefined) return null
+            seen = yield* observe(current)
+          }
+          return isTombstone(seen.record.body) ? null : keyInfoOf(seen, self)
+        }),
+      stats: Effect.sync(() => ({
+        enabled: true,
+        itemCount: known.size,
+        ownedKeys: owned.size,
+        subscriptions: subscribed.size,
+        crdtKeys: docs.size,
+        encryptionEnabled: true,
+        maxValueSize: MAX_VALUE_BYTES
+      })),
+      getDocument: (key) =>
+        Effect.gen(function*() {
+          yield* checkKey(key)
+          yield* subscribeKey(key)
+          const seen = known.get(key)
+          if (seen === undefined || isTombstone(seen.record.body)) return yield* storageError("not-found", key, `no record ${key}`)
+          if (!seen.record.crdt) return yield* storageError("unsupported", key, `${key} is not a CRDT record`)
+          if (!seen.readable) return yield* storageError("no-access", key, `cannot read ${key}`)
+          return docs.live(key, mayWrite(seen.record.acl, self))
+        }),
+      events: PubSub.subscribe(events)
+    })
+  })
+)

@@ -1,0 +1,154 @@
+/**
+ * The live Yjs documents of CRDT records on one peer: one `Y.Doc` per record, every verified
+ * version merged into it (merging is idempotent and commutative, so order and repeats do
+ * not matter), local edits on a document handed out by `getDocument` collected and
+ * published in batches (`batchMs`), and a periodic comparison with the DHT's copy
+ * (`syncIntervalMs`) that republishes what the copy lacks: edits made while partitioned or
+ * offline, or lost to a race.
+ *
+ * @since 2.0.0
+ */
+import { Effect, Schedule, type Schema } from "effect"
+import * as Y from "yjs"
+import { BoundedMap } from "../internal/boundedMap.ts"
+import type { ValueTooLarge } from "../services/Dht.ts"
+import type { StorageOptions } from "../services/DistributedStorage.ts"
+import { applyUpdate, docValue, encodeDoc, hasMoreThan, setFields } from "./codec.ts"
+import type { StorageError } from "./StorageError.ts"
+
+type Bytes = Uint8Array<ArrayBuffer>
+
+/** How often changed documents are saved locally, at least (ms): each save encodes the whole document. */
+const SAVE_MS = 250
+
+/** Origin of updates merged from records: not local edits, never republished on their own. */
+export const REMOTE = Symbol("peerpigeon/storage/remote")
+/** Origin of `update()` calls: published by the call itself. */
+export const API = Symbol("peerpigeon/storage/api")
+
+interface Held {
+  readonly doc: Y.Doc
+  live: boolean
+  /** Live and writable here: compared with the DHT's copy (readers only take what comes). */
+  writer: boolean
+}
+
+export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "maxSubscriptions" | "batchMs" | "syncIntervalMs">) => {
+  const docs = new BoundedMap<string, Held>(options.maxDocuments + options.maxSubscriptions, (_key, held) => held.doc.destroy())
+  /** Local edits not sent live yet, per document. */
+  const pending = new Map<string, Array<Uint8Array>>()
+  /** Documents changed since they were last saved locally. */
+  const unsaved = new Set<string>()
+
+  let saving = true
+  const track = (key: string, doc: Y.Doc) => {
+    doc.on("update", () => {
+      if (saving) unsaved.add(key)
+    })
+    return doc
+  }
+  const held = (key: string): Held => {
+    let h = docs.touch(key)
+    if (h === undefined) {
+      h = { doc: track(key, new Y.Doc({ gc: true })), live: false, writer: false }
+      docs.set(key, h)
+    }
+    return h
+  }
+
+  return {
+    get size() {
+      return docs.size
+    },
+    /** Merges a record's document bytes; the document's value after it. */
+    merge: (key: string, bytes: Uint8Array): Schema.Json => {
+      const { doc } = held(key)
+      applyUpdate(doc, bytes, REMOTE)
+      return docValue(doc)
+    },
+    /** A new document for `key` holding `value`'s fields (replacing any held): its bytes. */
+    fresh: (key: string, value: Schema.Json): Effect.Effect<Bytes, StorageError | ValueTooLarge> =>
+      Effect.gen(function*() {
+        const doc = new Y.Doc({ gc: true })
+        yield* setFields(key, doc, value, API)
+        const bytes = yield* encodeDoc(key, doc)
+        docs.get(key)?.doc.destroy()
+        docs.set(key, { doc: track(key, doc), live: false, writer: false })
+        if (saving) unsaved.add(key)
+        return bytes
+      }),
+    set: (key: string, value: Schema.Json) => setFields(key, held(key).doc, value, API),
+    encode: (key: string) => encodeDoc(key, held(key).doc),
+    hasMoreThan: (key: string, theirs: Uint8Array) => hasMoreThan(held(key).doc, theirs),
+    drop: (key: string) => {
+      docs.get(key)?.doc.destroy()
+      docs.delete(key)
+      pending.delete(key)
+      unsaved.delete(key)
+    },
+    /** The document of `key`, live: its local edits are published (when `writable`). */
+    live: (key: string, writable: boolean): Y.Doc => {
+      const h = held(key)
+      h.writer ||= writable
+      if (!h.live) {
+        h.live = true
+        h.doc.on("update", (update: Uint8Array, origin: unknown) => {
+          if (!h.writer || origin === REMOTE || origin === API) return
+          const list = pending.get(key)
+          if (list === undefined) pending.set(key, [update])
+          else list.push(update)
+        })
+      }
+      return h.doc
+    },
+    /**
+     * Starts the loops, in the caller's Scope: every `batchMs` the local edits of each live
+     * document go out as one merged update (`send`), and its state is kept locally (`save`);
+     * every `syncIntervalMs` `flush` compares each live document with the DHT's copy and
+     * publishes a compacted snapshot when the copy lacks something.
+     */
+    start: <E, E2>(
+      flush: (key: string) => Effect.Effect<void, E>,
+      send: (key: string, update: Uint8Array) => Effect.Effect<void, E2>,
+      save: ((key: string, state: Uint8Array) => Effect.Effect<void>) | undefined
+    ) =>
+      Effect.gen(function*() {
+        const flushOne = (key: string) => flush(key).pipe(Effect.catchCause((cause) => Effect.logDebug("storage: publishing a document failed", cause)))
+        const batch = Effect.suspend(() => {
+          const batches = [...pending]
+          pending.clear()
+          return Effect.forEach(batches, ([key, updates]) =>
+            // a lost live update is not lost: the next snapshot carries it
+            send(key, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)).pipe(
+              Effect.catchCause((cause) => Effect.logDebug("storage: a live update was not sent", cause))
+            ), { discard: true })
+        })
+        // its own loop: a publish waiting on an unreachable DHT does not hold up saving
+        const persist = Effect.suspend(() => {
+          const changed = [...unsaved]
+          unsaved.clear()
+          return Effect.forEach(changed, (key) => {
+            const h = docs.get(key)
+            return h === undefined || save === undefined ? Effect.void : save(key, Y.encodeStateAsUpdate(h.doc))
+          }, { discard: true })
+        })
+        const sync = Effect.suspend(() => {
+          const keys: Array<string> = []
+          // only writers republish: a reader comparing would cost a DHT read per document per interval for nothing
+          for (const [key, h] of docs.entries()) if (h.writer) keys.push(key)
+          return Effect.forEach(keys, flushOne, { discard: true })
+        })
+        yield* Effect.forkScoped(Effect.repeat(batch, Schedule.spaced(options.batchMs)))
+        if (save === undefined) {
+          // nothing is kept between runs: encoding whole documents to save them would be wasted
+          saving = false
+          unsaved.clear()
+        } else {
+          yield* Effect.forkScoped(Effect.repeat(persist, Schedule.spaced(Math.max(options.batchMs, SAVE_MS))))
+          // edits of the last moments are saved when the runtime stops
+          yield* Effect.addFinalizer(() => persist)
+        }
+        yield* Effect.forkScoped(Effect.repeat(sync, Schedule.spaced(options.syncIntervalMs)))
+      })
+  }
+}
