@@ -21,6 +21,7 @@ import { MemoryNetwork } from "../src/layers/MemoryNetwork.ts"
 import { makeMeshLayer } from "../src/layers/Mesh.ts"
 import type { PeerId } from "../src/schema/PeerId.ts"
 import { Connections } from "../src/services/Connections.ts"
+import { Dht } from "../src/services/Dht.ts"
 import { Discovery } from "../src/services/Discovery.ts"
 import { beaconInterval, estimateNetworkSize, landmarkShare, rankOf } from "../src/internal/landmarks.ts"
 import { Mesh } from "../src/services/Mesh.ts"
@@ -101,8 +102,24 @@ const program = Effect.gen(function*() {
   // idle window
   const sent0 = network.stats.sent
   const kinds0 = new Map(network.stats.byKind)
+  const dhtStats = Effect.map(
+    Effect.forEach(nodes, (node) => Effect.provide(Dht.use((d) => d.stats), node.context)),
+    (all) => ({
+      lookups: all.reduce((a, x) => a + x.lookups, 0),
+      rpcs: all.reduce((a, x) => a + x.rpcsSent, 0),
+      replications: all.reduce((a, x) => a + x.replications, 0),
+      skipped: all.reduce((a, x) => a + (x.replicationsSkipped ?? 0), 0),
+      records: all.reduce((a, x) => a + x.records, 0)
+    })
+  )
+  const dht0 = options.enableWebDHT ? yield* dhtStats : undefined
   const idleCpu = process.cpuUsage()
   yield* Effect.sleep(idleSeconds * 1000)
+  if (dht0 !== undefined) {
+    const dht1 = yield* dhtStats
+    const per = (k: keyof typeof dht1) => ((dht1[k] - dht0[k]) / n / idleSeconds).toFixed(3)
+    log(`DHT per node per second while idle: lookups ${per("lookups")}, RPCs sent ${per("rpcs")}, replications ${per("replications")} (skipped ${per("skipped")}); records held ${dht1.records}`)
+  }
   const idleRate = (network.stats.sent - sent0) / n / idleSeconds
   const idleCpuShare = cpuSeconds(idleCpu) / idleSeconds
   const byKind = [...network.stats.byKind].map(([k, v]) => [k, (v - (kinds0.get(k) ?? 0)) / n / idleSeconds] as const).filter(([, r]) => r > 0)

@@ -51,6 +51,8 @@ export const isLandmark = (self: string, n: number, was: boolean): boolean => {
   return rank < share || (was && rank < 1.5 * share)
 }
 
+const clampInterval = (interval: number) => Math.min(3_600_000, Math.max(1000, interval))
+
 const xorDistance = (a: string, b: string): bigint => BigInt(`0x${a}`) ^ BigInt(`0x${b}`)
 const SPACE = 2n ** 160n
 
@@ -77,7 +79,12 @@ export interface LandmarkInfo {
   readonly at: number
   /** The interval it said it sends its presence at. */
   readonly interval: number
+  /** Only a neighbour's word so far (`hearsay`): live for one interval, not its own presence. */
+  readonly provisional?: boolean
 }
+
+/** Intervals a landmark stays live: `LANDMARK_GRACE` once heard, one while only hearsay. */
+const graceOf = (e: LandmarkInfo): number => (e.provisional === true ? 1 : LANDMARK_GRACE)
 
 /** Landmarks heard over the mesh, bounded; each live while its presence keeps coming. */
 export class LandmarkTable {
@@ -85,7 +92,18 @@ export class LandmarkTable {
 
   /** Notes a landmark's presence (interval clamped to [1 s, 1 h]: it comes from the network). */
   heard(id: string, at: number, interval: number): void {
-    this.#entries.set(id, { at, interval: Math.min(3_600_000, Math.max(1000, interval)) })
+    this.#entries.set(id, { at, interval: clampInterval(interval) })
+  }
+
+  /**
+   * Notes a landmark a neighbour says it hears: taken only for one not known yet (or known
+   * only so), live for one interval. True when it was taken.
+   */
+  hearsay(id: string, at: number, interval: number): boolean {
+    const known = this.#entries.get(id)
+    if (known !== undefined && known.provisional !== true && at - known.at <= LANDMARK_GRACE * known.interval) return false
+    this.#entries.set(id, { at, interval: clampInterval(interval), provisional: true })
+    return true
   }
 
   forget(id: string): void {
@@ -95,13 +113,22 @@ export class LandmarkTable {
   /** Whether `id`'s presence is overdue (undefined: never heard as a landmark). */
   overdue(id: string, now: number): boolean | undefined {
     const e = this.#entries.get(id)
-    return e === undefined ? undefined : now - e.at > LANDMARK_GRACE * e.interval
+    return e === undefined || e.provisional === true ? undefined : now - e.at > LANDMARK_GRACE * e.interval
+  }
+
+  /** The live landmarks heard themselves (not hearsay), with their intervals, at most `limit`, freshest first. */
+  handoff(now: number, limit: number): Array<readonly [string, number]> {
+    const out: Array<readonly [string, number, number]> = []
+    for (const [id, e] of this.#entries) {
+      if (e.provisional !== true && now - e.at <= LANDMARK_GRACE * e.interval) out.push([id, e.interval, e.at])
+    }
+    return out.sort((a, b) => b[2] - a[2]).slice(0, limit).map(([id, interval]) => [id, interval] as const)
   }
 
   /** The live landmarks. */
   live(now: number): Array<string> {
     const out: Array<string> = []
-    for (const [id, e] of this.#entries) if (now - e.at <= LANDMARK_GRACE * e.interval) out.push(id)
+    for (const [id, e] of this.#entries) if (now - e.at <= graceOf(e) * e.interval) out.push(id)
     return out
   }
 
@@ -110,7 +137,7 @@ export class LandmarkTable {
     let best: string | undefined
     let bestDistance = 0n
     for (const [id, e] of this.#entries) {
-      if (id === target || now - e.at > LANDMARK_GRACE * e.interval) continue
+      if (id === target || now - e.at > graceOf(e) * e.interval) continue
       const d = xorDistance(id, target)
       if (best === undefined || d < bestDistance) {
         best = id
@@ -123,7 +150,7 @@ export class LandmarkTable {
   /** The longest interval among live landmarks (0 when none). */
   longestInterval(now: number): number {
     let longest = 0
-    for (const [, e] of this.#entries) if (now - e.at <= LANDMARK_GRACE * e.interval) longest = Math.max(longest, e.interval)
+    for (const [, e] of this.#entries) if (now - e.at <= graceOf(e) * e.interval) longest = Math.max(longest, e.interval)
     return longest
   }
 

@@ -46,7 +46,8 @@ const emptyStats: DhtStats = {
   lookupHops: 0,
   rpcsSent: 0,
   rpcTimeouts: 0,
-  replications: 0
+  replications: 0,
+  replicationsSkipped: 0
 }
 
 /** A Dht that refuses every call: for `enableWebDHT: false`. */

@@ -38,13 +38,14 @@ import { SeenCache } from "../internal/seenCache.ts"
 import { supervised } from "../internal/supervise.ts"
 import { TokenBucket } from "../internal/tokenBucket.ts"
 import { attachmentTag, encodeSigned } from "../schema/binaryFrames.ts"
-import { type DirectFrame, MAX_ATTEMPT } from "../schema/PeerFrames.ts"
+import { type DirectFrame, MAX_ATTEMPT, MAX_LANDMARKS_PER_FRAME } from "../schema/PeerFrames.ts"
 import type { PeerId } from "../schema/PeerId.ts"
 import { Connections } from "../services/Connections.ts"
 import { PeerKeys } from "../services/PeerKeys.ts"
 import { type Delivered, Gossip, InvalidMessage } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
+import { MeshEvents } from "../services/MeshEvents.ts"
 import { Router, type RouterStats, type Undelivered } from "../services/Router.ts"
 import { makeAcks } from "./router/acks.ts"
 import { makeRouting, ROUTES_LIMIT } from "./router/routing.ts"
@@ -62,6 +63,7 @@ export const layer = Layer.effect(
     const connections = yield* Connections
     const gossip = yield* Gossip
     const keys = yield* PeerKeys
+    const events = yield* MeshEvents
     const self = identity.peerId
     const delivered = yield* Effect.acquireRelease(PubSub.unbounded<Delivered>(), PubSub.shutdown)
     const undelivered = yield* Effect.acquireRelease(PubSub.unbounded<Undelivered>(), PubSub.shutdown)
@@ -213,6 +215,21 @@ export const layer = Layer.effect(
 
     const acks = yield* makeAcks({ config, identity, keys, seen, stats, undelivered, directTtl: DIRECT_TTL, forward })
 
+    // a new neighbour hears of the landmarks at once, not at their next presence: a peer that
+    // just joined has a way towards each of them (and so towards everyone's home)
+    const linkEvents = yield* PubSub.subscribe(events)
+    yield* supervised(
+      "Router.handoff",
+      Effect.gen(function*() {
+        while (true) {
+          const event = yield* PubSub.take(linkEvents)
+          if (event._tag !== "PeerConnected") continue
+          const l = routing.handoff(yield* Clock.currentTimeMillis, MAX_LANDMARKS_PER_FRAME)
+          if (l.length > 0) yield* connections.send(event.peerId, JSON.stringify({ t: "landmarks", l }))
+        }
+      })
+    ).pipe(Effect.forkScoped)
+
     const inbound = yield* connections.inbound
     yield* supervised(
       "Router.inbound",
@@ -220,6 +237,7 @@ export const layer = Layer.effect(
         while (true) {
           const { from, frame } = yield* PubSub.take(inbound)
           if (frame.t === "direct") yield* receive(from, frame)
+          else if (frame.t === "landmarks") routing.fromHandoff(from, frame.l, yield* Clock.currentTimeMillis)
         }
       })
     ).pipe(Effect.forkScoped)

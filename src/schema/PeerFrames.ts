@@ -107,7 +107,20 @@ export const IWant = Schema.Struct({
   ids: MessageIds
 })
 
-export const PeerFrame = Schema.Union([Hello, Proof, Gossip, Direct, Evict, IHave, IWant]).pipe(Schema.toTaggedUnion("t"))
+/** Most landmarks one `landmarks` frame may name. */
+export const MAX_LANDMARKS_PER_FRAME = 256
+
+/**
+ * Sent once to a new neighbour: the landmarks the sender hears (id and presence interval), so
+ * a peer that just joined has a way towards each of them before their next presence. Hearsay:
+ * the receiver takes them provisionally, for one interval, until their own presence comes.
+ */
+export const Landmarks = Schema.Struct({
+  t: Schema.tag("landmarks"),
+  l: Schema.Array(Schema.Tuple([PeerId, Schema.Finite])).check(Schema.isMaxLength(MAX_LANDMARKS_PER_FRAME))
+})
+
+export const PeerFrame = Schema.Union([Hello, Proof, Gossip, Direct, Evict, IHave, IWant, Landmarks]).pipe(Schema.toTaggedUnion("t"))
 export type PeerFrame = typeof PeerFrame.Type
 /** The bytes a frame's `bin` describes, once checked against it (never part of the JSON). */
 export interface Attached {
@@ -117,6 +130,7 @@ export type GossipFrame = typeof Gossip.Type & Attached
 export type DirectFrame = typeof Direct.Type & Attached
 export type IHaveFrame = typeof IHave.Type
 export type IWantFrame = typeof IWant.Type
+export type LandmarksFrame = typeof Landmarks.Type
 
 const decodeFrame = Schema.decodeUnknownExit(PeerFrame)
 

@@ -7,7 +7,7 @@
  */
 import { Context, type Effect, type PubSub, Schema, type Scope } from "effect"
 import type { PeerId } from "../schema/PeerId.ts"
-import type { DirectFrame, GossipFrame, IHaveFrame, IWantFrame } from "../schema/PeerFrames.ts"
+import type { DirectFrame, GossipFrame, IHaveFrame, IWantFrame, LandmarksFrame } from "../schema/PeerFrames.ts"
 import type { MediaFrame } from "../schema/MediaFrames.ts"
 import type { MediaPeerConnectionLike } from "./Media.ts"
 import type { LinkMessage, Signal } from "./PeerTransport.ts"
@@ -25,7 +25,7 @@ export interface PeerLinkInfo {
 /** A gossip, repair or direct frame that arrived on the link from `from`. */
 export interface Inbound {
   readonly from: PeerId
-  readonly frame: GossipFrame | DirectFrame | IHaveFrame | IWantFrame
+  readonly frame: GossipFrame | DirectFrame | IHaveFrame | IWantFrame | LandmarksFrame
 }
 
 /** A media frame (`schema/MediaFrames.ts`) that arrived on the link from `from`. */

@@ -83,6 +83,8 @@ export interface DhtStats {
   readonly rpcsSent: number
   readonly rpcTimeouts: number
   readonly replications: number
+  /** Replication passes skipped for a record whose closest peers had not changed. */
+  readonly replicationsSkipped: number
 }
 
 export class Dht extends Context.Service<Dht, {

@@ -94,4 +94,23 @@ describe("LandmarkTable", () => {
     for (let i = 0; i < LANDMARKS_LIMIT + 100; i++) t.heard(randomPeerId(), 0, 5000)
     expect(t.size).toBe(LANDMARKS_LIMIT)
   })
+
+  it("hearsay: a neighbour's landmark is live for one interval, never overrides one heard itself, and is never handed on", () => {
+    const t = new LandmarkTable()
+    const told = "6".repeat(40)
+    const heard = "7".repeat(40)
+    expect(t.hearsay(told, 0, 10_000)).toBe(true)
+    expect(t.home("6".repeat(39) + "0", 5000)).toBe(told)
+    expect(t.live(10_001)).toEqual([])
+    // a provisional landmark never counts as overdue (bridging needs its own presence)
+    expect(t.overdue(told, 50_000)).toBeUndefined()
+    t.heard(heard, 0, 10_000)
+    expect(t.hearsay(heard, 1000, 1000)).toBe(false)
+    expect(t.live(20_000)).toEqual([heard])
+    expect(t.handoff(1000, 10)).toEqual([[heard, 10_000]])
+    // its own presence makes a provisional one real
+    t.heard(told, 2000, 10_000)
+    expect(t.handoff(3000, 10).map(([id]) => id).sort()).toEqual([told, heard].sort())
+    expect(t.handoff(3000, 1)).toEqual([[told, 10_000]])
+  })
 })

@@ -97,4 +97,21 @@ describe("routing", () => {
     expect(r.homeOf(id("0"), 0)).toBeUndefined()
     expect(r.landmarkOverdue(id("1"), 0)).toBeUndefined()
   })
+
+  it("a new neighbour's landmarks give provisional homes and routes through it, never over fresher knowledge", () => {
+    const r = routing()
+    const known = id("1")
+    r.fromBroadcast(broadcast(known, id("2"), { l: 20_000 }, "presence"), 0)
+    r.fromHandoff(id("9"), [[known, 20_000], [id("3"), 20_000], [self, 20_000]], 1000)
+    // the landmark heard itself keeps its route; the told one is reached through the teller
+    expect(r.choices(frame(id("0"), { home: known }), [id("2"), id("9")], undefined, undefined, 1000).homeRoute).toBe(id("2"))
+    const nearThree = (id("3").slice(0, 39) + "0") as PeerId
+    const told = r.choices(frame(nearThree), [id("2"), id("9")], undefined, undefined, 1000)
+    expect(told.home).toBe(id("3"))
+    expect(told.homeRoute).toBe(id("9"))
+    // this peer itself is never taken from hearsay
+    expect(r.homeOf(self, 1000)).not.toBe(self)
+    expect(r.landmarkOverdue(id("3"), 100_000)).toBeUndefined()
+    expect(r.handoff(1000, 10).map(([l]) => l)).toEqual([known])
+  })
 })

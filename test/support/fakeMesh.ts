@@ -10,6 +10,7 @@ import { Connections, type Inbound, type MediaInbound } from "../../src/services
 import { type Delivered, Gossip } from "../../src/services/Gossip.ts"
 import * as IdentityModule from "../../src/services/Identity.ts"
 import { MeshConfig, type MeshOptions } from "../../src/services/MeshConfig.ts"
+import { MeshEvents } from "../../src/services/MeshEvents.ts"
 import { PeerKeys } from "../../src/services/PeerKeys.ts"
 import type { LinkMessage } from "../../src/services/PeerTransport.ts"
 import { Router } from "../../src/services/Router.ts"
@@ -67,7 +68,8 @@ export const fakeRouter = (options: Partial<MeshOptions> = {}, connected?: (mesh
           Layer.succeed(IdentityModule.Identity, self),
           Layer.succeed(Connections, connections),
           Layer.succeed(Gossip, gossip),
-          PeerKeys.layer
+          PeerKeys.layer,
+          MeshEvents.layer
         ))
       )
     )

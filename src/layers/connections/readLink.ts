@@ -69,7 +69,8 @@ export const readLink = ({ counters, deliver, deliverMedia, evicted, limits, lin
         case "gossip":
         case "direct":
         case "ihave":
-        case "iwant": {
+        case "iwant":
+        case "landmarks": {
           const c = classOf(frame)
           const verdict = limiter.admit(c, now)
           if (verdict === "disconnect") return yield* overLimit(`rate-limit: ${c}`)

@@ -5,6 +5,7 @@
  *
  * @since 2.0.0
  */
+import { BoundedMap } from "../../internal/boundedMap.ts"
 import { Clock, Effect, type Schema } from "effect"
 import { deeperThan, MAX_CONTENT_DEPTH } from "../../internal/jsonLimits.ts"
 import { RoutingTable } from "../../internal/kbucket.ts"
@@ -39,6 +40,7 @@ export interface Counters {
   rpcsSent: number
   rpcTimeouts: number
   replications: number
+  replicationsSkipped: number
   refusedStores: number
   droppedRpcs: number
 }
@@ -65,12 +67,14 @@ export const makeContext = (services: Services) => {
     farCacheSize: options.farCacheSize,
     maxTtl: options.maxTtl
   })
+  /** When each held key was last stored here by someone (a publish, or another holder's replication). */
+  const storedAt = new BoundedMap<string, number>(Math.max(1, options.maxRecords))
   const leases = new WatchLeases<PeerId>({
     lease: options.watchLease ?? 3 * options.replicateInterval,
     maxPerPeer: options.maxWatchesPerPeer,
     maxTotal: options.maxWatches
   })
-  const stats: Counters = { lookups: 0, lookupHops: 0, rpcsSent: 0, rpcTimeouts: 0, replications: 0, refusedStores: 0, droppedRpcs: 0 }
+  const stats: Counters = { lookups: 0, lookupHops: 0, rpcsSent: 0, rpcTimeouts: 0, replications: 0, replicationsSkipped: 0, refusedStores: 0, droppedRpcs: 0 }
 
   /** A peer known from the mesh: into the routing table unless there. */
   const know = (id: PeerId) => {
@@ -150,6 +154,7 @@ export const makeContext = (services: Services) => {
     table,
     store,
     leases,
+    storedAt,
     stats,
     heardFrom,
     unanswered,

@@ -58,6 +58,7 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
     if (verdict === "accept" || verdict === "refresh") {
       const near = ctx.isNear(yield* ctx.keyOf(r.key))
       if (store.put(r, sizeOf(r), near, now) === "quota") return refuse("quota")
+      ctx.storedAt.set(r.key, now)
     }
     if (verdict === "accept") {
       const notice = { op: "notify", record: r, oldValue: held === undefined || held.deleted ? null : held.value } satisfies DhtRpc

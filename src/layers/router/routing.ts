@@ -61,6 +61,21 @@ export const makeRouting = (options: RoutingOptions) => {
     },
 
     /**
+     * A new neighbour's list of the landmarks it hears: each one not known yet becomes a
+     * provisional landmark (for one interval, until its own presence comes), reached through
+     * that neighbour where no fresh route is known.
+     */
+    fromHandoff: (via: PeerId, entries: ReadonlyArray<readonly [PeerId, number]>, now: number): void => {
+      for (const [id, interval] of entries) {
+        if (id === self || id === via || !landmarks.hearsay(id, now, interval)) continue
+        if (fresh(id, now) === undefined) routes.set(id, { via, at: now })
+      }
+    },
+
+    /** The landmarks to tell a new neighbour about (heard themselves, freshest first). */
+    handoff: (now: number, limit: number): ReadonlyArray<readonly [string, number]> => landmarks.handoff(now, limit),
+
+    /**
      * A verified routed message's first arrival here from `via`: kept where no fresh route over
      * a current neighbour is known.
      */
