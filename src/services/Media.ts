@@ -151,10 +151,8 @@ export interface PeerMediaState {
   readonly call?: boolean
 }
 
-export interface PeerMediaStats {
-  readonly peerId: PeerId
-  /** True for a call's own connection. */
-  readonly call: boolean
+/** RTP totals of one connection, from its `getStats()` report (`layers/media/stats.ts`). */
+export interface RtpTotals {
   readonly bytesSent: number
   readonly bytesReceived: number
   readonly packetsSent: number
@@ -164,6 +162,12 @@ export interface PeerMediaStats {
   readonly framesEncoded: number
   /** Round trip of the selected candidate pair, seconds (when the platform reports it). */
   readonly roundTripTime: number | undefined
+}
+
+export interface PeerMediaStats extends RtpTotals {
+  readonly peerId: PeerId
+  /** True for a call's own connection. */
+  readonly call: boolean
   /** Bits per second in and out since the previous `stats` call for this peer (0 on the first). */
   readonly bitrateIn: number
   readonly bitrateOut: number

@@ -22,24 +22,9 @@ type Bytes = Uint8Array<ArrayBuffer>
 type Draft = { readonly record: StorageRecord; readonly chunks: ReadonlyArray<Chunk> }
 
 /** What the drafts need of the storage layer. */
-export interface AccessContext {
-  readonly self: string
-  readonly identity: Signer
-  readonly maxReaders: number
-  readonly readersOf: (key: string, peers: Iterable<string>) => Effect.Effect<ReadonlyArray<Reader>, StorageFailure>
+export interface AccessContext extends Drafts {
   readonly crdtBytes: (key: string, o: Opened) => Effect.Effect<Bytes, StorageFailure>
   readonly plainOf: (key: string, o: Opened) => Effect.Effect<Bytes, StorageFailure>
-  readonly draft: (key: string, space: Space, crdt: boolean, acl: Acl, version: number, plain: Bytes, cek: Bytes | undefined) => Effect.Effect<Draft, StorageFailure>
-  readonly newAcl: (
-    key: string,
-    space: Space,
-    crdt: boolean,
-    epoch: number,
-    rev: number,
-    readers: ReadonlyArray<Reader>,
-    writers: ReadonlyArray<string>,
-    cek: Bytes | undefined
-  ) => Effect.Effect<Acl, StorageFailure>
 }
 
 /** How this peer makes records: readers' keys, access lists, signed versions. */
@@ -92,7 +77,7 @@ export const makeDrafts = (d: {
       return yield* signAcl(d.identity, key, space, crdt, { epoch, rev, readers: slots, writers })
     })
 
-  return { readersOf, draft, newAcl }
+  return { self: d.self, identity: d.identity, maxReaders: d.maxReaders, readersOf, draft, newAcl }
 }
 
 /** The record after granting `peer` read (private records) and, with `write`, write access; `done` when it has them already. */
@@ -134,3 +119,6 @@ export const revokeDraft = (c: AccessContext, key: string, peer: string, o: Open
     const acl = yield* c.newAcl(key, "private", record.crdt, record.acl.epoch + 1, record.acl.rev + 1, remaining, writers, cek)
     return yield* c.draft(key, "private", record.crdt, acl, record.version + 1, plain, cek)
   })
+
+/** The record-making half of `AccessContext` (`makeDrafts`). */
+export type Drafts = ReturnType<typeof makeDrafts>

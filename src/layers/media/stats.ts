@@ -4,18 +4,9 @@
  *
  * @since 2.0.0
  */
-import type { MediaPeerConnectionLike } from "../../services/Media.ts"
+import type { MediaPeerConnectionLike, RtpTotals } from "../../services/Media.ts"
 
-export interface RtpTotals {
-  readonly bytesSent: number
-  readonly bytesReceived: number
-  readonly packetsSent: number
-  readonly packetsReceived: number
-  readonly packetsLost: number
-  readonly framesDecoded: number
-  readonly framesEncoded: number
-  readonly roundTripTime: number | undefined
-}
+export type { RtpTotals }
 
 const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
 

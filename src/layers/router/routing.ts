@@ -43,7 +43,14 @@ export const makeRouting = (options: RoutingOptions) => {
   const routes = new BoundedMap<PeerId, Route>(ROUTES_LIMIT)
   const landmarks = new LandmarkTable()
 
-  const freshFor = (now: number) => Math.max(options.repairWindow, LANDMARK_GRACE * landmarks.longestInterval(now))
+  // the longest landmark interval changes slowly: looked up at most once a second, not per frame
+  let freshness = { at: Number.NEGATIVE_INFINITY, ms: options.repairWindow }
+  const freshFor = (now: number) => {
+    if (now - freshness.at >= 1000) {
+      freshness = { at: now, ms: Math.max(options.repairWindow, LANDMARK_GRACE * landmarks.longestInterval(now)) }
+    }
+    return freshness.ms
+  }
   const fresh = (to: PeerId, now: number): PeerId | undefined => {
     const r = routes.get(to)
     return r !== undefined && now - r.at < freshFor(now) ? r.via : undefined
