@@ -53,7 +53,6 @@ describe("calls over the mesh (werift)", () => {
 
   it("a call to a non-neighbour: invite over 2+ hops, media both ways on its own connection, hang-up ends both sides", async () => {
     const [a, b] = strangers()
-    const links = connectedIds(a).length
     const incoming = record(b, "incomingCall")
     const [ra, rb] = [record(a, "remoteStream"), record(b, "remoteStream")]
     const [ea, eb] = [record(a, "callEnded"), record(b, "callEnded")]
@@ -70,9 +69,9 @@ describe("calls over the mesh (werift)", () => {
       pa.packets(b.peerId, "audio") > 10 && pb.packets(a.peerId, "audio") > 10, 15_000)
     expect(ra.filter((s) => s.peerId === b.peerId)).toHaveLength(1)
     expect(rb.filter((s) => s.peerId === a.peerId)).toHaveLength(1)
-    // the call is not a mesh link
+    // the call is not a mesh link (the mesh's own links may change meanwhile: the optimizer runs)
     expect(connectedIds(a)).not.toContain(b.peerId)
-    expect(connectedIds(a).length).toBe(links)
+    expect(a.getPeerDetails().some((l) => l.peerId === b.peerId)).toBe(false)
     expect(a.getMediaState().peers.find((p) => p.peerId === b.peerId)).toMatchObject({ call: true, sending: ["camera"] })
     const stats = await a.getMediaStats(b.peerId)
     expect(stats.find((s) => s.call)?.packetsReceived).toBeGreaterThan(0)
