@@ -63,6 +63,6 @@ await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
   let total = 0
   for (const r of rows) total += r[2]
   console.log(`heap per formed node (${N} nodes, maxPeers 4): ${(total / 1024).toFixed(1)} KB; by kind (count and bytes per node):`)
-  for (const r of rows.slice(0, 40)) console.log(r[0].slice(0, 60).padEnd(60), r[1].toFixed(1).padStart(8), r[2].toFixed(0).padStart(8))
+  for (const r of rows.slice(0, Number(process.env.ROWS ?? 40))) console.log(r[0].slice(0, 60).padEnd(60), r[1].toFixed(1).padStart(8), r[2].toFixed(0).padStart(8))
 })))
 process.exit(0)

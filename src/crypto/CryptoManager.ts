@@ -123,6 +123,9 @@ export class CryptoManager extends Context.Service<CryptoManager, {
   static readonly layerDisabled: Layer.Layer<CryptoManager, never, Identity> = Layer.effect(CryptoManager, Effect.suspend(() => makeDisabled))
 }
 
+/** Crypto events kept for a subscriber that has not taken them yet (the oldest are dropped past it); preallocated, so small. */
+const EVENT_BUFFER = 64
+
 const makeDisabled = Effect.gen(function*() {
   const identity = yield* Identity
   const events = yield* Effect.acquireRelease(PubSub.sliding<CryptoEvent>(1), PubSub.shutdown)
@@ -158,7 +161,7 @@ const info = (g: GroupKey): GroupInfo => ({ groupId: g.groupId, epoch: g.epoch, 
 export const make = Effect.gen(function*() {
   const identity = yield* Identity
   const config: Required<CryptoOptions> = { ...cryptoDefaults, ...(yield* CryptoConfig) }
-  const events = yield* Effect.acquireRelease(PubSub.sliding<CryptoEvent>(1024), PubSub.shutdown)
+  const events = yield* Effect.acquireRelease(PubSub.sliding<CryptoEvent>(EVENT_BUFFER), PubSub.shutdown)
   const lock = yield* Semaphore.make(1)
   const serial = lock.withPermits(1)
   const peerKeys = new BoundedMap<string, KeyAnnouncement>(config.peerKeysLimit)

@@ -51,6 +51,9 @@ interface Draft {
   readonly chunks: ReadonlyArray<Chunk>
 }
 
+/** Storage events kept for a subscriber that has not taken them yet (the oldest are dropped past it); preallocated, so small. */
+const EVENT_BUFFER = 256
+
 const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
 
 export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | CryptoManager | KeyDirectory | Identity> = Layer.effect(
@@ -64,7 +67,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
     const options: StorageOptions = { ...storageDefaults, ...(yield* StorageConfig) }
     const dhtTtl = (yield* DhtConfig).ttl
     const self = identity.peerId as string
-    const events = yield* Effect.acquireRelease(PubSub.sliding<StorageEvent>(4096), PubSub.shutdown)
+    const events = yield* Effect.acquireRelease(PubSub.sliding<StorageEvent>(EVENT_BUFFER), PubSub.shutdown)
     const writeLock = yield* Semaphore.make(1)
     /** Records seen here, verified; owned and subscribed keys are kept in `owned` / `subscribed` too. */
     const known = new BoundedMap<string, Seen>(options.maxKnown)
@@ -253,13 +256,6 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
       Effect.forkScoped
     )
 
-    yield* docs.start(
-      (key) => flushDocument(key),
-      sendOp,
-      options.persistence === "memory" ? undefined : (key, state) => local.save(`d/${key}`, state)
-    )
-    yield* restore
-
     /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */
     const flushDocument = (key: string): Effect.Effect<void, StorageFailure> =>
       Effect.asVoid(write(key, (current) =>
@@ -271,6 +267,14 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
           return yield* draft(key, current.record.space, true, current.record.acl, current.record.version + 1, plain, current.cek)
         })
       ))
+
+    // after flushDocument is defined: a document restored as writable starts the sync loop at once
+    yield* docs.start(
+      (key) => flushDocument(key),
+      sendOp,
+      options.persistence === "memory" ? undefined : (key, state) => local.save(`d/${key}`, state)
+    )
+    yield* restore
 
     const access: AccessContext = { self, identity, maxReaders: options.maxReaders, readersOf, crdtBytes, plainOf, draft, newAcl }
 

@@ -8,7 +8,7 @@
  *
  * @since 2.0.0
  */
-import { Effect, Schedule, type Schema } from "effect"
+import { Effect, Latch, Schedule, type Schema } from "effect"
 import * as Y from "yjs"
 import { BoundedMap } from "../internal/boundedMap.ts"
 import type { ValueTooLarge } from "../services/Dht.ts"
@@ -39,11 +39,22 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
   const pending = new Map<string, Array<Uint8Array>>()
   /** Documents changed since they were last saved locally. */
   const unsaved = new Set<string>()
+  /**
+   * Open while local edits wait to be sent (`toSend`) or changes to be saved (`toSave`): the
+   * loops sleep on them instead of waking every `batchMs` on every peer (a peer with no
+   * documents never wakes for them).
+   */
+  const toSend = Latch.makeUnsafe(false)
+  const toSave = Latch.makeUnsafe(false)
+  /** Open once a live writable document exists: only writers compare with the DHT's copy. */
+  const writing = Latch.makeUnsafe(false)
 
   let saving = true
   const track = (key: string, doc: Y.Doc) => {
     doc.on("update", () => {
-      if (saving) unsaved.add(key)
+      if (!saving) return
+      unsaved.add(key)
+      toSave.openUnsafe()
     })
     return doc
   }
@@ -74,7 +85,10 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
         const bytes = yield* encodeDoc(key, doc)
         docs.get(key)?.doc.destroy()
         docs.set(key, { doc: track(key, doc), live: false, writer: false })
-        if (saving) unsaved.add(key)
+        if (saving) {
+          unsaved.add(key)
+          toSave.openUnsafe()
+        }
         return bytes
       }),
     set: (key: string, value: Schema.Json) => setFields(key, held(key).doc, value, API),
@@ -90,6 +104,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
     live: (key: string, writable: boolean): Y.Doc => {
       const h = held(key)
       h.writer ||= writable
+      if (h.writer) writing.openUnsafe()
       if (!h.live) {
         h.live = true
         h.doc.on("update", (update: Uint8Array, origin: unknown) => {
@@ -97,6 +112,7 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
           const list = pending.get(key)
           if (list === undefined) pending.set(key, [update])
           else list.push(update)
+          toSend.openUnsafe()
         })
       }
       return h.doc
@@ -138,17 +154,23 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
           for (const [key, h] of docs.entries()) if (h.writer) keys.push(key)
           return Effect.forEach(keys, flushOne, { discard: true })
         })
-        yield* Effect.forkScoped(Effect.repeat(batch, Schedule.spaced(options.batchMs)))
+        /**
+         * Waits for `latch`, lets `ms` of work gather, then does it: at most once per `ms`, never
+         * when idle. The latch closes before the work is taken: what comes meanwhile opens it again.
+         */
+        const whenOpen = (latch: Latch.Latch, ms: number, run: Effect.Effect<void>) =>
+          Effect.forever(latch.await.pipe(Effect.andThen(Effect.sleep(ms)), Effect.andThen(latch.close), Effect.andThen(run)))
+        yield* Effect.forkScoped(whenOpen(toSend, options.batchMs, batch))
         if (save === undefined) {
           // nothing is kept between runs: encoding whole documents to save them would be wasted
           saving = false
           unsaved.clear()
         } else {
-          yield* Effect.forkScoped(Effect.repeat(persist, Schedule.spaced(Math.max(options.batchMs, SAVE_MS))))
+          yield* Effect.forkScoped(whenOpen(toSave, Math.max(options.batchMs, SAVE_MS), persist))
           // edits of the last moments are saved when the runtime stops
           yield* Effect.addFinalizer(() => persist)
         }
-        yield* Effect.forkScoped(Effect.repeat(sync, Schedule.spaced(options.syncIntervalMs)))
+        yield* Effect.forkScoped(writing.await.pipe(Effect.andThen(Effect.repeat(sync, Schedule.spaced(options.syncIntervalMs)))))
       })
   }
 }
