@@ -12,9 +12,7 @@
  *
  * @since 2.0.0
  */
-import { Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue, Random } from "effect"
-import { backoffDelay } from "../internal/backoff.ts"
-import { BoundedMap } from "../internal/boundedMap.ts"
+import { Clock, Deferred, Effect, Exit, FiberMap, Layer, PubSub, Queue } from "effect"
 import { resolveRateLimits } from "../internal/linkLimits.ts"
 import { type CapacityInput, evictionFor, overCapacityVictim, spareOf, victimFor } from "../internal/capacity.ts"
 import { isLong, protectedLinks, wantsLongLink } from "../internal/protectedLinks.ts"
@@ -22,6 +20,7 @@ import { isInitiator, type PeerId } from "../schema/PeerId.ts"
 import { handshake as linkHandshake } from "./connections/handshake.ts"
 import { linkKeyExchange } from "../crypto/linkKeys.ts"
 import { restartNumber } from "./webrtc/negotiation.ts"
+import { makePeerMemory, REFUSED_COOLDOWN_MS } from "./connections/peerMemory.ts"
 import { readLink } from "./connections/readLink.ts"
 import {
   ConnectError,
@@ -55,13 +54,6 @@ interface Entry {
   readonly refused: Deferred.Deferred<string>
 }
 
-interface Cooldown {
-  until: number
-  attempts: number
-}
-
-/** Most peers whose cooldowns, bans, verification and degree are remembered (least recent forgotten). */
-export const PEER_STATE_LIMIT = 4096
 /** Frames from the links waiting for Gossip and the Router; a full buffer stops reading the links (back-pressure). */
 const INBOUND_BUFFER = 64
 
@@ -81,11 +73,7 @@ export const layer = Layer.effect(
     /** Links carrying media (the Media service says which): kept like ring links. */
     let mediaLinks: ReadonlySet<PeerId> = new Set()
     const entries = new Map<PeerId, Entry>()
-    const cooldowns = new BoundedMap<PeerId, Cooldown>(PEER_STATE_LIMIT)
-    /** Neighbours disconnected for exceeding their limits: refused until then. */
-    const banned = new BoundedMap<PeerId, number>(PEER_STATE_LIMIT)
-    const signalingVerified = new BoundedMap<PeerId, boolean>(PEER_STATE_LIMIT)
-    const degrees = new BoundedMap<PeerId, number>(PEER_STATE_LIMIT)
+    const { banned, coolDown, cooldowns, cooldownUntil, degrees, signalingVerified } = makePeerMemory()
     const rateLimits = resolveRateLimits(config.rateLimits)
     const stats = { invalidFrames: 0, rateLimitedFrames: 0, rateLimitDisconnects: 0 }
     /** Longest valid frame: the largest content plus its envelope (ids, key, a batch signature). */
@@ -99,21 +87,6 @@ export const layer = Layer.effect(
 
     // a link being evicted no longer counts: a second capacity check must not evict again
     const connectedIds = () => [...entries.values()].filter((e) => e.status === "connected" && !e.leaving).map((e) => e.peerId)
-
-    const coolDown = Effect.fnUntraced(function*(peerId: PeerId, minMs = 0) {
-      const now = yield* Clock.currentTimeMillis
-      const r = yield* Random.next
-      const previous = cooldowns.get(peerId)
-      const attempts = (previous?.attempts ?? 0) + 1
-      const wait = Math.max(backoffDelay(attempts - 1, { baseMs: 1000, maxMs: 30_000 }, () => r), minMs * (0.75 + r / 2))
-      cooldowns.set(peerId, { attempts, until: now + wait })
-    })
-    /**
-     * A peer that refused us is full, and stays so for a while: asking again soon only costs
-     * both sides (ring neighbours and first long links are never refused, so this only slows
-     * the optional links).
-     */
-    const REFUSED_COOLDOWN_MS = 20_000
 
     const handshake = (entry: Entry, link: Link) =>
       linkHandshake(
@@ -383,10 +356,7 @@ export const layer = Layer.effect(
       },
       inbound: PubSub.subscribe(inbound),
       enforceCapacity,
-      cooldownUntil: (peerId) => {
-        const until = Math.max(cooldowns.get(peerId)?.until ?? 0, banned.get(peerId) ?? 0)
-        return until === 0 ? undefined : until
-      },
+      cooldownUntil,
       stats: Effect.sync((): ConnectionsStats => ({ ...stats })),
       mediaOf: (peerId) => {
         const entry = entries.get(peerId)

@@ -28,6 +28,7 @@ import {
   type StreamMessage
 } from "../internal/streamProtocol.ts"
 import type { PeerId } from "../schema/PeerId.ts"
+import { type In, LEAVING_GRACE_MS, type Out, parseMessageId, streamError } from "./streams/state.ts"
 import { MeshConfig } from "../services/MeshConfig.ts"
 import { Router } from "../services/Router.ts"
 import {
@@ -40,43 +41,6 @@ import {
   streamsDefaults,
   type StreamsOptions
 } from "../services/Streams.ts"
-
-/** How long a leaving peer gives the aborts of its open streams to get out before its links close. */
-const LEAVING_GRACE_MS = 200
-
-interface Out {
-  readonly info: StreamInfo
-  upto: number
-  seq: number
-  bytes: number
-  lastHeard: number
-  ending: boolean
-  failed: StreamError | undefined
-  readonly digest: StreamDigest
-  readonly credit: Latch.Latch
-  readonly accepted: Deferred.Deferred<void, StreamError>
-  readonly done: Deferred.Deferred<void, StreamError>
-}
-
-interface In {
-  readonly key: string
-  readonly info: StreamInfo
-  state: "waiting" | "open" | "finished"
-  lastHeard: number
-  end: Extract<StreamMessage, { op: "end" }> | undefined
-  readonly window: ReceiveWindow
-  readonly digest: StreamDigest
-  readonly chunks: Queue.Queue<Uint8Array, StreamError | Cause.Done>
-}
-
-const streamError = (streamId: string, reason: StreamError["reason"], message: string) =>
-  new StreamError({ streamId, reason, message })
-
-/** The stream id and end (`>` from the sender, `<` from the receiver) of a stream message id. */
-const parseMessageId = (id: string): { readonly sid: string; readonly fromSender: boolean } | undefined => {
-  const at = id.search(/[<>]/)
-  return at < 0 ? undefined : { sid: id.slice(0, at), fromSender: id[at] === ">" }
-}
 
 export const layerWith = (options: Partial<StreamsOptions> = {}) =>
   Layer.effect(
