@@ -3,20 +3,20 @@
  * `KeyDirectory` (readers' encryption keys) and `Identity` services.
  *
  * Every write reads the current record first (its version, access list and, for writers,
- * content key), makes the next version (`storage/build.ts`), publishes its chunks and then
- * the record; when another writer got there first (the DHT refuses a stale version) it
- * re-reads and retries, up to `maxAttempts`. Every record read, written or announced by a
+ * content key), makes the next version (`storage/build.ts`, `storage/access.ts`), publishes
+ * its chunks and then the record, re-reading and retrying when another writer got there
+ * first (`storage/heads.ts`). Every record read, written or announced by a
  * change notice is verified (`storage/verify.ts`) before it is used, and the events of a new
  * version are derived from the one seen before it (`storage/events.ts`). CRDT records keep a
  * live Yjs document here (`storage/documents.ts`).
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub, type Schema, Semaphore, Stream } from "effect"
+import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import { CryptoManager } from "../crypto/CryptoManager.ts"
 import { KeyDirectory } from "../crypto/KeyDirectory.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
-import { Dht, type DhtError, DhtConfig } from "../services/Dht.ts"
+import { Dht, DhtConfig } from "../services/Dht.ts"
 import {
   DistributedStorage,
   type Receipt,
@@ -29,27 +29,22 @@ import {
 } from "../services/DistributedStorage.ts"
 import { Gossip } from "../services/Gossip.ts"
 import { Identity } from "../services/Identity.ts"
-import { type Chunk, newContentKey, signRecord } from "../storage/build.ts"
-import { decodeJson, encodeJson } from "../storage/codec.ts"
+import { newContentKey, signRecord } from "../storage/build.ts"
+import { encodeJson } from "../storage/codec.ts"
 import { makeDocuments } from "../storage/documents.ts"
 import { type AccessContext, grantDraft, makeDrafts, revokeDraft } from "../storage/access.ts"
 import { makeLiveOps } from "../storage/liveOps.ts"
 import { makeStore } from "../storage/localStore.ts"
 import { makePersisted } from "../storage/persisted.ts"
-import { eventsOf, keyInfoOf, type Seen } from "../storage/events.ts"
+import { keyInfoOf, type Seen } from "../storage/events.ts"
+import { makeHeads } from "../storage/heads.ts"
 import { makeOpener, type Opened } from "../storage/open.ts"
-import { chunkKeyOf, dhtKeyOf, isChunked, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space, type StorageRecord } from "../storage/record.ts"
+import { chunkKeyOf, dhtKeyOf, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space } from "../storage/record.ts"
 import { mayWrite } from "../storage/rules.ts"
 import { storageError } from "../storage/StorageError.ts"
 import { verifyRecord } from "../storage/verify.ts"
 
 type Bytes = Uint8Array<ArrayBuffer>
-
-/** What a write makes of the current record: the next record and its chunks, or nothing to write. */
-interface Draft {
-  readonly record: StorageRecord
-  readonly chunks: ReadonlyArray<Chunk>
-}
 
 const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
 
@@ -65,14 +60,13 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
     const dhtTtl = (yield* DhtConfig).ttl
     const self = identity.peerId as string
     const events = yield* Effect.acquireRelease(PubSub.sliding<StorageEvent>(4096), PubSub.shutdown)
-    const writeLock = yield* Semaphore.make(1)
     /** Records seen here, verified; owned and subscribed keys are kept in `owned` / `subscribed` too. */
     const known = new BoundedMap<string, Seen>(options.maxKnown)
     const owned = new Map<string, { ttl: number }>()
     const subscribed = new Set<string>()
 
     const persisted = makePersisted(yield* makeStore(options.persistence), options.maxKnown)
-    const { cekName, contentKeys, keepKey, local, saveJson } = persisted
+    const { cekName, contentKeys, local, saveJson } = persisted
 
     const opener = makeOpener<never>(self, {
       unseal: (record, box, aad) =>
@@ -88,44 +82,21 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
     })
     const docs = makeDocuments(options)
 
-    /** The value a reader sees in an opened record. */
-    const valueOf = (o: Opened): { readonly value: Schema.Json | null; readonly readable: boolean } => {
-      if (o.plain === undefined) return { value: null, readable: false }
-      if (o.record.crdt) return { value: docs.merge(o.record.key, o.plain), readable: true }
-      const value = decodeJson(o.plain)
-      return value === undefined ? { value: null, readable: false } : { value, readable: true }
-    }
-
-    /** Takes a verified record as the newest of its key when it is newer than the one seen; publishes its events. */
-    const observe = (opened: Opened) =>
-      Effect.suspend(() => {
-        const key = opened.record.key
-        const prev = known.get(key)
-        if (prev !== undefined && prev.record.version >= opened.record.version) return Effect.succeed(prev)
-        const seen: Seen = { record: opened.record, ...valueOf(opened) }
-        known.set(key, seen)
-        const keep = owned.has(key) || subscribed.has(key)
-        return Effect.gen(function*() {
-          if (opened.cek !== undefined) yield* keepKey(key, opened.record.acl.epoch, opened.cek)
-          if (keep) yield* saveJson(`r/${key}`, opened.record)
-          yield* PubSub.publishAll(events, eventsOf(prev, seen))
-          return seen
-        })
-      })
-
-    /** Verifies a record read from the DHT for `key`. */
-    const verified = (key: string, json: unknown) =>
-      Effect.flatMap(verifyRecord(json, options.maxReaders), (v) =>
-        v.ok && v.record.key === key ? Effect.succeed(v.record) : Effect.fail(storageError("forged", key, `the record of ${key} does not check: ${v.ok ? "other key" : v.why}`))
-      )
-
-    /** The current record of `key`, verified and opened; undefined when absent. */
-    const head = (key: string): Effect.Effect<Opened | undefined, StorageFailure> =>
-      dht.get(dhtKeyOf(key)).pipe(
-        Effect.map((json): unknown => json),
-        Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
-        Effect.flatMap((json) => (json === undefined ? Effect.succeed(undefined) : Effect.flatMap(verified(key, json), opener.open)))
-      )
+    const heads = yield* makeHeads({
+      self,
+      dht,
+      opener,
+      docs,
+      persisted,
+      events,
+      known,
+      owned,
+      subscribed,
+      maxReaders: options.maxReaders,
+      maxAttempts: options.maxAttempts,
+      dhtTtl
+    })
+    const { head, observe, valueOf, verified, write } = heads
 
     const checkKey = (key: string) =>
       typeof key === "string" && key.length >= 1 && key.length <= MAX_KEY_CHARS
@@ -139,50 +110,6 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
       ownKey: Effect.map(crypto.getAnnouncement, (a) => a.encryptionKey),
       peerKey: (peerId) => Effect.map(directory.resolvePeerKey(peerId), (a) => a.encryptionKey)
     })
-
-    const isConflict = (e: StorageFailure) => e._tag === "Unauthorized"
-
-    /**
-     * Reads the current record, makes the next one with `make` (undefined: nothing to write)
-     * and publishes it; retried when another writer got there first.
-     */
-    const write = <A>(
-      key: string,
-      make: (current: Opened | undefined) => Effect.Effect<Draft | { readonly done: A }, StorageFailure>
-    ): Effect.Effect<Receipt | { readonly done: A }, StorageFailure> =>
-      writeLock.withPermits(1)(Effect.gen(function*() {
-        for (let attempt = 1; ; attempt++) {
-          const current = yield* head(key)
-          if (current !== undefined) yield* observe(current)
-          const next = yield* make(current)
-          if ("done" in next) return next
-          const { record, chunks } = next
-          const ttl = owned.get(key)?.ttl ?? dhtTtl
-          const published = yield* Effect.gen(function*() {
-            for (const c of chunks) {
-              // a chunk already there (same bytes, same name) is fine
-              yield* dht.put(chunkKeyOf(self, c.hash), c.text, { ttl }).pipe(Effect.catchTag("Unauthorized", () => Effect.void))
-            }
-            const dhtKey = dhtKeyOf(key)
-            if (record.acl.owner === self) yield* dht.put(dhtKey, record, { ttl, writable: record.acl.writers.length > 0 })
-            else yield* dht.update(dhtKey, record)
-          }).pipe(
-            Effect.as(true),
-            Effect.catch((e: DhtError) => (isConflict(e) && attempt < options.maxAttempts ? Effect.succeed(false) : Effect.fail(e)))
-          )
-          if (!published) continue
-          yield* dropOldChunks(current?.record, record)
-          yield* observe(yield* opener.open(record))
-          return { key, version: record.version }
-        }
-      })).pipe(Effect.catchTag("Unauthorized", (e) => Effect.fail(storageError("conflict", key, e.message))))
-
-    /** Chunks of this peer's previous version that the new one no longer names (best effort). */
-    const dropOldChunks = (before: StorageRecord | undefined, after: StorageRecord) => {
-      if (before === undefined || before.by !== self || !isChunked(before.body)) return Effect.void
-      const keep = new Set(isChunked(after.body) ? after.body.chunks : [])
-      return Effect.forEach(before.body.chunks.filter((h) => !keep.has(h)), (h) => Effect.ignore(dht.delete(chunkKeyOf(self, h))), { discard: true })
-    }
 
     const receipt = (r: Receipt | { readonly done: unknown }, key: string, version = 0): Receipt => ("done" in r ? { key, version } : r)
 
