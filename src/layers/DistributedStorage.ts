@@ -1,5 +1,6 @@
 /**
- * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `CryptoManager`,
+ * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `Router`
+ * (state-vector exchange, `storage/stateSync.ts`), `CryptoManager`,
  * `KeyDirectory` (readers' encryption keys) and `Identity` services.
  *
  * Every write reads the current record first (its version, access list and, for writers,
@@ -28,7 +29,9 @@ import {
   type StoreOptions
 } from "../services/DistributedStorage.ts"
 import { Gossip } from "../services/Gossip.ts"
+import { Connections } from "../services/Connections.ts"
 import { Identity } from "../services/Identity.ts"
+import { Router } from "../services/Router.ts"
 import { newContentKey, signRecord } from "../storage/build.ts"
 import { encodeJson } from "../storage/codec.ts"
 import { makeDocuments } from "../storage/documents.ts"
@@ -41,20 +44,26 @@ import { makeHeads } from "../storage/heads.ts"
 import { makeOpener, type Opened } from "../storage/open.ts"
 import { chunkKeyOf, dhtKeyOf, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space } from "../storage/record.ts"
 import { mayWrite } from "../storage/rules.ts"
+import { makeStateSync } from "../storage/stateSync.ts"
 import { storageError } from "../storage/StorageError.ts"
 import { verifyRecord } from "../storage/verify.ts"
 
 type Bytes = Uint8Array<ArrayBuffer>
 
+/** How often this peer checks whether it got links back after having none (then it asks writers for what it missed), ms. */
+const RELINK_CHECK_MS = 500
+
 const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
 
-export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | CryptoManager | KeyDirectory | Identity> = Layer.effect(
+export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router | Connections | CryptoManager | KeyDirectory | Identity> = Layer.effect(
   DistributedStorage,
   Effect.gen(function*() {
     const dht = yield* Dht
     const crypto = yield* CryptoManager
     const directory = yield* KeyDirectory
     const gossip = yield* Gossip
+    const router = yield* Router
+    const connections = yield* Connections
     const identity = yield* Identity
     const options: StorageOptions = { ...storageDefaults, ...(yield* StorageConfig) }
     const dhtTtl = (yield* DhtConfig).ttl
@@ -142,6 +151,8 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
         subscribed.add(key)
         if (json === null) return null
         const seen = yield* observe(yield* opener.open(yield* verified(key, json)))
+        // the DHT's snapshot may lag behind the writers: ask them for what this copy lacks
+        if (seen.record.crdt) yield* stateSync.request(key)
         return seen.value
       })
 
@@ -158,10 +169,14 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
       defaultTtl: dhtTtl
     })
 
-    const live = makeLiveOps({ self, gossip, known, subscribed, docs, opener, events, maxKnown: options.maxKnown })
+    const stateSync = makeStateSync({ self, router, known, subscribed, docs, opener, events })
+    const live = makeLiveOps({ self, gossip, known, subscribed, docs, opener, events, maxKnown: options.maxKnown, onGap: stateSync.request })
     const sendOp = live.send
     const gossipIn = yield* gossip.subscribe
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(gossipIn), live.receive)))
+    const directIn = yield* router.subscribe
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(directIn), stateSync.receive)))
+    yield* stateSync.onRelink(connections.connected, RELINK_CHECK_MS)
 
     // changes of subscribed keys, whoever made them
     yield* dht.changes.pipe(

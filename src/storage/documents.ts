@@ -80,6 +80,23 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
     set: (key: string, value: Schema.Json) => setFields(key, held(key).doc, value, API),
     encode: (key: string) => encodeDoc(key, held(key).doc),
     hasMoreThan: (key: string, theirs: Uint8Array) => hasMoreThan(held(key).doc, theirs),
+    /** True when a document of `key` is held here. */
+    has: (key: string) => docs.has(key),
+    /** The state vector of the document of `key` (what it holds, per Yjs client). */
+    stateVector: (key: string): Uint8Array => Y.encodeStateVector(held(key).doc),
+    /**
+     * What the document of `key` holds beyond the state vector `sv`, as one update; undefined
+     * when no document is held or `sv` is not a state vector.
+     */
+    diff: (key: string, sv: Uint8Array): Uint8Array | undefined => {
+      const h = docs.get(key)
+      if (h === undefined) return undefined
+      try {
+        return Y.encodeStateAsUpdate(h.doc, sv)
+      } catch {
+        return undefined
+      }
+    },
     drop: (key: string) => {
       docs.get(key)?.doc.destroy()
       docs.delete(key)
