@@ -219,7 +219,8 @@ const latency = (n: number, samples: number) =>
       Effect.retry({ times: 20, schedule: Schedule.spaced(500) })
     )
     const mine = yield* writer!.storage.getDocument("doc:lat")
-    const docs = yield* Effect.forEach(readers, (r) => r.storage.getDocument("doc:lat"), { concurrency: 8 })
+    // a lookup right after the store may not find the record yet on a loaded machine: try again
+    const docs = yield* Effect.forEach(readers, (r) => r.storage.getDocument("doc:lat").pipe(Effect.retry({ times: 20, schedule: Schedule.spaced(250) })), { concurrency: 8 })
     console.error(`  N = ${n}: ${docs.length} subscribers ready after ${fmt(ms(t0) / 1000, 1)} s`)
     const times: Array<number> = []
     for (let s = 0; s < samples; s++) {

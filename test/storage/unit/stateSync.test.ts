@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { BUSY_INTERVALS, snapshotDue } from "../../../src/storage/documents.ts"
 import { MAX_MISSING, SeqGaps } from "../../../src/storage/liveOps.ts"
 import {
   mayAnswer,
@@ -85,5 +86,20 @@ describe("state-vector exchange rules", () => {
     assert.isTrue(g.take(10_000))
     assert.strictEqual(g.missing.size, MAX_MISSING, "bounded")
     assert.isTrue(g.missing.has(9_999))
+  })
+})
+
+describe("snapshot timing", () => {
+  it("a writer snapshots at the first interval without edits, and every BUSY_INTERVALS intervals while edited without a pause", () => {
+    assert.deepStrictEqual(snapshotDue(false, 0), { due: true, busy: 0 })
+    assert.deepStrictEqual(snapshotDue(false, 3), { due: true, busy: 0 })
+    let busy = 0
+    const dues: Array<boolean> = []
+    for (let i = 0; i < 2 * BUSY_INTERVALS; i++) {
+      const next = snapshotDue(true, busy)
+      busy = next.busy
+      dues.push(next.due)
+    }
+    assert.deepStrictEqual(dues.map((d, i) => (d ? i : -1)).filter((i) => i >= 0), [BUSY_INTERVALS - 1, 2 * BUSY_INTERVALS - 1])
   })
 })
