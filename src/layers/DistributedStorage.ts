@@ -74,7 +74,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
     const owned = new Map<string, { ttl: number }>()
     const subscribed = new Set<string>()
 
-    const persisted = makePersisted(yield* makeStore(options.persistence), options.maxKnown)
+    const persisted = makePersisted(yield* makeStore(options.persistence, self), options.maxKnown)
     const { cekName, contentKeys, local, saveJson } = persisted
 
     const opener = makeOpener<never>(self, {
@@ -149,11 +149,10 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
         const json = yield* dht.subscribe(dhtKeyOf(key))
         if (!subscribed.has(key)) yield* local.save(`s/${key}`, new Uint8Array(0))
         subscribed.add(key)
-        if (json === null) return null
-        const seen = yield* observe(yield* opener.open(yield* verified(key, json)))
-        // the DHT's snapshot may lag behind the writers: ask them for what this copy lacks
-        if (seen.record.crdt) yield* stateSync.request(key)
-        return seen.value
+        const seen = json === null ? undefined : yield* observe(yield* opener.open(yield* verified(key, json)))
+        // the DHT's snapshot may lag behind the writers (or be gone, the record known from an earlier run): ask them
+        if ((seen ?? known.get(key))?.record.crdt === true) yield* stateSync.request(key)
+        return seen === undefined ? null : seen.value
       })
 
     const restore = persisted.restore({
@@ -195,12 +194,13 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
       Effect.forkScoped
     )
 
+    // restored before the loops start: a save of a document half restored would overwrite the whole one kept
+    yield* restore
     yield* docs.start(
       (key) => flushDocument(key),
       sendOp,
       options.persistence === "memory" ? undefined : (key, state) => local.save(`d/${key}`, state)
     )
-    yield* restore
 
     /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */
     const flushDocument = (key: string): Effect.Effect<void, StorageFailure> =>

@@ -204,7 +204,7 @@ export const makeStateSync = (deps: StateSyncDeps) => {
       const p = pending.get(a.n)
       const seen = known.get(a.key)
       const now = yield* Clock.currentTimeMillis
-      if (refuseAnswer(p, a, d.origin, seen?.record, now) !== undefined || seen === undefined || !deps.subscribed.has(a.key)) return
+      if (refuseAnswer(p, a, d.origin, seen?.record, now) !== undefined || seen === undefined) return
       p!.asked.delete(d.origin)
       awaiting.delete(`${a.key}\n${d.origin}`)
       if (p!.asked.size === 0) pending.delete(a.n)
