@@ -11,6 +11,7 @@
 import { Effect, type Schema } from "effect"
 import { PeerConnection, SignalingClient, WebDHT } from "./facade/compat.ts"
 import { MeshCrypto } from "./facade/crypto.ts"
+import { keptIdentity } from "./facade/keptIdentity.ts"
 import { MeshStorage, storageEventOf } from "./facade/storage.ts"
 import * as FacadeDht from "./facade/dht.ts"
 import * as Diagnostics from "./facade/diagnostics.ts"
@@ -25,6 +26,7 @@ import { isPeerIdString, type PeerId } from "./schema/PeerId.ts"
 import { Connections, type PeerLinkInfo } from "./services/Connections.ts"
 import { Dht } from "./services/Dht.ts"
 import type { DiscoveredPeer } from "./services/Discovery.ts"
+import { storageDefaults } from "./services/DistributedStorage.ts"
 import { type Identity, make as makeIdentity } from "./services/Identity.ts"
 import { Mesh, type MeshStatus } from "./services/Mesh.ts"
 import { type MeshOptions, resolveMeshOptions } from "./services/MeshConfig.ts"
@@ -303,7 +305,9 @@ export class PeerPigeonMeshBase extends MeshDataBase {
   #start(): Promise<Runtime> {
     if (this.#starting !== undefined) return this.#starting
     const starting = (async () => {
-      const identity = this.#identity ?? await Effect.runPromise(makeIdentity(this.#options.peerId))
+      // a tab keeping its storage in IndexedDB keeps its identity there too: a reload is the same peer
+      const keep = this.#options.peerId === undefined && (this.#options.storage?.persistence ?? storageDefaults.persistence) === "indexeddb"
+      const identity = this.#identity ?? await Effect.runPromise(keep ? keptIdentity : makeIdentity(this.#options.peerId))
       this.#identity = identity
       const runtime = await startRuntime(this.#options, this.#platform, identity, {
         event: (event) => this.#bridge.dispatch(event),

@@ -1,22 +1,23 @@
 /**
- * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `CryptoManager`,
+ * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `Router`
+ * (state-vector exchange, `storage/stateSync.ts`), `CryptoManager`,
  * `KeyDirectory` (readers' encryption keys) and `Identity` services.
  *
  * Every write reads the current record first (its version, access list and, for writers,
- * content key), makes the next version (`storage/build.ts`), publishes its chunks and then
- * the record; when another writer got there first (the DHT refuses a stale version) it
- * re-reads and retries, up to `maxAttempts`. Every record read, written or announced by a
+ * content key), makes the next version (`storage/build.ts`, `storage/access.ts`), publishes
+ * its chunks and then the record, re-reading and retrying when another writer got there
+ * first (`storage/heads.ts`). Every record read, written or announced by a
  * change notice is verified (`storage/verify.ts`) before it is used, and the events of a new
  * version are derived from the one seen before it (`storage/events.ts`). CRDT records keep a
  * live Yjs document here (`storage/documents.ts`).
  *
  * @since 2.0.0
  */
-import { Clock, Effect, Layer, PubSub, type Schema, Semaphore, Stream } from "effect"
+import { Clock, Effect, Layer, PubSub, Stream } from "effect"
 import { CryptoManager } from "../crypto/CryptoManager.ts"
 import { KeyDirectory } from "../crypto/KeyDirectory.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
-import { Dht, type DhtError, DhtConfig } from "../services/Dht.ts"
+import { Dht, DhtConfig } from "../services/Dht.ts"
 import {
   DistributedStorage,
   type Receipt,
@@ -28,54 +29,56 @@ import {
   type StoreOptions
 } from "../services/DistributedStorage.ts"
 import { Gossip } from "../services/Gossip.ts"
+import { Connections } from "../services/Connections.ts"
 import { Identity } from "../services/Identity.ts"
-import { type Chunk, newContentKey, signRecord } from "../storage/build.ts"
-import { decodeJson, encodeJson } from "../storage/codec.ts"
+import { Router } from "../services/Router.ts"
+import { newContentKey, signRecord } from "../storage/build.ts"
+import { encodeJson } from "../storage/codec.ts"
 import { makeDocuments } from "../storage/documents.ts"
 import { type AccessContext, grantDraft, makeDrafts, revokeDraft } from "../storage/access.ts"
 import { makeLiveOps } from "../storage/liveOps.ts"
 import { makeStore } from "../storage/localStore.ts"
 import { makePersisted } from "../storage/persisted.ts"
-import { eventsOf, keyInfoOf, type Seen } from "../storage/events.ts"
+import { keyInfoOf, type Seen } from "../storage/events.ts"
+import { makeHeads } from "../storage/heads.ts"
 import { makeOpener, type Opened } from "../storage/open.ts"
-import { chunkKeyOf, dhtKeyOf, isChunked, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space, type StorageRecord } from "../storage/record.ts"
+import { chunkKeyOf, dhtKeyOf, isTombstone, MAX_KEY_CHARS, MAX_VALUE_BYTES, RECORD_PREFIX, SLOT_INFO, type Space } from "../storage/record.ts"
 import { mayWrite } from "../storage/rules.ts"
+import { makeStateSync } from "../storage/stateSync.ts"
 import { storageError } from "../storage/StorageError.ts"
 import { verifyRecord } from "../storage/verify.ts"
 
 type Bytes = Uint8Array<ArrayBuffer>
 
-/** What a write makes of the current record: the next record and its chunks, or nothing to write. */
-interface Draft {
-  readonly record: StorageRecord
-  readonly chunks: ReadonlyArray<Chunk>
-}
+/** How often this peer checks whether it got links back after having none (then it asks writers for what it missed), ms. */
+const RELINK_CHECK_MS = 500
 
 /** Storage events kept for a subscriber that has not taken them yet (the oldest are dropped past it); preallocated, so small. */
 const EVENT_BUFFER = 256
 
 const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
 
-export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | CryptoManager | KeyDirectory | Identity> = Layer.effect(
+export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router | Connections | CryptoManager | KeyDirectory | Identity> = Layer.effect(
   DistributedStorage,
   Effect.gen(function*() {
     const dht = yield* Dht
     const crypto = yield* CryptoManager
     const directory = yield* KeyDirectory
     const gossip = yield* Gossip
+    const router = yield* Router
+    const connections = yield* Connections
     const identity = yield* Identity
     const options: StorageOptions = { ...storageDefaults, ...(yield* StorageConfig) }
     const dhtTtl = (yield* DhtConfig).ttl
     const self = identity.peerId as string
     const events = yield* Effect.acquireRelease(PubSub.sliding<StorageEvent>(EVENT_BUFFER), PubSub.shutdown)
-    const writeLock = yield* Semaphore.make(1)
     /** Records seen here, verified; owned and subscribed keys are kept in `owned` / `subscribed` too. */
     const known = new BoundedMap<string, Seen>(options.maxKnown)
     const owned = new Map<string, { ttl: number }>()
     const subscribed = new Set<string>()
 
-    const persisted = makePersisted(yield* makeStore(options.persistence), options.maxKnown)
-    const { cekName, contentKeys, keepKey, local, saveJson } = persisted
+    const persisted = makePersisted(yield* makeStore(options.persistence, self), options.maxKnown)
+    const { cekName, contentKeys, local, saveJson } = persisted
 
     const opener = makeOpener<never>(self, {
       unseal: (record, box, aad) =>
@@ -91,44 +94,21 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
     })
     const docs = makeDocuments(options)
 
-    /** The value a reader sees in an opened record. */
-    const valueOf = (o: Opened): { readonly value: Schema.Json | null; readonly readable: boolean } => {
-      if (o.plain === undefined) return { value: null, readable: false }
-      if (o.record.crdt) return { value: docs.merge(o.record.key, o.plain), readable: true }
-      const value = decodeJson(o.plain)
-      return value === undefined ? { value: null, readable: false } : { value, readable: true }
-    }
-
-    /** Takes a verified record as the newest of its key when it is newer than the one seen; publishes its events. */
-    const observe = (opened: Opened) =>
-      Effect.suspend(() => {
-        const key = opened.record.key
-        const prev = known.get(key)
-        if (prev !== undefined && prev.record.version >= opened.record.version) return Effect.succeed(prev)
-        const seen: Seen = { record: opened.record, ...valueOf(opened) }
-        known.set(key, seen)
-        const keep = owned.has(key) || subscribed.has(key)
-        return Effect.gen(function*() {
-          if (opened.cek !== undefined) yield* keepKey(key, opened.record.acl.epoch, opened.cek)
-          if (keep) yield* saveJson(`r/${key}`, opened.record)
-          yield* PubSub.publishAll(events, eventsOf(prev, seen))
-          return seen
-        })
-      })
-
-    /** Verifies a record read from the DHT for `key`. */
-    const verified = (key: string, json: unknown) =>
-      Effect.flatMap(verifyRecord(json, options.maxReaders), (v) =>
-        v.ok && v.record.key === key ? Effect.succeed(v.record) : Effect.fail(storageError("forged", key, `the record of ${key} does not check: ${v.ok ? "other key" : v.why}`))
-      )
-
-    /** The current record of `key`, verified and opened; undefined when absent. */
-    const head = (key: string): Effect.Effect<Opened | undefined, StorageFailure> =>
-      dht.get(dhtKeyOf(key)).pipe(
-        Effect.map((json): unknown => json),
-        Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
-        Effect.flatMap((json) => (json === undefined ? Effect.succeed(undefined) : Effect.flatMap(verified(key, json), opener.open)))
-      )
+    const heads = yield* makeHeads({
+      self,
+      dht,
+      opener,
+      docs,
+      persisted,
+      events,
+      known,
+      owned,
+      subscribed,
+      maxReaders: options.maxReaders,
+      maxAttempts: options.maxAttempts,
+      dhtTtl
+    })
+    const { head, observe, valueOf, verified, write } = heads
 
     const checkKey = (key: string) =>
       typeof key === "string" && key.length >= 1 && key.length <= MAX_KEY_CHARS
@@ -142,50 +122,6 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
       ownKey: Effect.map(crypto.getAnnouncement, (a) => a.encryptionKey),
       peerKey: (peerId) => Effect.map(directory.resolvePeerKey(peerId), (a) => a.encryptionKey)
     })
-
-    const isConflict = (e: StorageFailure) => e._tag === "Unauthorized"
-
-    /**
-     * Reads the current record, makes the next one with `make` (undefined: nothing to write)
-     * and publishes it; retried when another writer got there first.
-     */
-    const write = <A>(
-      key: string,
-      make: (current: Opened | undefined) => Effect.Effect<Draft | { readonly done: A }, StorageFailure>
-    ): Effect.Effect<Receipt | { readonly done: A }, StorageFailure> =>
-      writeLock.withPermits(1)(Effect.gen(function*() {
-        for (let attempt = 1; ; attempt++) {
-          const current = yield* head(key)
-          if (current !== undefined) yield* observe(current)
-          const next = yield* make(current)
-          if ("done" in next) return next
-          const { record, chunks } = next
-          const ttl = owned.get(key)?.ttl ?? dhtTtl
-          const published = yield* Effect.gen(function*() {
-            for (const c of chunks) {
-              // a chunk already there (same bytes, same name) is fine
-              yield* dht.put(chunkKeyOf(self, c.hash), c.text, { ttl }).pipe(Effect.catchTag("Unauthorized", () => Effect.void))
-            }
-            const dhtKey = dhtKeyOf(key)
-            if (record.acl.owner === self) yield* dht.put(dhtKey, record, { ttl, writable: record.acl.writers.length > 0 })
-            else yield* dht.update(dhtKey, record)
-          }).pipe(
-            Effect.as(true),
-            Effect.catch((e: DhtError) => (isConflict(e) && attempt < options.maxAttempts ? Effect.succeed(false) : Effect.fail(e)))
-          )
-          if (!published) continue
-          yield* dropOldChunks(current?.record, record)
-          yield* observe(yield* opener.open(record))
-          return { key, version: record.version }
-        }
-      })).pipe(Effect.catchTag("Unauthorized", (e) => Effect.fail(storageError("conflict", key, e.message))))
-
-    /** Chunks of this peer's previous version that the new one no longer names (best effort). */
-    const dropOldChunks = (before: StorageRecord | undefined, after: StorageRecord) => {
-      if (before === undefined || before.by !== self || !isChunked(before.body)) return Effect.void
-      const keep = new Set(isChunked(after.body) ? after.body.chunks : [])
-      return Effect.forEach(before.body.chunks.filter((h) => !keep.has(h)), (h) => Effect.ignore(dht.delete(chunkKeyOf(self, h))), { discard: true })
-    }
 
     const receipt = (r: Receipt | { readonly done: unknown }, key: string, version = 0): Receipt => ("done" in r ? { key, version } : r)
 
@@ -216,9 +152,10 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
         const json = yield* dht.subscribe(dhtKeyOf(key))
         if (!subscribed.has(key)) yield* local.save(`s/${key}`, new Uint8Array(0))
         subscribed.add(key)
-        if (json === null) return null
-        const seen = yield* observe(yield* opener.open(yield* verified(key, json)))
-        return seen.value
+        const seen = json === null ? undefined : yield* observe(yield* opener.open(yield* verified(key, json)))
+        // the DHT's snapshot may lag behind the writers (or be gone, the record known from an earlier run): ask them
+        if ((seen ?? known.get(key))?.record.crdt === true) yield* stateSync.request(key)
+        return seen === undefined ? null : seen.value
       })
 
     const restore = persisted.restore({
@@ -234,10 +171,14 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
       defaultTtl: dhtTtl
     })
 
-    const live = makeLiveOps({ self, gossip, known, subscribed, docs, opener, events, maxKnown: options.maxKnown })
+    const stateSync = makeStateSync({ self, router, known, subscribed, docs, opener, events })
+    const live = makeLiveOps({ self, gossip, known, subscribed, docs, opener, events, maxKnown: options.maxKnown, onGap: stateSync.request })
     const sendOp = live.send
     const gossipIn = yield* gossip.subscribe
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(gossipIn), live.receive)))
+    const directIn = yield* router.subscribe
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(directIn), stateSync.receive)))
+    yield* stateSync.onRelink(connections.connected, RELINK_CHECK_MS)
 
     // changes of subscribed keys, whoever made them
     yield* dht.changes.pipe(
@@ -268,13 +209,15 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Crypto
         })
       ))
 
-    // after flushDocument is defined: a document restored as writable starts the sync loop at once
+    // restored before the loops start: a save of a document half restored would overwrite the
+    // whole one kept; both after flushDocument is defined: a document restored as writable
+    // starts the sync loop at once
+    yield* restore
     yield* docs.start(
       (key) => flushDocument(key),
       sendOp,
       options.persistence === "memory" ? undefined : (key, state) => local.save(`d/${key}`, state)
     )
-    yield* restore
 
     const access: AccessContext = { self, identity, maxReaders: options.maxReaders, readersOf, crdtBytes, plainOf, draft, newAcl }
 

@@ -17,7 +17,7 @@
 import { Context, type Effect, type PubSub, type Schema, type Scope } from "effect"
 import type * as Y from "yjs"
 import type { CryptoError } from "../crypto/CryptoError.ts"
-import type { Persistence } from "../storage/localStore.ts"
+import { defaultPersistence, type Persistence } from "../storage/localStore.ts"
 import type { StorageError } from "../storage/StorageError.ts"
 import type { Space } from "../storage/record.ts"
 import type { DhtError } from "./Dht.ts"
@@ -133,8 +133,11 @@ export interface StorageOptions {
   readonly syncIntervalMs: number
   /**
    * Where owned and subscribed records, learnt content keys and CRDT documents (with edits
-   * not yet published) are kept between runs: "memory" (default: nothing survives the
-   * runtime) or `{dir}` (Node: files in that directory).
+   * not yet published) are kept between runs: "memory" (nothing survives the runtime),
+   * "indexeddb" (browsers: the origin's IndexedDB, apart per peer id) or `{dir}` (Node: files
+   * in that directory). Default: "indexeddb" where IndexedDB exists (browsers), else "memory".
+   * A restarted peer finds its state only under the same identity (`PeerPigeonMesh` keeps a
+   * browser tab's identity in IndexedDB too when this is "indexeddb").
    */
   readonly persistence: Persistence
 }
@@ -147,7 +150,7 @@ export const storageDefaults: StorageOptions = {
   maxAttempts: 8,
   batchMs: 30,
   syncIntervalMs: 2000,
-  persistence: "memory"
+  persistence: defaultPersistence()
 }
 
 export const StorageConfig = Context.Reference<Partial<StorageOptions>>("peerpigeon/StorageConfig", { defaultValue: () => ({}) })

@@ -32,14 +32,24 @@ export class Identity extends Context.Service<Identity, {
     Layer.effect(Identity, make(customPeerId))
 }
 
-export const make = Effect.fnUntraced(function*(customPeerId?: string) {
+/** An Ed25519 key pair as WebCrypto makes it. */
+export interface KeyPair {
+  readonly publicKey: Key
+  readonly privateKey: Key
+}
+
+/** A fresh Ed25519 key pair; `extractable` false keeps the private key out of reach of scripts (it can still be stored in IndexedDB). */
+export const generateKeyPair = (extractable = true): Effect.Effect<KeyPair, IdentityError> =>
+  Effect.tryPromise({
+    try: () => crypto.subtle.generateKey({ name: "Ed25519" }, extractable, ["sign", "verify"]) as unknown as Promise<KeyPair>,
+    catch: (cause) => new IdentityError({ reason: "crypto-unavailable", message: `Ed25519 WebCrypto is unavailable: ${String(cause)}` })
+  })
+
+/** The identity of a key pair (one kept from an earlier run); the peer id derives from it, or is `customPeerId` (then unverified). */
+export const fromKeyPair = Effect.fnUntraced(function*(pair: KeyPair, customPeerId?: string) {
   if (customPeerId !== undefined && !isPeerIdString(customPeerId)) {
     return yield* new IdentityError({ reason: "invalid-peer-id", message: `peerId must be 40 hexadecimal characters, got ${JSON.stringify(customPeerId)}` })
   }
-  const pair = yield* Effect.tryPromise({
-    try: () => crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]) as unknown as Promise<{ publicKey: Key; privateKey: Key }>,
-    catch: (cause) => new IdentityError({ reason: "crypto-unavailable", message: `Ed25519 WebCrypto is unavailable: ${String(cause)}` })
-  })
   const raw = new Uint8Array(yield* Effect.promise(() => crypto.subtle.exportKey("raw", pair.publicKey)))
   const derived = (yield* Effect.promise(() => peerIdFromPublicKey(raw))) as PeerId
   const peerId = customPeerId === undefined ? derived : (customPeerId.toLowerCase() as PeerId)
@@ -50,6 +60,13 @@ export const make = Effect.fnUntraced(function*(customPeerId?: string) {
     verified: peerId === derived,
     sign: (bytes) => Effect.suspend(() => lift(sign(bytes)))
   })
+})
+
+export const make = Effect.fnUntraced(function*(customPeerId?: string) {
+  if (customPeerId !== undefined && !isPeerIdString(customPeerId)) {
+    return yield* new IdentityError({ reason: "invalid-peer-id", message: `peerId must be 40 hexadecimal characters, got ${JSON.stringify(customPeerId)}` })
+  }
+  return yield* fromKeyPair(yield* generateKeyPair(), customPeerId)
 })
 
 /** A plain value as a synchronous effect, a promise as an asynchronous one. */

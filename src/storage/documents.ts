@@ -3,8 +3,8 @@
  * version merged into it (merging is idempotent and commutative, so order and repeats do
  * not matter), local edits on a document handed out by `getDocument` collected and
  * published in batches (`batchMs`), and a periodic comparison with the DHT's copy
- * (`syncIntervalMs`) that republishes what the copy lacks: edits made while partitioned or
- * offline, or lost to a race.
+ * (`syncIntervalMs`, waiting for a pause in the edits, `BUSY_INTERVALS`) that republishes
+ * what the copy lacks: edits made while partitioned or offline, or lost to a race.
  *
  * @since 2.0.0
  */
@@ -20,6 +20,24 @@ type Bytes = Uint8Array<ArrayBuffer>
 
 /** How often changed documents are saved locally, at least (ms): each save encodes the whole document. */
 const SAVE_MS = 250
+/**
+ * A writer compares a document with the DHT's copy (and snapshots it) at the first sync
+ * interval without an edit; one edited without a pause, every `BUSY_INTERVALS` intervals. A
+ * snapshot goes to every subscriber of the record (each DHT holder notifies each of them):
+ * the live ops already carry the edits, so it waits for a pause.
+ */
+export const BUSY_INTERVALS = 5
+
+/**
+ * Whether a writer's document is compared (and snapshotted) at this sync interval, from
+ * whether it was edited during the last one and the busy intervals before: `busy` is the
+ * count to keep (0: none).
+ */
+export const snapshotDue = (edited: boolean, busyBefore: number): { readonly due: boolean; readonly busy: number } => {
+  if (!edited) return { due: true, busy: 0 }
+  const busy = busyBefore + 1
+  return busy >= BUSY_INTERVALS ? { due: true, busy: 0 } : { due: false, busy }
+}
 
 /** Origin of updates merged from records: not local edits, never republished on their own. */
 export const REMOTE = Symbol("peerpigeon/storage/remote")
@@ -48,10 +66,15 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
   const toSave = Latch.makeUnsafe(false)
   /** Open once a live writable document exists: only writers compare with the DHT's copy. */
   const writing = Latch.makeUnsafe(false)
+  /** Documents changed since the last sync interval. */
+  const edited = new Set<string>()
+  /** Sync intervals in a row each writer document was edited in (its snapshot waits for a pause). */
+  const busy = new Map<string, number>()
 
   let saving = true
   const track = (key: string, doc: Y.Doc) => {
     doc.on("update", () => {
+      edited.add(key)
       if (!saving) return
       unsaved.add(key)
       toSave.openUnsafe()
@@ -94,11 +117,30 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
     set: (key: string, value: Schema.Json) => setFields(key, held(key).doc, value, API),
     encode: (key: string) => encodeDoc(key, held(key).doc),
     hasMoreThan: (key: string, theirs: Uint8Array) => hasMoreThan(held(key).doc, theirs),
+    /** True when a document of `key` is held here. */
+    has: (key: string) => docs.has(key),
+    /** The state vector of the document of `key` (what it holds, per Yjs client). */
+    stateVector: (key: string): Uint8Array => Y.encodeStateVector(held(key).doc),
+    /**
+     * What the document of `key` holds beyond the state vector `sv`, as one update; undefined
+     * when no document is held or `sv` is not a state vector.
+     */
+    diff: (key: string, sv: Uint8Array): Uint8Array | undefined => {
+      const h = docs.get(key)
+      if (h === undefined) return undefined
+      try {
+        return Y.encodeStateAsUpdate(h.doc, sv)
+      } catch {
+        return undefined
+      }
+    },
     drop: (key: string) => {
       docs.get(key)?.doc.destroy()
       docs.delete(key)
       pending.delete(key)
       unsaved.delete(key)
+      edited.delete(key)
+      busy.delete(key)
     },
     /** The document of `key`, live: its local edits are published (when `writable`). */
     live: (key: string, writable: boolean): Y.Doc => {
@@ -151,7 +193,14 @@ export const makeDocuments = (options: Pick<StorageOptions, "maxDocuments" | "ma
         const sync = Effect.suspend(() => {
           const keys: Array<string> = []
           // only writers republish: a reader comparing would cost a DHT read per document per interval for nothing
-          for (const [key, h] of docs.entries()) if (h.writer) keys.push(key)
+          for (const [key, h] of docs.entries()) {
+            if (!h.writer) continue
+            const next = snapshotDue(edited.has(key), busy.get(key) ?? 0)
+            if (next.busy > 0) busy.set(key, next.busy)
+            else busy.delete(key)
+            if (next.due) keys.push(key)
+          }
+          edited.clear()
           return Effect.forEach(keys, flushOne, { discard: true })
         })
         /**

@@ -3,7 +3,9 @@
  * (kind `pp-st-op`), signed by the gossip layer as the writer's and, for private records,
  * AES-256-GCM under the record's content key. Receivers that subscribed to the key take an
  * op only from a peer the current access list lets write, of the current key epoch; others
- * ignore it. A lost op is not lost: the next snapshot in the DHT carries the same edits.
+ * ignore it. A lost op is not lost: a skipped sequence number makes the receiver ask a writer
+ * for what its document lacks (`stateSync.ts`), and the next snapshot in the DHT carries the
+ * same edits.
  *
  *   content = {v: 1, key, owner, epoch, seq, iv?}, payload = the update (or its ciphertext,
  *   associated data "peerpigeon-st-op:v1:" key owner epoch writer seq)
@@ -43,6 +45,38 @@ export const readOp = (content: unknown): LiveOp | undefined => tryDecode(decode
 export const opAad = (op: Omit<LiveOp, "v" | "iv">, writer: string): Uint8Array<ArrayBuffer> =>
   utf8(`peerpigeon-st-op:v1:${op.key}:${op.owner}:${op.epoch}:${writer}:${op.seq}`)
 
+/** How long a skipped sequence number may take to arrive by another path before it is asked for (ms). */
+export const GAP_WAIT_MS = 200
+/** Skipped sequence numbers remembered per writer and key, at most. */
+export const MAX_MISSING = 64
+
+/**
+ * The sequence numbers taken from one writer of one key: the highest, and those below it not
+ * seen yet (at most `MAX_MISSING`, the newest). Pure; `take` says whether a number skipped
+ * some. A writer that restarted counts from 1 again: numbers below the highest only fill gaps.
+ */
+export class SeqGaps {
+  max = 0
+  readonly missing = new Set<number>()
+
+  take(seq: number): boolean {
+    if (this.max === 0) {
+      // the first op seen: what came before is the subscription's business
+      this.max = seq
+      return false
+    }
+    if (seq <= this.max) {
+      this.missing.delete(seq)
+      return false
+    }
+    for (let s = Math.max(this.max + 1, seq - MAX_MISSING); s < seq; s++) this.missing.add(s)
+    while (this.missing.size > MAX_MISSING) this.missing.delete(this.missing.values().next().value!)
+    const skipped = seq > this.max + 1
+    this.max = seq
+    return skipped
+  }
+}
+
 export interface LiveDeps {
   readonly self: string
   readonly gossip: Gossip["Service"]
@@ -52,6 +86,8 @@ export interface LiveDeps {
   readonly opener: ReturnType<typeof makeOpener<never>>
   readonly events: PubSub.PubSub<StorageEvent>
   readonly maxKnown: number
+  /** Called when a writer's ops skip a sequence number: some were lost (a state-vector request fetches them). */
+  readonly onGap: (key: string, writer: string) => Effect.Effect<void>
 }
 
 /** Sending and receiving live ops for one peer's storage. */
@@ -59,6 +95,8 @@ export const makeLiveOps = (deps: LiveDeps) => {
   const { docs, events, gossip, known, opener, self, subscribed } = deps
   /** Sequence numbers of this peer's live ops, per key. */
   const seqs = new BoundedMap<string, number>(deps.maxKnown)
+  /** The sequence numbers taken from each writer, per key (`key` newline `writer`). */
+  const lastSeen = new BoundedMap<string, SeqGaps>(deps.maxKnown)
 
   /** Sends a batch of local edits of `key` live (encrypted when private); nothing when this peer may not write it. */
   const sendOp = (key: string, update: Uint8Array) =>
@@ -105,6 +143,19 @@ export const makeLiveOps = (deps: LiveDeps) => {
       known.set(op.key, { ...seen, value })
       if (JSON.stringify(value) !== JSON.stringify(before)) {
         yield* PubSub.publish(events, { _tag: "Updated", key: op.key, version: record.version, value, by: d.origin })
+      }
+      const id = `${op.key}\n${d.origin}`
+      let gaps = lastSeen.get(id)
+      if (gaps === undefined) lastSeen.set(id, gaps = new SeqGaps())
+      if (gaps.take(op.seq)) {
+        const tracker = gaps
+        // ops travel several paths and may overtake each other: ask only for what is still missing a moment later
+        yield* Effect.forkChild(Effect.gen(function*() {
+          yield* Effect.sleep(GAP_WAIT_MS)
+          if (tracker.missing.size === 0) return
+          tracker.missing.clear()
+          yield* deps.onGap(op.key, d.origin)
+        }))
       }
     })
   return { send: sendOp, receive: receiveOp }

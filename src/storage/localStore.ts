@@ -1,8 +1,9 @@
 /**
  * Where a peer keeps its storage state between runs: a small key-value store of byte
- * strings by name. `makeMemoryStore()` (the default: nothing survives the runtime) and
- * `makeDirStore(dir)` (Node: one file per name in `dir`, written to a temporary file and
- * renamed, so a crash leaves the old or the new content, never half). `node:fs` is reached
+ * strings by name. `makeMemoryStore()` (nothing survives the runtime), `makeDirStore(dir)`
+ * (Node: one file per name in `dir`, written to a temporary file and renamed, so a crash
+ * leaves the old or the new content, never half) and `makeIndexedDbStore` (browsers,
+ * `indexedDbStore.ts`). `node:fs` is reached
  * through `process.getBuiltinModule` at run time, so the browser bundle holds no Node built-in.
  *
  * What the storage layer keeps in it: the keys it owns, the keys it subscribed to, the last
@@ -11,9 +12,10 @@
  *
  * @since 2.0.0
  */
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import type * as NodeFs from "node:fs"
 import { fromBase64Url, toBase64Url } from "../crypto/primitives.ts"
+import { globalIndexedDb, makeIndexedDbStore } from "./indexedDbStore.ts"
 
 type Bytes = Uint8Array<ArrayBuffer>
 
@@ -25,8 +27,11 @@ export interface LocalStore {
   list(prefix: string): Effect.Effect<ReadonlyArray<string>>
 }
 
-/** Where storage state is kept: in memory (default), or in a directory (Node). */
-export type Persistence = "memory" | { readonly dir: string }
+/** Where storage state is kept: in memory, in IndexedDB (browsers), or in a directory (Node). */
+export type Persistence = "memory" | "indexeddb" | { readonly dir: string }
+
+/** Where storage state is kept when the options do not say: IndexedDB where there is one (browsers), else memory. */
+export const defaultPersistence = (): Persistence => (globalIndexedDb() === undefined ? "memory" : "indexeddb")
 
 export const makeMemoryStore = (): LocalStore => {
   const entries = new Map<string, Bytes>()
@@ -71,4 +76,6 @@ export const makeDirStore = (dir: string): Effect.Effect<LocalStore> =>
     }
   })
 
-export const makeStore = (p: Persistence): Effect.Effect<LocalStore> => (p === "memory" ? Effect.succeed(makeMemoryStore()) : makeDirStore(p.dir))
+/** The store `p` names, for peer `peerId` (IndexedDB keeps the state of every peer of an origin apart by id). */
+export const makeStore = (p: Persistence, peerId: string): Effect.Effect<LocalStore, never, Scope.Scope> =>
+  p === "memory" ? Effect.succeed(makeMemoryStore()) : p === "indexeddb" ? makeIndexedDbStore(peerId) : makeDirStore(p.dir)

@@ -7,6 +7,7 @@ import { DistributedStorage, type StorageEvent, type StorageOptions } from "../.
 import { makeMeshLayer } from "../../src/layers/Mesh.ts"
 import { Identity } from "../../src/services/Identity.ts"
 import { Mesh } from "../../src/services/Mesh.ts"
+import type { MeshOptions } from "../../src/services/MeshConfig.ts"
 import { fastOptions, graph, isConnectedGraph, type NodeServices, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
 
 export interface StorageNode {
@@ -36,9 +37,14 @@ export const withStorage = (node: TestNode) =>
  * `n` nodes with storage on one memory network, linked into one mesh, each with its
  * encryption key published in the key directory (readers' keys are resolved there).
  */
-export const startStorageMesh = (n: number, config: Partial<StorageOptions> = {}, network = new MemoryNetwork({ latencyMs: 1 })) =>
+export const startStorageMesh = (
+  n: number,
+  config: Partial<StorageOptions> = {},
+  network = new MemoryNetwork({ latencyMs: 1 }),
+  mesh: Partial<MeshOptions> = {}
+) =>
   Effect.gen(function*() {
-    const nodes = yield* startNodes(network, n, { ...meshOptions, storage: config })
+    const nodes = yield* startNodes(network, n, { ...meshOptions, ...mesh, storage: config })
     yield* waitFor("mesh formed", Effect.map(graph(nodes), (g) => withinBounds(g, 2, 5) && isConnectedGraph(g)), 30_000)
     const peers = yield* Effect.forEach(nodes, withStorage)
     yield* waitFor(
@@ -56,11 +62,16 @@ export const eventsOf = <T extends StorageEvent["_tag"]>(p: StorageNode, tag: T,
   p.events.filter((e): e is Extract<StorageEvent, { _tag: T }> => e._tag === tag && e.key === key)
 
 /** A node with storage that keeps `identity` (a restart of the same peer), on `network`, in its own Scope. */
-export const startPeer = (network: MemoryNetwork, identity: Identity["Service"], config: Partial<StorageOptions> = {}) =>
+export const startPeer = (
+  network: MemoryNetwork,
+  identity: Identity["Service"],
+  config: Partial<StorageOptions> = {},
+  mesh: Partial<MeshOptions> = {}
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(
-      makeMeshLayer({ ...fastOptions, ...meshOptions, storage: config }, network.layer, Layer.succeed(Identity, identity)),
+      makeMeshLayer({ ...fastOptions, ...meshOptions, ...mesh, storage: config }, network.layer, Layer.succeed(Identity, identity)),
       scope
     ).pipe(Effect.orDie)
     const run = <A, E>(effect: Effect.Effect<A, E, NodeServices>) => Effect.provide(effect, context)
