@@ -186,14 +186,34 @@ export const layer = Layer.effect(
       connections.protectMedia(active)
     }
 
-    const syncAll = Effect.suspend(() => {
-      assignCamera()
-      protect()
-      return Effect.forEach([...[...engines.values()].map((e) => e.engine), ...calls.engines()], (e) => e.sync, { discard: true })
+    /**
+     * Something to send (camera or screen): then every link gets an engine. Until then a link
+     * gets one only when its peer sends media frames: a mesh that never uses media holds no
+     * engine (its queue, fiber and scope) per link.
+     */
+    const publishing = () => pub.camera !== undefined || pub.screen !== undefined
+
+    const syncAll: Effect.Effect<void> = Effect.suspend(() =>
+      Effect.andThen(
+        publishing() ? Effect.flatMap(connections.connected, (ids) => Effect.forEach(ids, engineFor, { discard: true })) : Effect.void,
+        Effect.suspend(() => {
+          assignCamera()
+          protect()
+          return Effect.forEach([...[...engines.values()].map((e) => e.engine), ...calls.engines()], (e) => e.sync, { discard: true })
+        })
+      )
+    )
+
+    /** The engine of a link, made for its current connection if there is none (or only a stale one); then everything is synced. */
+    const ensure = Effect.fnUntraced(function*(peerId: PeerId) {
+      const existing = engines.get(peerId)
+      const engine = yield* engineFor(peerId)
+      if (engine !== undefined && engine !== existing?.engine) yield* syncAll
+      return engine
     })
 
     /** The engine of a link, made for its current connection if there is none (or only a stale one). */
-    const ensure = Effect.fnUntraced(function*(peerId: PeerId) {
+    const engineFor = Effect.fnUntraced(function*(peerId: PeerId) {
       const pc = connections.mediaOf(peerId)
       const existing = engines.get(peerId)
       if (pc === undefined || existing?.engine.pc === pc) return existing?.engine
@@ -210,7 +230,6 @@ export const layer = Layer.effect(
         accepts: accepts(peerId)
       }).pipe(Scope.provide(scope))
       engines.set(peerId, { engine, scope })
-      yield* syncAll
       return engine
     })
 
@@ -238,7 +257,7 @@ export const layer = Layer.effect(
         const event = yield* PubSub.take(linkEvents)
         if (event._tag === "PeerConnected") {
           connectedNow.add(event.peerId)
-          yield* ensure(event.peerId)
+          if (publishing()) yield* ensure(event.peerId)
         } else if (event._tag === "PeerDisconnected") {
           connectedNow.delete(event.peerId)
           yield* drop(event.peerId)
@@ -256,7 +275,7 @@ export const layer = Layer.effect(
       }
     }).pipe(Effect.forkScoped)
 
-    for (const id of yield* connections.connected) yield* ensure(id)
+    // nothing is published yet: links get their engines from the first media frame or startMedia
 
     const stats = Effect.fnUntraced(function*(peerId?: PeerId) {
       const out: Array<PeerMediaStats> = []

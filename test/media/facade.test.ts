@@ -54,6 +54,20 @@ describe("media facade over werift", () => {
     return t
   }
 
+  it("links of a mesh that uses no media hold no media engine; the first startMedia gives every link one, and the peer its own on the first media frame", async () => {
+    const [a, b, c] = await group(3) as [PeerPigeonMesh, PeerPigeonMesh, PeerPigeonMesh]
+    for (const m of [a, b, c]) expect(await m.getMediaStats()).toEqual([])
+    const streams = record(b, "remoteStream")
+    const t = await tracks()
+    await a.startMedia({ stream: streamOf(t) })
+    await until("remote stream", () => streams.length === 1)
+    expect((await a.getMediaStats()).map((x) => x.peerId).sort()).toEqual([b.peerId, c.peerId].sort())
+    expect((await b.getMediaStats()).map((x) => x.peerId)).toContain(a.peerId)
+    // b and c publish nothing and were sent nothing by each other: no engine for their link
+    expect((await b.getMediaStats()).map((x) => x.peerId)).not.toContain(c.peerId)
+    await a.stopMedia()
+  })
+
   it("startMedia: remoteStream exactly once, toggleVideo seen as remoteMediaState with no video packets, stopMedia removes", async () => {
     const [a, b] = await group(2) as [PeerPigeonMesh, PeerPigeonMesh]
     const streams = record(b, "remoteStream")
