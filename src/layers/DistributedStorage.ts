@@ -31,6 +31,7 @@ import {
 import { Gossip } from "../services/Gossip.ts"
 import { Connections } from "../services/Connections.ts"
 import { Identity } from "../services/Identity.ts"
+import { MeshEvents } from "../services/MeshEvents.ts"
 import { Router } from "../services/Router.ts"
 import { newContentKey, signRecord } from "../storage/build.ts"
 import { encodeJson } from "../storage/codec.ts"
@@ -50,15 +51,12 @@ import { verifyRecord } from "../storage/verify.ts"
 
 type Bytes = Uint8Array<ArrayBuffer>
 
-/** How often this peer checks whether it got links back after having none (then it asks writers for what it missed), ms. */
-const RELINK_CHECK_MS = 500
-
 /** Storage events kept for a subscriber that has not taken them yet (the oldest are dropped past it); preallocated, so small. */
 const EVENT_BUFFER = 256
 
 const spaceOf = (o: StoreOptions): Space => o.space ?? (o.isImmutable === true ? "frozen" : o.isPublic === true ? "public" : "private")
 
-export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router | Connections | CryptoManager | KeyDirectory | Identity> = Layer.effect(
+export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router | Connections | CryptoManager | KeyDirectory | Identity | MeshEvents> = Layer.effect(
   DistributedStorage,
   Effect.gen(function*() {
     const dht = yield* Dht
@@ -178,7 +176,7 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(gossipIn), live.receive)))
     const directIn = yield* router.subscribe
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(directIn), stateSync.receive)))
-    yield* stateSync.onRelink(connections.connected, RELINK_CHECK_MS)
+    yield* stateSync.onRelink(connections.connected, yield* PubSub.subscribe(yield* MeshEvents))
 
     // changes of subscribed keys, whoever made them
     yield* dht.changes.pipe(

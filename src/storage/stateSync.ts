@@ -25,7 +25,7 @@
  *
  * @since 2.0.0
  */
-import { Clock, Effect, PubSub, Schedule, Schema } from "effect"
+import { Clock, Effect, PubSub, Schema } from "effect"
 import { PeerIdHex, tryDecode } from "../crypto/keys.ts"
 import { fromBase64Url, primitives, randomBytes, toBase64Url, utf8 } from "../crypto/primitives.ts"
 import { BoundedMap } from "../internal/boundedMap.ts"
@@ -236,15 +236,21 @@ export const makeStateSync = (deps: StateSyncDeps) => {
    * (it was offline, restarted alone, or cut off by a partition), checking every `everyMs`;
    * in the caller's Scope.
    */
-  const onRelink = (connected: Effect.Effect<ReadonlyArray<unknown>>, everyMs: number) =>
+  /**
+   * When this peer gets a link back after having none (it was offline or cut off), it asks
+   * the writers of its subscriptions for what it missed. Driven by the link events, in the
+   * caller's Scope: an idle peer never wakes for it.
+   */
+  const onRelink = (connected: Effect.Effect<ReadonlyArray<unknown>>, links: PubSub.Subscription<{ readonly _tag: string }>) =>
     Effect.gen(function*() {
-      let alone = false
-      const check = Effect.gen(function*() {
+      let alone = (yield* connected).length === 0
+      yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+        const event = yield* PubSub.take(links)
+        if (event._tag !== "PeerConnected" && event._tag !== "PeerDisconnected") return
         const linked = (yield* connected).length > 0
         if (linked && alone) yield* Effect.forEach([...deps.subscribed], (key) => request(key), { discard: true })
         alone = !linked
-      })
-      yield* Effect.forkScoped(Effect.repeat(check, Schedule.spaced(everyMs)))
+      })))
     })
 
   return { request, receive, onRelink }
