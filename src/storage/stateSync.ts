@@ -155,8 +155,9 @@ export const makeStateSync = (deps: StateSyncDeps) => {
       if (seen === undefined || !seen.readable || !seen.record.crdt || isTombstone(seen.record.body) || !docs.has(key)) return
       const candidates = writer !== undefined && writer !== self && mayWrite(seen.record.acl, writer) ? [writer] : targetsOf(seen.record.acl, self)
       const now = yield* Clock.currentTimeMillis
-      // a writer asked a moment ago that has not answered yet is not asked again
-      const targets = candidates.filter((t) => {
+      // a writer asked a moment ago that has not answered yet is not asked again, unless its
+      // ops skipped since: that is news (an ask before it knew the record goes unanswered)
+      const targets = writer !== undefined ? candidates : candidates.filter((t) => {
         const at = awaiting.get(`${key}\n${t}`)
         return at === undefined || now - at >= REASK_MS
       })
