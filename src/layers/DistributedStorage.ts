@@ -202,15 +202,22 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
       options.persistence === "memory" ? undefined : (key, state) => local.save(`d/${key}`, state)
     )
 
-    /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */
+    /**
+     * Publishes the live document of `key` (its batched edits, or what an older copy in the
+     * DHT lacks); an owned record the DHT no longer holds (every holder restarted) is
+     * published again from the one kept here.
+     */
     const flushDocument = (key: string): Effect.Effect<void, StorageFailure> =>
       Effect.asVoid(write(key, (current) =>
         Effect.gen(function*() {
-          if (current === undefined || isTombstone(current.record.body)) return { done: undefined }
-          if (!mayWrite(current.record.acl, self)) return { done: undefined }
-          const plain = yield* crdtBytes(key, current)
-          if (current.plain !== undefined && !docs.hasMoreThan(key, current.plain)) return { done: undefined }
-          return yield* draft(key, current.record.space, true, current.record.acl, current.record.version + 1, plain, current.cek)
+          const kept = known.get(key)
+          const base = current ?? (owned.has(key) && kept !== undefined ? yield* opener.open(kept.record) : undefined)
+          if (base === undefined || isTombstone(base.record.body)) return { done: undefined }
+          if (!mayWrite(base.record.acl, self)) return { done: undefined }
+          const plain = yield* crdtBytes(key, base)
+          if (current?.plain !== undefined && !docs.hasMoreThan(key, current.plain)) return { done: undefined }
+          // the version is the DHT record's: a DHT that lost the record starts it again at 1
+          return yield* draft(key, base.record.space, true, base.record.acl, (current?.record.version ?? 0) + 1, plain, base.cek)
         })
       ))
 
