@@ -149,7 +149,10 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
         const json = yield* dht.subscribe(dhtKeyOf(key))
         if (!subscribed.has(key)) yield* local.save(`s/${key}`, new Uint8Array(0))
         subscribed.add(key)
-        const seen = json === null ? undefined : yield* observe(yield* opener.open(yield* verified(key, json)))
+        const record = json === null ? undefined : yield* verified(key, json)
+        const prev = known.get(key)
+        // a version seen already (kept from an earlier run, say) is not opened again: its body may be chunks to fetch
+        const seen = record === undefined ? undefined : prev !== undefined && prev.record.version >= record.version ? prev : yield* observe(yield* opener.open(record))
         // the DHT's snapshot may lag behind the writers (or be gone, the record known from an earlier run): ask them
         if ((seen ?? known.get(key))?.record.crdt === true) yield* stateSync.request(key)
         return seen === undefined ? null : seen.value
