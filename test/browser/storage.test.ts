@@ -264,4 +264,28 @@ globalThis.checkIndexedDbStore = () => Effect.runPromise(Effect.scoped(Effect.ge
     expect(errors).toEqual([])
     await context.close()
   }, 60_000)
+
+  it("tabs open at once in one browser profile are different peers; a reloaded tab takes its own identity back", async () => {
+    const context = await browser.newContext()
+    const first = await openPage(context)
+    const second = await openPage(context)
+    const peerOf = async (page: Page) => {
+      await page.waitForFunction(() => {
+        const app = (globalThis as unknown as Partial<AppWindow>).getPeerPigeonState
+        return app !== undefined && app().peerId !== ""
+      }, undefined, WAIT)
+      return (await appState(page)).peerId
+    }
+    await first.goto(url())
+    const one = await peerOf(first)
+    await second.goto(url())
+    const two = await peerOf(second)
+    expect(two).not.toBe(one)
+    await first.reload()
+    expect(await peerOf(first)).toBe(one)
+    await second.reload()
+    expect(await peerOf(second)).toBe(two)
+    expect(errors).toEqual([])
+    await context.close()
+  }, 60_000)
 })
