@@ -1,7 +1,7 @@
 /**
  * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `Router`
- * (state-vector exchange, `storage/stateSync.ts`), `CryptoManager`,
- * `KeyDirectory` (readers' encryption keys) and `Identity` services.
+ * (state-vector exchange, `storage/stateSync.ts`), `Connections` (whether this peer has
+ * links), `CryptoManager`, `KeyDirectory` (readers' encryption keys) and `Identity` services.
  *
  * Every write reads the current record first (its version, access list and, for writers,
  * content key), makes the next version (`storage/build.ts`, `storage/access.ts`), publishes
