@@ -1,7 +1,7 @@
 /**
  * The `DistributedStorage` layer, on the `Dht`, `Gossip` (live CRDT ops), `Router`
- * (state-vector exchange, `storage/stateSync.ts`), `CryptoManager`,
- * `KeyDirectory` (readers' encryption keys) and `Identity` services.
+ * (state-vector exchange, `storage/stateSync.ts`), `Connections` (whether this peer has
+ * links), `CryptoManager`, `KeyDirectory` (readers' encryption keys) and `Identity` services.
  *
  * Every write reads the current record first (its version, access list and, for writers,
  * content key), makes the next version (`storage/build.ts`, `storage/access.ts`), publishes
@@ -150,7 +150,10 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
         const json = yield* dht.subscribe(dhtKeyOf(key))
         if (!subscribed.has(key)) yield* local.save(`s/${key}`, new Uint8Array(0))
         subscribed.add(key)
-        const seen = json === null ? undefined : yield* observe(yield* opener.open(yield* verified(key, json)))
+        const record = json === null ? undefined : yield* verified(key, json)
+        const prev = known.get(key)
+        // a version seen already (kept from an earlier run, say) is not opened again: its body may be chunks to fetch
+        const seen = record === undefined ? undefined : prev !== undefined && prev.record.version >= record.version ? prev : yield* observe(yield* opener.open(record))
         // the DHT's snapshot may lag behind the writers (or be gone, the record known from an earlier run): ask them
         if ((seen ?? known.get(key))?.record.crdt === true) yield* stateSync.request(key)
         return seen === undefined ? null : seen.value
@@ -195,15 +198,22 @@ export const layer: Layer.Layer<DistributedStorage, never, Dht | Gossip | Router
       Effect.forkScoped
     )
 
-    /** Publishes the live document of `key` (its batched edits, or what an older copy in the DHT lacks). */
+    /**
+     * Publishes the live document of `key` (its batched edits, or what an older copy in the
+     * DHT lacks); an owned record the DHT no longer holds (every holder restarted) is
+     * published again from the one kept here.
+     */
     const flushDocument = (key: string): Effect.Effect<void, StorageFailure> =>
       Effect.asVoid(write(key, (current) =>
         Effect.gen(function*() {
-          if (current === undefined || isTombstone(current.record.body)) return { done: undefined }
-          if (!mayWrite(current.record.acl, self)) return { done: undefined }
-          const plain = yield* crdtBytes(key, current)
-          if (current.plain !== undefined && !docs.hasMoreThan(key, current.plain)) return { done: undefined }
-          return yield* draft(key, current.record.space, true, current.record.acl, current.record.version + 1, plain, current.cek)
+          const kept = known.get(key)
+          const base = current ?? (owned.has(key) && kept !== undefined ? yield* opener.open(kept.record) : undefined)
+          if (base === undefined || isTombstone(base.record.body)) return { done: undefined }
+          if (!mayWrite(base.record.acl, self)) return { done: undefined }
+          const plain = yield* crdtBytes(key, base)
+          if (current?.plain !== undefined && !docs.hasMoreThan(key, current.plain)) return { done: undefined }
+          // the version is the DHT record's: a DHT that lost the record starts it again at 1
+          return yield* draft(key, base.record.space, true, base.record.acl, (current?.record.version ?? 0) + 1, plain, base.cek)
         })
       ))
 

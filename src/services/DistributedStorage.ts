@@ -129,7 +129,13 @@ export interface StorageOptions {
   readonly maxAttempts: number
   /** How long CRDT edits are batched before they are published, ms. Default 30. */
   readonly batchMs: number
-  /** How often a writer compares its open CRDT documents with the DHT's copy and publishes a snapshot when the copy lacks something (anti-entropy, compaction), ms. Default 2000. */
+  /**
+   * How often a writer compares its open CRDT documents with the DHT's copy and publishes a
+   * snapshot when the copy lacks something (anti-entropy, compaction), ms: at the first
+   * interval without an edit, and every 5 intervals while a document is edited without a
+   * pause. Default 2000. (Peers that were away fetch what they lack from the writers by
+   * state vector, `storage/stateSync.ts`.)
+   */
   readonly syncIntervalMs: number
   /**
    * Where owned and subscribed records, learnt content keys and CRDT documents (with edits

@@ -58,6 +58,8 @@ export const MAX_MISSING = 64
 export class SeqGaps {
   max = 0
   readonly missing = new Set<number>()
+  /** A check of the missing numbers is under way (one at a time per writer and key). */
+  checking = false
 
   take(seq: number): boolean {
     if (this.max === 0) {
@@ -147,11 +149,13 @@ export const makeLiveOps = (deps: LiveDeps) => {
       const id = `${op.key}\n${d.origin}`
       let gaps = lastSeen.get(id)
       if (gaps === undefined) lastSeen.set(id, gaps = new SeqGaps())
-      if (gaps.take(op.seq)) {
+      if (gaps.take(op.seq) && !gaps.checking) {
         const tracker = gaps
+        tracker.checking = true
         // ops travel several paths and may overtake each other: ask only for what is still missing a moment later
         yield* Effect.forkChild(Effect.gen(function*() {
           yield* Effect.sleep(GAP_WAIT_MS)
+          tracker.checking = false
           if (tracker.missing.size === 0) return
           tracker.missing.clear()
           yield* deps.onGap(op.key, d.origin)

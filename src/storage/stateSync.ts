@@ -57,6 +57,8 @@ export const MAX_PENDING = 256
 export const PENDING_MS = 15_000
 /** A writer that has not answered about a key is asked about it again no sooner than this (ms). */
 export const REASK_MS = 1_000
+/** After links come back, every subscribed document is asked for again no sooner than this (ms). */
+export const RELINK_GAP_MS = 10_000
 /** Requests answered per asking peer. */
 export const RATE = { perSecond: 2, burst: 8 } as const
 /** Asking peers whose rate is tracked, at most. */
@@ -153,11 +155,11 @@ export const makeStateSync = (deps: StateSyncDeps) => {
     Effect.gen(function*() {
       const seen = known.get(key)
       if (seen === undefined || !seen.readable || !seen.record.crdt || isTombstone(seen.record.body) || !docs.has(key)) return
-      const candidates = writer !== undefined && writer !== self && mayWrite(seen.record.acl, writer) ? [writer] : targetsOf(seen.record.acl, self)
+      const skipped = writer !== undefined && writer !== self && mayWrite(seen.record.acl, writer)
       const now = yield* Clock.currentTimeMillis
-      // a writer asked a moment ago that has not answered yet is not asked again, unless its
-      // ops skipped since: that is news (an ask before it knew the record goes unanswered)
-      const targets = writer !== undefined ? candidates : candidates.filter((t) => {
+      // a writer asked a moment ago that has not answered yet is not asked again, unless its ops
+      // skipped since (a new loss: those checks come one at a time per writer, `liveOps.ts`)
+      const targets = skipped ? [writer] : targetsOf(seen.record.acl, self).filter((t) => {
         const at = awaiting.get(`${key}\n${t}`)
         return at === undefined || now - at >= REASK_MS
       })
@@ -234,22 +236,23 @@ export const makeStateSync = (deps: StateSyncDeps) => {
 
   /**
    * Asks for every subscribed document whenever this peer gets links again after having none
-   * (it was offline, restarted alone, or cut off by a partition), checking every `everyMs`;
-   * in the caller's Scope.
-   */
-  /**
-   * When this peer gets a link back after having none (it was offline or cut off), it asks
-   * the writers of its subscriptions for what it missed. Driven by the link events, in the
-   * caller's Scope: an idle peer never wakes for it.
+   * (it was offline, restarted alone, or cut off by a partition). Driven by the link events,
+   * in the caller's Scope: an idle peer never wakes for it.
    */
   const onRelink = (connected: Effect.Effect<ReadonlyArray<unknown>>, links: PubSub.Subscription<{ readonly _tag: string }>) =>
     Effect.gen(function*() {
       let alone = (yield* connected).length === 0
+      let askedAt: number | undefined
       yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
         const event = yield* PubSub.take(links)
         if (event._tag !== "PeerConnected" && event._tag !== "PeerDisconnected") return
         const linked = (yield* connected).length > 0
-        if (linked && alone) yield* Effect.forEach([...deps.subscribed], (key) => request(key), { discard: true })
+        const now = yield* Clock.currentTimeMillis
+        // a link that comes and goes asks at most once per RELINK_GAP_MS
+        if (linked && alone && (askedAt === undefined || now - askedAt >= RELINK_GAP_MS)) {
+          askedAt = now
+          yield* Effect.forEach([...deps.subscribed], (key) => request(key), { discard: true })
+        }
         alone = !linked
       })))
     })

@@ -2,8 +2,8 @@
  * IndexedDB persistence in Chromium, through the demo app (examples/browser, the browser
  * bundle) and the real signaling server: a document edited while the tab has no link
  * survives a reload of the tab (same identity, same IndexedDB), and reaches the other tab,
- * itself reopened from its IndexedDB, once they link again. Skipped where /usr/bin/chromium
- * is missing.
+ * itself reopened from its IndexedDB, once they link again; and the IndexedDB store module
+ * on its own in a page. Skipped where /usr/bin/chromium is missing.
  *
  * Every wait is for a state (the app's `getPeerPigeonState()` / `getDocumentsState()`, the
  * tab's IndexedDB), bounded; nothing sleeps.
@@ -11,7 +11,8 @@
 import { existsSync } from "node:fs"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildBrowser, root } from "../../scripts/build-browser.ts"
+import * as esbuild from "esbuild"
+import { browserOnly, buildBrowser, root } from "../../scripts/build-browser.ts"
 import { startStaticServer, type StaticServer } from "../../scripts/dev-static.ts"
 import { PeerPigeonServer } from "../../src/server/index.ts"
 import type { IdbDatabase, IdbGlobals } from "../../src/storage/indexedDbStore.ts"
@@ -203,4 +204,88 @@ describe.skipIf(!hasChromium)("storage persistence in Chromium (IndexedDB)", () 
     await a.close()
     await b.close()
   }, 120_000)
+
+  it("the IndexedDB store itself: bytes round-trip, lists match prefixes exactly, removes, and keeps peers apart", async () => {
+    // the store module alone, bundled for the page
+    const built = await esbuild.build({
+      stdin: {
+        contents: `import { Effect } from "effect"
+import { makeIndexedDbStore } from "./src/storage/indexedDbStore.ts"
+globalThis.checkIndexedDbStore = () => Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+  const a = yield* makeIndexedDbStore("a".repeat(40))
+  const b = yield* makeIndexedDbStore("b".repeat(40))
+  yield* a.save("d/x", new Uint8Array([1, 2, 3]))
+  yield* a.save("d/x/y", new Uint8Array([4]))
+  yield* a.save("dx", new Uint8Array([5]))
+  yield* a.save("r/x", new Uint8Array(0))
+  yield* b.save("d/x", new Uint8Array([9]))
+  const buffer = new Uint8Array([7, 7])
+  yield* a.save("k/0/x", buffer)
+  buffer[0] = 0
+  const listed = [...(yield* a.list("d/"))].sort()
+  const loaded = Array.from((yield* a.load("d/x")) ?? [])
+  const kept = Array.from((yield* a.load("k/0/x")) ?? [])
+  const empty = (yield* a.load("r/x"))?.length
+  const theirs = Array.from((yield* b.load("d/x")) ?? [])
+  const theirList = [...(yield* b.list(""))]
+  yield* a.remove("d/x")
+  const afterRemove = [...(yield* a.list("d/"))]
+  const gone = (yield* a.load("d/x")) === undefined
+  const missing = (yield* a.load("nothing")) === undefined
+  return { listed, loaded, kept, empty, theirs, theirList, afterRemove, gone, missing }
+})))`,
+        resolveDir: root,
+        loader: "ts"
+      },
+      bundle: true,
+      format: "iife",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      plugins: [browserOnly]
+    })
+    const context = await browser.newContext()
+    const page = await openPage(context)
+    // any page of the origin: IndexedDB belongs to it
+    await page.goto(`${statics.origin}/package.json`)
+    await page.addScriptTag({ content: built.outputFiles[0]!.text })
+    const result = await page.evaluate(() => (globalThis as unknown as { checkIndexedDbStore(): Promise<unknown> }).checkIndexedDbStore())
+    expect(result).toEqual({
+      listed: ["d/x", "d/x/y"],
+      loaded: [1, 2, 3],
+      kept: [7, 7],
+      empty: 0,
+      theirs: [9],
+      theirList: ["d/x"],
+      afterRemove: ["d/x/y"],
+      gone: true,
+      missing: true
+    })
+    expect(errors).toEqual([])
+    await context.close()
+  }, 60_000)
+
+  it("tabs open at once in one browser profile are different peers; a reloaded tab takes its own identity back", async () => {
+    const context = await browser.newContext()
+    const first = await openPage(context)
+    const second = await openPage(context)
+    const peerOf = async (page: Page) => {
+      await page.waitForFunction(() => {
+        const app = (globalThis as unknown as Partial<AppWindow>).getPeerPigeonState
+        return app !== undefined && app().peerId !== ""
+      }, undefined, WAIT)
+      return (await appState(page)).peerId
+    }
+    await first.goto(url())
+    const one = await peerOf(first)
+    await second.goto(url())
+    const two = await peerOf(second)
+    expect(two).not.toBe(one)
+    await first.reload()
+    expect(await peerOf(first)).toBe(one)
+    await second.reload()
+    expect(await peerOf(second)).toBe(two)
+    expect(errors).toEqual([])
+    await context.close()
+  }, 60_000)
 })

@@ -57,4 +57,38 @@ describe("storage persistence in a directory", () => {
       yield* waitFor("reader sees the update", reader.storage.retrieve("notes").pipe(Effect.map((v) => JSON.stringify(v) === JSON.stringify({ title: "Notes v2" })), Effect.orElseSucceed(() => false)), 30_000)
       yield* second.node.stop
     }).pipe(Effect.scoped), 150_000)
+
+  it.live("when the whole network restarted (an empty DHT), the owner publishes its CRDT document again from its directory", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "pp-storage-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const identity = yield* Effect.orDie(makeIdentity())
+      const config = { persistence: { dir }, syncIntervalMs: 300, batchMs: 20 }
+      const before = new MemoryNetwork({ latencyMs: 1 })
+      const others = yield* startStorageMesh(4, { syncIntervalMs: 300 }, before)
+      const first = yield* startPeer(before, identity, config)
+      yield* waitFor("linked", Effect.map(graph([first.node, ...others.map((o) => o.node)]), isConnectedGraph), 30_000)
+      yield* first.storage.store("board", { title: "Board" }, { enableCRDT: true, space: "public" })
+      const mine = yield* first.storage.getDocument("board")
+      mine.getText("body").insert(0, "kept across a restart")
+      const store = yield* makeDirStore(dir)
+      yield* waitFor("saved", Effect.map(store.load("d/board"), (s) => textIn(s) === "kept across a restart"), 10_000)
+      yield* first.node.stop
+      yield* Effect.forEach(others, (o) => o.node.stop)
+
+      // a new network: no DHT holds anything; the owner comes back with its directory
+      const after = new MemoryNetwork({ latencyMs: 1 })
+      const fresh = yield* startStorageMesh(4, { syncIntervalMs: 300 }, after)
+      const second = yield* startPeer(after, identity, config)
+      yield* waitFor("linked again", Effect.map(graph([second.node, ...fresh.map((o) => o.node)]), isConnectedGraph), 30_000)
+      const reader = fresh[0]!
+      yield* waitFor(
+        "a new peer reads the document from the DHT",
+        reader.storage.retrieve("board").pipe(Effect.map((v) => JSON.stringify(v) === JSON.stringify({ title: "Board" })), Effect.orElseSucceed(() => false)),
+        30_000
+      )
+      const theirs = yield* reader.storage.getDocument("board")
+      yield* waitFor("with the text", Effect.sync(() => theirs.getText("body").toJSON() === "kept across a restart"), 30_000)
+      yield* second.node.stop
+    }).pipe(Effect.scoped), 150_000)
 })
