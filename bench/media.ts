@@ -15,13 +15,13 @@ import { startStaticServer } from "../scripts/dev-static.ts"
 import { PeerPigeonMesh, PeerPigeonServer } from "../src/index.ts"
 import type { MediaStreamLike } from "../src/services/Media.ts"
 import { dummyTracks, probe, publish } from "../test/media/weriftMedia.ts"
+import { CHROMIUM, mediaLaunchArgs } from "../test/support/chromium.ts"
 
 const argNum = (name: string, fallback: number) => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`))
   return a === undefined ? fallback : Number(a.slice(name.length + 3))
 }
 const RUNS = argNum("runs", 20)
-const CHROMIUM = "/usr/bin/chromium"
 
 const pct = (xs: ReadonlyArray<number>, p: number) => {
   if (xs.length === 0) return NaN
@@ -207,16 +207,7 @@ if (!existsSync(CHROMIUM)) {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      "--no-sandbox",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-gpu",
-      "--disable-features=WebRtcHideLocalIpsWithMdns",
-      "--use-fake-device-for-media-stream",
-      "--use-fake-ui-for-media-stream",
-      "--autoplay-policy=no-user-gesture-required",
+      ...mediaLaunchArgs,
       // marks this browser's main process, so its CPU (and its children's) can be summed
       `--bench-media-marker=${process.pid}`
     ]

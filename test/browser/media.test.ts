@@ -3,7 +3,6 @@
  * tabs of separate browser contexts, through the real signaling server, and a tab with a
  * Node (werift) peer. Skipped where /usr/bin/chromium is missing. Every wait is for a state.
  */
-import { existsSync } from "node:fs"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildBrowser, root } from "../../scripts/build-browser.ts"
@@ -13,23 +12,9 @@ import { PeerPigeonServer } from "../../src/server/index.ts"
 import type { MediaStreamLike } from "../../src/services/Media.ts"
 import { connectedIds, until } from "../support/facade.ts"
 import { dummyTracks, probe } from "../media/weriftMedia.ts"
+import { CHROMIUM, hasChromium, mediaLaunchArgs, WAIT } from "../support/chromium.ts"
 
-const CHROMIUM = "/usr/bin/chromium"
-const hasChromium = existsSync(CHROMIUM)
 
-const launchArgs = [
-  "--no-sandbox",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-gpu",
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
-  "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream",
-  "--autoplay-policy=no-user-gesture-required"
-]
-const WAIT = { timeout: 30_000, polling: 50 } as const
 
 interface MediaTileState {
   readonly peerId: string
@@ -111,7 +96,7 @@ describe.skipIf(!hasChromium)("media in Chromium", () => {
     server = new PeerPigeonServer({ host: "127.0.0.1", port: 0 })
     await server.start()
     statics = await startStaticServer({ root, host: "127.0.0.1", port: 0 })
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: launchArgs })
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...mediaLaunchArgs] })
   }, 60_000)
 
   afterAll(async () => {

@@ -5,7 +5,6 @@
  *
  * Every wait is for a state (the app's `getPeerPigeonState()`), bounded; nothing sleeps.
  */
-import { existsSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -14,25 +13,11 @@ import { startStaticServer, type StaticServer } from "../../scripts/dev-static.t
 import { PeerPigeonMesh, type PeerPigeonMeshEvents } from "../../src/index.ts"
 import { PeerPigeonServer } from "../../src/server/index.ts"
 import { connectedIds, until } from "../support/facade.ts"
+import { CHROMIUM, hasChromium, launchArgs, WAIT } from "../support/chromium.ts"
 
-const CHROMIUM = "/usr/bin/chromium"
-const hasChromium = existsSync(CHROMIUM)
 if (!hasChromium) {
   console.warn(`test/browser: ${CHROMIUM} not found, so the browser end-to-end tests are skipped (apt-get install -y chromium)`)
 }
-
-const launchArgs = [
-  "--no-sandbox",
-  // the closed network: no background traffic to Google's hosts
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-gpu",
-  // plain host candidates instead of mDNS `.local` names, which werift cannot resolve
-  // without multicast DNS (and which would send multicast queries off the machine)
-  "--disable-features=WebRtcHideLocalIpsWithMdns"
-]
 
 /** The slice of the app's `getPeerPigeonState()` the tests read. */
 interface AppState {
@@ -60,7 +45,6 @@ interface Tab {
 
 const MAX_PEERS = 3
 const MIN_PEERS = 2
-const WAIT = { timeout: 30_000, polling: 50 } as const
 
 const appState = (page: Page): Promise<AppState> =>
   page.evaluate(() => (globalThis as unknown as AppWindow).getPeerPigeonState())
@@ -185,7 +169,7 @@ describe.skipIf(!hasChromium)("the demo app in Chromium", () => {
     server = new PeerPigeonServer({ host: "127.0.0.1", port: 0 })
     await server.start()
     statics = await startStaticServer({ root, host: "127.0.0.1", port: 0 })
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: launchArgs })
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...launchArgs] })
   }, 60_000)
 
   afterAll(async () => {

@@ -8,7 +8,6 @@
  * Every wait is for a state (the app's `getPeerPigeonState()` / `getDocumentsState()`, the
  * tab's IndexedDB), bounded; nothing sleeps.
  */
-import { existsSync } from "node:fs"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as esbuild from "esbuild"
@@ -16,20 +15,7 @@ import { browserOnly, buildBrowser, root } from "../../scripts/build-browser.ts"
 import { startStaticServer, type StaticServer } from "../../scripts/dev-static.ts"
 import { PeerPigeonServer } from "../../src/server/index.ts"
 import type { IdbDatabase, IdbGlobals } from "../../src/storage/indexedDbStore.ts"
-
-const CHROMIUM = "/usr/bin/chromium"
-const hasChromium = existsSync(CHROMIUM)
-
-const launchArgs = [
-  "--no-sandbox",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-gpu",
-  "--disable-features=WebRtcHideLocalIpsWithMdns"
-]
-const WAIT = { timeout: 30_000, polling: 50 } as const
+import { CHROMIUM, hasChromium, launchArgs, WAIT } from "../support/chromium.ts"
 
 interface AppState {
   readonly phase: string
@@ -56,7 +42,7 @@ describe.skipIf(!hasChromium)("storage persistence in Chromium (IndexedDB)", () 
     server = new PeerPigeonServer({ host: "127.0.0.1", port: 0 })
     await server.start()
     statics = await startStaticServer({ root, host: "127.0.0.1", port: 0 })
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: launchArgs })
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...launchArgs] })
   }, 60_000)
 
   afterAll(async () => {
