@@ -17,9 +17,20 @@ import { Clock, Context, Effect, Layer, PubSub, type Schema, type Scope, Semapho
 import { BoundedMap } from "../internal/boundedMap.ts"
 import { Identity, verifySignature } from "../services/Identity.ts"
 import { CryptoError } from "./CryptoError.ts"
-import { type Decrypted, decrypt, type Envelope, encrypt, envelopeDefaults, type EnvelopeOptions } from "./envelope.ts"
+import {
+  type Decrypted,
+  decrypt,
+  decryptRouted,
+  type Envelope,
+  encrypt,
+  encryptRouted,
+  envelopeDefaults,
+  type EnvelopeOptions,
+  type RoutedEnvelope
+} from "./envelope.ts"
 import { acceptHandoff, decryptGroup, encryptGroup, type GroupDecrypted, type GroupKey, type GroupMessage, handOut, makeGroupKey, rotate } from "./group.ts"
 import { announce, type EncryptionKeyPair, generateEncryptionKeyPair, type KeyAnnouncement, verifyAnnouncement } from "./keys.ts"
+import { PairKeys, pairKeysDefaults } from "./pairKeys.ts"
 import { utf8 } from "./primitives.ts"
 import { ReplayGuard } from "./replay.ts"
 import { open as openBox, type SealedBox } from "./sealedBox.ts"
@@ -42,6 +53,13 @@ export interface CryptoOptions extends EnvelopeOptions {
   readonly previousKeys?: number
   /** How long a replaced encryption key still opens envelopes, in ms. Default 7 days. */
   readonly previousKeyGraceMs?: number
+  /**
+   * Key agreements kept between envelopes (`pairKeys.ts`), on each side (sealing: one per
+   * recipient key; opening: one per ephemeral key seen). Default 1,024.
+   */
+  readonly pairKeysLimit?: number
+  /** How long one ephemeral key seals to one recipient key (and its secret is kept), in ms. Default 600,000 (10 minutes). */
+  readonly pairKeyTtlMs?: number
 }
 
 export const cryptoDefaults: Required<CryptoOptions> = {
@@ -52,7 +70,9 @@ export const cryptoDefaults: Required<CryptoOptions> = {
   maxGroupMembers: 256,
   replayCacheSize: 16_384,
   previousKeys: 2,
-  previousKeyGraceMs: 7 * 24 * 3600_000
+  previousKeyGraceMs: 7 * 24 * 3600_000,
+  pairKeysLimit: pairKeysDefaults.maxEntries,
+  pairKeyTtlMs: pairKeysDefaults.ttlMs
 }
 
 export const CryptoConfig = Context.Reference<CryptoOptions>("peerpigeon/CryptoConfig", { defaultValue: () => cryptoDefaults })
@@ -91,9 +111,20 @@ export class CryptoManager extends Context.Service<CryptoManager, {
   readonly current: Effect.Effect<KeyAnnouncement | undefined>
   /** Replaces the encryption key (the old one still opens envelopes for a grace period); the new announcement. */
   readonly generateKeyPair: Effect.Effect<KeyAnnouncement, CryptoError>
+  /** Seals `content` for `peerId` (its key held), signed: an envelope to carry any way. */
   encrypt(content: Schema.Json, peerId: string): Effect.Effect<Envelope, CryptoError>
-  /** Opens an envelope (object or JSON text) sent to this peer, by `expectedSender` when given. */
+  /** Opens a signed envelope (object or JSON text) sent to this peer, by `expectedSender` when given. */
   decrypt(envelope: unknown, expectedSender?: string): Effect.Effect<Decrypted, CryptoError>
+  /**
+   * Seals `content` for `peerId` without a signature of its own: only for the content of a
+   * direct message this peer signs as its origin (see `envelope.encryptRouted`).
+   */
+  encryptRouted(content: Schema.Json, peerId: string): Effect.Effect<RoutedEnvelope, CryptoError>
+  /**
+   * Opens the envelope of a received direct message whose origin signature verified, `origin`
+   * being that verified origin (never an id the message merely claims).
+   */
+  decryptRouted(envelope: unknown, origin: string): Effect.Effect<Decrypted, CryptoError>
   /** Ed25519 signature (base64url) by this peer's identity over `data` (UTF-8 when a string). */
   sign(data: string | Uint8Array): Effect.Effect<string>
   /** True when `signature` is `publicKey`'s (raw Ed25519, base64url) over `data`; never fails. */
@@ -135,6 +166,8 @@ const makeDisabled = Effect.gen(function*() {
     generateKeyPair: off,
     encrypt: () => off,
     decrypt: () => off,
+    encryptRouted: () => off,
+    decryptRouted: () => off,
     sign: (data) => identity.sign(typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     verify: (data, signature, publicKey) => verifySignature(publicKey, signature, typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     getPeerKey: () => Effect.succeed(undefined),
@@ -164,6 +197,8 @@ export const make = Effect.gen(function*() {
   const peerKeys = new BoundedMap<string, KeyAnnouncement>(config.peerKeysLimit)
   const groups = new BoundedMap<string, GroupKey>(config.groupsLimit)
   const replay = new ReplayGuard({ maxEntries: config.replayCacheSize, windowMs: config.maxAgeMs })
+  const pairKeys = new PairKeys({ maxEntries: config.pairKeysLimit, ttlMs: config.pairKeyTtlMs })
+  const sealOptions = { ...config, pairKeys }
   let current: { readonly pair: EncryptionKeyPair; readonly announcement: KeyAnnouncement } | undefined
   let previous: ReadonlyArray<EncryptionKeyPair & { readonly retiredAt: number }> = []
 
@@ -185,6 +220,8 @@ export const make = Effect.gen(function*() {
       previous = [{ ...current.pair, retiredAt: now }, ...previous].slice(0, config.previousKeys)
     }
     current = { pair, announcement }
+    // a rotation starts afresh: new ephemeral keys to every peer, and no secret of a key dropped
+    pairKeys.clear()
     yield* publish({ _tag: "KeyAnnounced", announcement })
     return announcement
   })
@@ -199,6 +236,7 @@ export const make = Effect.gen(function*() {
   const recipient = (pair: EncryptionKeyPair, now: number) => ({
     peerId: identity.peerId,
     replay,
+    pairKeys,
     keyFor: (kid: string) =>
       kid === pair.kid ? pair : previous.find((p) => p.kid === kid && now - p.retiredAt <= config.previousKeyGraceMs)
   })
@@ -209,6 +247,7 @@ export const make = Effect.gen(function*() {
     const known = peerKeys.touch(a.peerId)
     if (known !== undefined && known.ts >= a.ts) return known
     peerKeys.set(a.peerId, a)
+    if (known !== undefined && known.encryptionKey !== a.encryptionKey) pairKeys.forgetRecipient(known.encryptionKey)
     if (known?.encryptionKey !== a.encryptionKey) yield* publish({ _tag: "PeerKeyAdded", peerId: a.peerId })
     return a
   })
@@ -238,6 +277,15 @@ export const make = Effect.gen(function*() {
     return n
   }
 
+  /** The held key of `peerId` to seal to (initialising this peer's first), or `unknown-key`. */
+  const keyOf = (peerId: string) =>
+    Effect.andThen(ready, () => {
+      const key = peerKeys.touch(String(peerId).toLowerCase())
+      return key === undefined
+        ? reported(Effect.fail(new CryptoError({ reason: "unknown-key", message: `no encryption key known for ${peerId}` })))
+        : Effect.succeed(key)
+    })
+
   const lower = (peerIds: Iterable<string>) => new Set([...peerIds].map((id) => String(id).toLowerCase()))
 
   return CryptoManager.of({
@@ -247,22 +295,32 @@ export const make = Effect.gen(function*() {
     current: Effect.sync(() => current?.announcement),
     generateKeyPair: reported(Effect.andThen(init, serial(newKey))),
     encrypt: Effect.fn("CryptoManager.encrypt")(function*(content: Schema.Json, peerId: string) {
-      yield* ready
-      const key = peerKeys.touch(String(peerId).toLowerCase())
-      if (key === undefined) {
-        return yield* reported(Effect.fail(new CryptoError({ reason: "unknown-key", message: `no encryption key known for ${peerId}` })))
-      }
-      return yield* reported(encrypt(content, key.peerId, key.encryptionKey, identity, config))
+      const key = yield* keyOf(peerId)
+      return yield* reported(encrypt(content, key.peerId, key.encryptionKey, identity, sealOptions))
     }),
     decrypt: Effect.fn("CryptoManager.decrypt")(function*(envelope: unknown, expectedSender?: string) {
       const { pair } = yield* ready
       return yield* reported(decrypt(envelope, recipient(pair, yield* Clock.currentTimeMillis), expectedSender, config))
     }),
+    encryptRouted: Effect.fn("CryptoManager.encryptRouted")(function*(content: Schema.Json, peerId: string) {
+      const key = yield* keyOf(peerId)
+      return yield* reported(encryptRouted(content, key.peerId, key.encryptionKey, identity, sealOptions))
+    }),
+    decryptRouted: Effect.fn("CryptoManager.decryptRouted")(function*(envelope: unknown, origin: string) {
+      const { pair } = yield* ready
+      return yield* reported(decryptRouted(envelope, recipient(pair, yield* Clock.currentTimeMillis), origin, config))
+    }),
     sign: (data) => identity.sign(typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     verify: (data, signature, publicKey) => verifySignature(publicKey, signature, typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     getPeerKey: (peerId) => Effect.sync(() => peerKeys.touch(String(peerId).toLowerCase())),
     addPeerKey: (input) => reported(addPeerKey(input)),
-    removePeerKey: (peerId) => Effect.sync(() => peerKeys.delete(String(peerId).toLowerCase())),
+    removePeerKey: (peerId) =>
+      Effect.sync(() => {
+        const id = String(peerId).toLowerCase()
+        const known = peerKeys.get(id)
+        if (known !== undefined) pairKeys.forgetRecipient(known.encryptionKey)
+        return peerKeys.delete(id)
+      }),
     createGroup: (groupId, peerIds) =>
       // `ready` outside `serial`: initialising takes the same permit
       reported(Effect.andThen(ready, serial(Effect.gen(function*() {

@@ -4,6 +4,8 @@
  * - direct: the content sealed for the target (`envelope.ts`, its key from the key directory)
  *   travels as a routed direct message of kind `"e2e"` whose content is the envelope only;
  *   relays see the envelope's header (ids, keys, time) and the ciphertext, never the content.
+ *   The envelope is a routed one (no signature of its own): the origin's signature of the
+ *   frame covers it, and the target opens it only from a frame whose origin verified.
  * - groups: `createGroup`/`addToGroup`/`removeFromGroup` hand the group's new key to each
  *   member in an encrypted direct message of kind `"e2e-group-key"`; `sendEncryptedBroadcast`
  *   floods a group message (`group.ts`) by gossip, kind `"e2e-group"`, which only members
@@ -127,7 +129,8 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
   ): Effect.fn.Return<string, SendError> {
     yield* checkSize(content)
     yield* directory.resolvePeerKey(to)
-    const envelope = yield* crypto.encrypt(content, to)
+    // no signature of its own: the router signs the frame, whose signature covers the envelope
+    const envelope = yield* crypto.encryptRouted(content, to)
     return yield* router.send(to, envelope as unknown as Schema.Json, E2E_KIND, options)
   })
 
@@ -162,7 +165,9 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
    */
   const receive = (m: Delivered, direct: boolean): Effect.Effect<boolean> => {
     if (m.kind === E2E_KIND && direct) {
-      return crypto.decrypt(m.content, m.origin).pipe(
+      // a verified origin signed the frame (and so the envelope in it); an unverified one's
+      // envelope must carry its own signature (and its id derive from its key: it cannot)
+      return (m.verified ? crypto.decryptRouted(m.content, m.origin) : crypto.decrypt(m.content, m.origin)).pipe(
         Effect.flatMap((opened) =>
           PubSub.publish(events, {
             _tag: "MessageReceived",

@@ -108,6 +108,11 @@ export const generateX25519 = (extractable = false): Effect.Effect<X25519Pair, C
     catch: unavailable("X25519 key generation")
   })
 
+/** An X25519 shared secret, in the backend's own form (never exported). */
+export interface SharedSecret {
+  readonly secret: unknown
+}
+
 /** An X25519 key pair: an opaque private key (the backend's own type) and the raw public key. */
 export interface Ephemeral {
   readonly privateKey: unknown
@@ -130,11 +135,20 @@ export interface Primitives {
   /** A key pair for one message. */
   readonly ephemeral: Effect.Effect<Ephemeral, CryptoError>
   /**
-   * The 32-byte AES-256-GCM key `HKDF-SHA256(ikm = X25519(privateKey, publicKey), salt, info)`.
+   * The 32-byte AES-256-GCM key `HKDF-SHA256(ikm = X25519(privateKey, publicKey), salt, info)`:
+   * `expand(shared(privateKey, publicKey), salt, info)`.
    * Fails with `decrypt-failed` when the agreement is refused (a small-order public key,
    * whose shared secret is all zeros).
    */
   agree(privateKey: unknown, publicKey: Bytes, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError>
+  /**
+   * `X25519(privateKey, publicKey)` as the backend's own opaque value (a `Buffer` in Node, an
+   * HKDF `CryptoKey` in WebCrypto), for `expand`; `decrypt-failed` when the agreement is
+   * refused. Kept between messages by `pairKeys.ts`, so one agreement serves many.
+   */
+  shared(privateKey: unknown, publicKey: Bytes): Effect.Effect<SharedSecret, CryptoError>
+  /** The 32-byte key `HKDF-SHA256(ikm = secret, salt, info)`. */
+  expand(secret: SharedSecret, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError>
   /** AES-256-GCM: ciphertext followed by the 16-byte tag (WebCrypto's layout). */
   seal(key: Bytes, iv: Bytes, plaintext: Bytes, aad: Bytes): Effect.Effect<Bytes, CryptoError>
   /** The plaintext, or `decrypt-failed` when the tag does not check (wrong key, ciphertext or associated data). */
@@ -155,20 +169,27 @@ export const makeWebPrimitives = (): Primitives => {
     }
     return key
   }
+  const shared = (privateKey: unknown, publicKey: Bytes): Effect.Effect<SharedSecret, CryptoError> =>
+    Effect.tryPromise({
+      try: async () => {
+        const peer = await subtle().importKey("raw", publicKey, { name: "X25519" }, true, [])
+        const secret = await subtle().deriveBits({ name: "X25519", public: peer }, privateKey as WebKey, 256)
+        return { secret: await subtle().importKey("raw", secret, "HKDF", false, ["deriveBits"]) }
+      },
+      catch: refused("key agreement failed")
+    })
+  const expand = (secret: SharedSecret, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError> =>
+    Effect.tryPromise({
+      try: async () => new Uint8Array(await subtle().deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, secret.secret as WebKey, 256)),
+      catch: refused("key derivation failed")
+    })
   return {
     backend: "webcrypto",
     keyPair: generateX25519(false),
     ephemeral: generateX25519(false),
-    agree: (privateKey, publicKey, salt, info) =>
-      Effect.tryPromise({
-        try: async () => {
-          const peer = await subtle().importKey("raw", publicKey, { name: "X25519" }, true, [])
-          const secret = await subtle().deriveBits({ name: "X25519", public: peer }, privateKey as WebKey, 256)
-          const base = await subtle().importKey("raw", secret, "HKDF", false, ["deriveBits"])
-          return new Uint8Array(await subtle().deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, base, 256))
-        },
-        catch: refused("key agreement failed")
-      }),
+    agree: (privateKey, publicKey, salt, info) => Effect.flatMap(shared(privateKey, publicKey), (secret) => expand(secret, salt, info)),
+    shared,
+    expand,
     seal: (key, iv, plaintext, aad) =>
       Effect.tryPromise({
         try: async () => new Uint8Array(await subtle().encrypt({ name: "AES-GCM", iv, additionalData: aad }, await aesKey(key), plaintext)),
@@ -197,20 +218,28 @@ export const makeNodePrimitives = ({ crypto: node }: NodeModules): Primitives =>
     },
     catch: unavailable("X25519 key generation")
   })
+  const shared = (privateKey: unknown, publicKey: Bytes): Effect.Effect<SharedSecret, CryptoError> =>
+    Effect.try({
+      try: () => {
+        const peer = node.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: toBase64Url(publicKey) }, format: "jwk" })
+        if (!(privateKey instanceof node.KeyObject)) throw new TypeError("not a node:crypto key")
+        // OpenSSL refuses a small-order key (an all-zero secret): that throws here
+        return { secret: node.diffieHellman({ privateKey, publicKey: peer }) }
+      },
+      catch: refused("key agreement failed")
+    })
+  const expand = (secret: SharedSecret, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError> =>
+    Effect.try({
+      try: () => new Uint8Array(node.hkdfSync("sha256", secret.secret as Uint8Array, salt, info, 32)),
+      catch: refused("key derivation failed")
+    })
   return {
     backend: "node",
     keyPair: generate,
     ephemeral: generate,
-    agree: (privateKey, publicKey, salt, info) =>
-      Effect.try({
-        try: () => {
-          const peer = node.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: toBase64Url(publicKey) }, format: "jwk" })
-          if (!(privateKey instanceof node.KeyObject)) throw new TypeError("not a node:crypto key")
-          const secret = node.diffieHellman({ privateKey, publicKey: peer })
-          return new Uint8Array(node.hkdfSync("sha256", secret, salt, info, 32))
-        },
-        catch: refused("key agreement failed")
-      }),
+    agree: (privateKey, publicKey, salt, info) => Effect.flatMap(shared(privateKey, publicKey), (secret) => expand(secret, salt, info)),
+    shared,
+    expand,
     seal: (key, iv, plaintext, aad) =>
       Effect.try({
         try: () => {
