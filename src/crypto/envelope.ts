@@ -28,8 +28,8 @@ import { deeperThan, MAX_CONTENT_DEPTH, parseBounded } from "../internal/jsonLim
 import { peerIdMatchesKey, verifySignature } from "../services/Identity.ts"
 import { CryptoError } from "./CryptoError.ts"
 import { type EncryptionKeyPair, fromJsonInput, Key32, keyIdOf, Millis, PeerIdHex, Signature64, type Signer, tryDecode } from "./keys.ts"
-import { concat, fromBase64Url, fromUtf8, primitives, randomBytes, toBase64Url, utf8 } from "./primitives.ts"
-import type { PairKeys } from "./pairKeys.ts"
+import { Held, type PairKeys } from "./pairKeys.ts"
+import { type AeadKey, type Bytes, concat, fromBase64Url, fromUtf8, primitives, randomBytes, toBase64Url, utf8 } from "./primitives.ts"
 import type { ReplayGuard } from "./replay.ts"
 
 /** Largest plaintext (UTF-8 JSON) any envelope may carry: 256 KiB. `maxPlaintextBytes` lowers it. */
@@ -140,7 +140,18 @@ const header = (e: Header): string =>
 
 const signedBytes = (head: string, ct: string) => utf8(`${head}:${ct}`)
 
-const hkdfInfo = (t: Header["t"], from: string, to: string, id: string) => utf8(`peerpigeon/v1/${t}:${from}:${to}:${id}`)
+/**
+ * The AES-256-GCM key of an envelope, `HKDF-SHA256(ikm = X25519(e, R), salt = epk || R, info)`:
+ * for a signed one, info `"peerpigeon/v1/dm:" + from + ":" + to + ":" + id` (a key per
+ * envelope, as this format always had); for a routed one, `"peerpigeon/v1/dm-routed:" + from +
+ * ":" + to`, one key per ephemeral key and pair of peers, made once (`pairKeys.ts`), each
+ * envelope with its own random nonce and id in the associated data.
+ */
+const messageKey = (held: Held, h: Pick<Header, "t" | "from" | "to" | "id">, salt: Bytes): Effect.Effect<Bytes | AeadKey, CryptoError> => {
+  if (h.t === "dm") return primitives.expand(held.secret, salt, utf8(`peerpigeon/v1/dm:${h.from}:${h.to}:${h.id}`))
+  const label = `${h.from}:${h.to}`
+  return held.aeadKey(label, salt, utf8(`peerpigeon/v1/dm-routed:${label}`))
+}
 
 /**
  * Content as the UTF-8 JSON an envelope carries, or `invalid-content` when it is not JSON,
@@ -183,8 +194,8 @@ const seal = (
     }
     const plaintext = yield* encodeContent(content, options.maxPlaintextBytes ?? envelopeDefaults.maxPlaintextBytes)
     const ts = yield* Clock.currentTimeMillis
-    const { publicKey: epk, secret } = options.pairKeys === undefined
-      ? yield* Effect.flatMap(primitives.ephemeral, (e) => Effect.map(primitives.shared(e.privateKey, recipientRaw), (secret) => ({ publicKey: e.publicKey, secret })))
+    const { held, publicKey: epk } = options.pairKeys === undefined
+      ? yield* Effect.flatMap(primitives.ephemeral, (e) => Effect.map(primitives.shared(e.privateKey, recipientRaw), (secret) => ({ publicKey: e.publicKey, held: new Held(secret, ts) })))
       : yield* options.pairKeys.sealing(recipientKey, recipientRaw, ts)
     const id = toBase64Url(randomBytes(16))
     const iv = randomBytes(12)
@@ -200,7 +211,7 @@ const seal = (
       iv: toBase64Url(iv)
     }
     const aad = header(head)
-    const key = yield* primitives.expand(secret, concat(epk, recipientRaw), hkdfInfo(t, head.from, recipientId, id))
+    const key = yield* messageKey(held, head, concat(epk, recipientRaw))
     return { head, aad, ct: toBase64Url(yield* primitives.seal(key, iv, plaintext, utf8(aad))) }
   })
 
@@ -325,10 +336,10 @@ const open = (
       return yield* fail("bad-sender-key", `${e.from} does not derive from the key it carries`)
     }
     if (!recipient.replay.add(`${e.from}:${e.id}`, e.ts, now)) return yield* fail("replay", `envelope ${e.id} from ${e.from} was seen before`)
-    const secret = recipient.pairKeys === undefined
-      ? yield* primitives.shared(own.privateKey, epk)
+    const held = recipient.pairKeys === undefined
+      ? new Held(yield* primitives.shared(own.privateKey, epk), now)
       : yield* recipient.pairKeys.opening(own.publicKey, own.privateKey, e.epk, epk, now)
-    const key = yield* primitives.expand(secret, concat(epk, ownRaw), hkdfInfo(e.t, e.from, e.to, e.id))
+    const key = yield* messageKey(held, e, concat(epk, ownRaw))
     const content = yield* decodeContent(yield* primitives.open(key, iv, ct, utf8(aad)))
     return { id: e.id, from: e.from, to: e.to, ts: e.ts, content }
   })

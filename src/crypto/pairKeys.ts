@@ -7,9 +7,12 @@
  *   `X25519(e, R)`, reused for every envelope to that key for `ttlMs`, then replaced.
  * - Opening: the shared secret of one of this peer's keys with an ephemeral key seen before.
  *
- * Every envelope still has its own AES-256-GCM key: `HKDF-SHA256(secret, salt = epk || R,
- * info = ... + from + to + id)` with a fresh random 16-byte `id` (and a fresh nonce), so no key
- * and nonce pair ever repeats. An entry's value is a function of its key alone (the secret of
+ * A signed envelope still has its own AES-256-GCM key, `HKDF-SHA256(secret, salt = epk || R,
+ * info = ... + from + to + id)` with a fresh random 16-byte `id`; a routed one uses the key of
+ * its (ephemeral key, recipient key, sender, recipient), `HKDF-SHA256(secret, salt = epk || R,
+ * info = ... + from + to)`, made once here (`aeadKey`), with a fresh random 12-byte nonce per
+ * envelope: one ephemeral key seals at most `maxUses` envelopes, far below the 2^32 random
+ * nonces one AES-GCM key may take. An entry's value is a function of its key alone (the secret of
  * two public keys, computed here), so what a remote peer sends can never make it hold a wrong
  * one; it can only evict entries (bounded, least recently used), which costs agreements again.
  *
@@ -24,32 +27,63 @@
 import { Effect } from "effect"
 import { BoundedMap } from "../internal/boundedMap.ts"
 import type { CryptoError } from "./CryptoError.ts"
-import { type Bytes, type Ephemeral, primitives, type SharedSecret } from "./primitives.ts"
+import { type AeadKey, type Bytes, type Ephemeral, primitives, type SharedSecret } from "./primitives.ts"
 
 export interface PairKeysOptions {
   /** Most secrets held on each side (sealing, opening), least recently used dropped first. Default 1,024. */
   readonly maxEntries?: number
   /** How long one ephemeral key (and a secret of it) is used, in ms. Default 600,000 (10 minutes). */
   readonly ttlMs?: number
+  /** Most envelopes one ephemeral key seals. Default 2^24. */
+  readonly maxUses?: number
 }
 
-export const pairKeysDefaults: Required<PairKeysOptions> = { maxEntries: 1024, ttlMs: 600_000 }
+export const pairKeysDefaults: Required<PairKeysOptions> = { maxEntries: 1024, ttlMs: 600_000, maxUses: 2 ** 24 }
+
+/** AES keys made of one secret (by HKDF info) kept at most: more means someone makes up labels. */
+const KEYS_PER_SECRET = 8
+
+/** A secret held, and the AES keys made of it. */
+export class Held {
+  readonly #keys = new Map<string, AeadKey>()
+  readonly secret: SharedSecret
+  /** When it was made (ms). */
+  readonly at: number
+
+  constructor(secret: SharedSecret, at: number) {
+    this.secret = secret
+    this.at = at
+  }
+
+  /** The AES-256-GCM key `HKDF-SHA256(secret, salt, info)`, made once per `label` (which names `salt` and `info`). */
+  aeadKey(label: string, salt: Bytes, info: Bytes): Effect.Effect<AeadKey, CryptoError> {
+    return Effect.suspend(() => {
+      const held = this.#keys.get(label)
+      if (held !== undefined) return Effect.succeed(held)
+      return Effect.map(primitives.aeadKey(this.secret, salt, info), (key) => {
+        if (this.#keys.size >= KEYS_PER_SECRET) this.#keys.clear()
+        this.#keys.set(label, key)
+        return key
+      })
+    })
+  }
+}
 
 interface Sealing {
   readonly ephemeral: Ephemeral
-  readonly secret: SharedSecret
-  readonly at: number
+  readonly held: Held
+  uses: number
 }
 
 interface Opening {
   /** This peer's public key (base64url) the secret belongs to. */
   readonly own: string
-  readonly secret: SharedSecret
-  readonly at: number
+  readonly held: Held
 }
 
 export class PairKeys {
   readonly ttlMs: number
+  readonly maxUses: number
   /** Recipient public key (base64url) -> the ephemeral key sealing to it. */
   readonly #sealing: BoundedMap<string, Sealing>
   /** "<own public key>:<ephemeral public key>" -> their secret. */
@@ -58,6 +92,8 @@ export class PairKeys {
   constructor(options: PairKeysOptions = {}) {
     const ttlMs = options.ttlMs ?? pairKeysDefaults.ttlMs
     this.ttlMs = ttlMs >= 0 ? ttlMs : pairKeysDefaults.ttlMs
+    const maxUses = options.maxUses ?? pairKeysDefaults.maxUses
+    this.maxUses = maxUses >= 1 ? maxUses : pairKeysDefaults.maxUses
     const maxEntries = options.maxEntries ?? pairKeysDefaults.maxEntries
     this.#sealing = new BoundedMap(maxEntries)
     this.#opening = new BoundedMap(maxEntries)
@@ -74,19 +110,23 @@ export class PairKeys {
   }
 
   /**
-   * The ephemeral public key and shared secret to seal to `recipientKey` (base64url; raw
-   * `recipientRaw`) at `now`: the held ones while younger than `ttlMs`, else new ones.
+   * The ephemeral public key and shared secret to seal one envelope to `recipientKey`
+   * (base64url; raw `recipientRaw`) at `now`: the held ones while younger than `ttlMs` and
+   * used fewer than `maxUses` times, else new ones.
    */
-  sealing(recipientKey: string, recipientRaw: Bytes, now: number): Effect.Effect<{ readonly publicKey: Bytes; readonly secret: SharedSecret }, CryptoError> {
+  sealing(recipientKey: string, recipientRaw: Bytes, now: number): Effect.Effect<{ readonly publicKey: Bytes; readonly held: Held }, CryptoError> {
     return Effect.suspend(() => {
-      const held = this.#sealing.touch(recipientKey)
-      if (held !== undefined && this.#fresh(held.at, now)) return Effect.succeed({ publicKey: held.ephemeral.publicKey, secret: held.secret })
+      const entry = this.#sealing.touch(recipientKey)
+      if (entry !== undefined && this.#fresh(entry.held.at, now) && entry.uses < this.maxUses) {
+        entry.uses++
+        return Effect.succeed({ publicKey: entry.ephemeral.publicKey, held: entry.held })
+      }
       const sealing = this.#sealing
       return Effect.gen(function*() {
         const ephemeral = yield* primitives.ephemeral
-        const secret = yield* primitives.shared(ephemeral.privateKey, recipientRaw)
-        sealing.set(recipientKey, { ephemeral, secret, at: now })
-        return { publicKey: ephemeral.publicKey, secret }
+        const held = new Held(yield* primitives.shared(ephemeral.privateKey, recipientRaw), now)
+        sealing.set(recipientKey, { ephemeral, held, uses: 1 })
+        return { publicKey: ephemeral.publicKey, held }
       })
     })
   }
@@ -96,14 +136,15 @@ export class PairKeys {
    * ephemeral key `epk` (base64url; raw `epkRaw`) at `now`; `decrypt-failed` when the
    * agreement is refused (nothing is held then).
    */
-  opening(ownKey: string, ownPrivate: unknown, epk: string, epkRaw: Bytes, now: number): Effect.Effect<SharedSecret, CryptoError> {
+  opening(ownKey: string, ownPrivate: unknown, epk: string, epkRaw: Bytes, now: number): Effect.Effect<Held, CryptoError> {
     return Effect.suspend(() => {
       const id = `${ownKey}:${epk}`
-      const held = this.#opening.touch(id)
-      if (held !== undefined && this.#fresh(held.at, now)) return Effect.succeed(held.secret)
+      const entry = this.#opening.touch(id)
+      if (entry !== undefined && this.#fresh(entry.held.at, now)) return Effect.succeed(entry.held)
       return Effect.map(primitives.shared(ownPrivate, epkRaw), (secret) => {
-        this.#opening.set(id, { own: ownKey, secret, at: now })
-        return secret
+        const held = new Held(secret, now)
+        this.#opening.set(id, { own: ownKey, held })
+        return held
       })
     })
   }

@@ -22,7 +22,7 @@ describe("pair keys", () => {
       const first = yield* keys.sealing(bob.pair.publicKey, raw(bob.pair.publicKey), 0)
       const again = yield* keys.sealing(bob.pair.publicKey, raw(bob.pair.publicKey), 999)
       assert.strictEqual(toBase64Url(again.publicKey), toBase64Url(first.publicKey))
-      assert.strictEqual(again.secret, first.secret)
+      assert.strictEqual(again.held, first.held)
       const other = yield* keys.sealing(carol.pair.publicKey, raw(carol.pair.publicKey), 999)
       assert.notStrictEqual(toBase64Url(other.publicKey), toBase64Url(first.publicKey), "each recipient key its own")
       const expired = yield* keys.sealing(bob.pair.publicKey, raw(bob.pair.publicKey), 1000)

@@ -3,6 +3,8 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { detectNode } from "../../src/internal/cryptoBackend.ts"
 import {
+  decodeNode,
+  decodePortable,
   fromBase64Url,
   makeNodePrimitives,
   makeWebPrimitives,
@@ -62,5 +64,17 @@ describe("crypto primitives", () => {
       assert.isUndefined(fromBase64Url(bad, 100), bad)
     }
     assert.deepStrictEqual(fromBase64Url("AA", 1), new Uint8Array([0]))
+  })
+
+  it("base64url: the browsers' decoder and Node's accept and decode exactly the same texts", () => {
+    const same = (text: string) => {
+      const portable = decodePortable(text)
+      const node = decodeNode(Buffer, text)
+      assert.deepStrictEqual(node === undefined ? undefined : [...node], portable === undefined ? undefined : [...portable], text)
+    }
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => same(toBase64Url(bytes))))
+    // any text over the alphabet and a few others (padding, +, /, space, non-ASCII)
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom(..."AQgwBC_-9z=+/ \u00e9".split("")), maxLength: 12 }), same))
+    for (const bad of ["A", "AB=", "A+", "A/", "AB!", "AB\u00e9A", "AB", "AAB", "A A", "AA=="]) same(bad)
   })
 })
