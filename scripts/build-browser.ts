@@ -7,9 +7,17 @@
  *   npm run build:browser        (or: node scripts/build-browser.ts)
  *
  * The build fails when anything Node-only reaches the bundle: a `node:` import, a Node
- * built-in, `ws`, `@effect/platform-node`, or a static import of werift. werift's one
+ * built-in, `ws`, `@effect/platform-node`, a static import of werift, or the `node:crypto`
+ * backends (`src/crypto/nodePrimitives.ts`, `src/internal/nodeCrypto.ts`: package.json's
+ * `browser` field maps them to stubs, for this build and for any bundler of `dist/`). werift's one
  * dynamic import (`layerWerift` in src/layers/RtcPeerConnection.ts, which the browser never
  * calls) resolves to a stub that throws, so werift itself is never bundled.
+ *
+ * One size fix (`lib0DomPure`): lib0's `dom.js` (which `lib0/logging` imports, and Yjs imports
+ * that) makes DOM-node schemas at its top level (`$.$custom(...)` calls esbuild cannot prove
+ * free of effects), which keeps all of `lib0/schema.js` in any bundle with Yjs: 7 KiB minified,
+ * 2.5 KiB gzip, none of it used. The plugin marks those calls `@__PURE__` (they are: each builds a
+ * schema object and nothing else), so the unused ones go.
  *
  * `npm run dev` and the browser tests call `buildBrowser()` themselves, so a stale dist/ is
  * never served.
@@ -48,10 +56,21 @@ const bareName = (path: string): string => {
   return path.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!
 }
 
-/** Refuses Node-only modules; stubs werift's lazy (dynamic) import. */
+/** lib0's top-level schema calls in `dom.js`, annotated as pure (see the module comment). */
+export const lib0DomPure = (source: string): string =>
+  source.replace(/^(export const \$\w+ = )(\$\.\$custom\()/gm, "$1/* @__PURE__ */ $2")
+
+/**
+ * Refuses Node-only modules; stubs werift's lazy (dynamic) import; lets unused lib0 schema code
+ * go (`lib0DomPure`).
+ */
 export const browserOnly: esbuild.Plugin = {
   name: "peerpigeon-browser-only",
   setup(build) {
+    build.onLoad({ filter: /[\\/]lib0[\\/]dom\.js$/ }, async (args) => {
+      const { readFile } = await import("node:fs/promises")
+      return { contents: lib0DomPure(await readFile(args.path, "utf8")), loader: "js" }
+    })
     build.onResolve({ filter: /^[^./]/ }, (args) => {
       const name = bareName(args.path)
       if (name === "werift" && args.kind === "dynamic-import") {
@@ -114,6 +133,9 @@ export const buildBrowser = async (options: BuildBrowserOptions = {}): Promise<B
   const inputs = Object.keys(metafile.inputs)
   const leaked = inputs.filter((p) => /node_modules\/(werift|ws|@effect\/platform-node)/.test(p))
   if (leaked.length > 0) throw new Error(`Node-only code in the browser bundle: ${leaked.join(", ")}`)
+  // the Node crypto backends are mapped to stubs by package.json's `browser` field
+  const nodeBackends = inputs.filter((p) => /src\/(crypto\/nodePrimitives|internal\/nodeCrypto)\.ts$/.test(p))
+  if (nodeBackends.length > 0) throw new Error(`Node crypto backends in the browser bundle: ${nodeBackends.join(", ")}`)
   const { readFile } = await import("node:fs/promises")
   assertNoNodeImports(bundle, await readFile(bundle, "utf8"))
 

@@ -57,9 +57,9 @@ export const Iv12 = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{16}$/))
 /** A ciphertext with its tag: at least 17 bytes (one byte of JSON), at most `MAX_CT_CHARS` characters. */
 export const Ciphertext = Schema.String.check(Schema.isBetweenLength(23, MAX_CT_CHARS), Schema.isPattern(/^[A-Za-z0-9_-]*$/))
 
-export const Envelope = Schema.Struct({
+/** The fields both kinds of envelope have, `t` and `sig` apart. */
+const envelopeFields = {
   v: Schema.Literal(1),
-  t: Schema.Literal("dm"),
   id: Id16,
   from: PeerIdHex,
   /** The sender's Ed25519 identity key; `from` must derive from it. */
@@ -71,9 +71,10 @@ export const Envelope = Schema.Struct({
   /** The ephemeral X25519 public key. */
   epk: Key32,
   iv: Iv12,
-  ct: Ciphertext,
-  sig: Signature64
-})
+  ct: Ciphertext
+}
+
+export const Envelope = Schema.Struct({ ...envelopeFields, t: Schema.Literal("dm"), sig: Signature64 })
 export type Envelope = typeof Envelope.Type
 
 /**
@@ -82,19 +83,7 @@ export type Envelope = typeof Envelope.Type
  * origin signs its whole content), so it opens only through `decryptRouted`, given the
  * verified origin of that frame; `decrypt` refuses it.
  */
-export const RoutedEnvelope = Schema.Struct({
-  v: Schema.Literal(1),
-  t: Schema.Literal("dm-routed"),
-  id: Id16,
-  from: PeerIdHex,
-  fromKey: Key32,
-  to: PeerIdHex,
-  kid: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{11}$/)),
-  ts: Millis,
-  epk: Key32,
-  iv: Iv12,
-  ct: Ciphertext
-})
+export const RoutedEnvelope = Schema.Struct({ ...envelopeFields, t: Schema.Literal("dm-routed") })
 export type RoutedEnvelope = typeof RoutedEnvelope.Type
 
 const AnyEnvelope = Schema.Union([Envelope, RoutedEnvelope])

@@ -11,9 +11,9 @@
  * @since 2.0.0
  */
 import { Effect } from "effect"
-import { detectNode, type NodeModules } from "../internal/cryptoBackend.ts"
 import { toBase64Url as toBase64UrlJs } from "../internal/identityProof.ts"
 import { CryptoError } from "./CryptoError.ts"
+import { nodePrimitives } from "./nodePrimitives.ts"
 
 export type WebKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
 export type Bytes = Uint8Array<ArrayBuffer>
@@ -22,13 +22,11 @@ const subtle = () => globalThis.crypto.subtle
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
-/** Node's `Buffer` where the runtime has one (its base64url is native: several times the speed of the loops below on a 1 KB ciphertext). */
-const NodeBuffer = detectNode()?.Buffer
+/** The Node backend (`nodePrimitives.ts`; `undefined` in browsers, whose bundles leave it out). */
+const node = nodePrimitives()
 
-/** base64url without padding. */
-export const toBase64Url: (bytes: Uint8Array) => string = NodeBuffer === undefined
-  ? toBase64UrlJs
-  : (bytes) => NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url")
+/** base64url without padding (Node's encoder where there is one: native, several times the speed on a 1 KB ciphertext). */
+export const toBase64Url: (bytes: Uint8Array) => string = node?.toBase64Url ?? toBase64UrlJs
 
 /** CSPRNG output drawn 4 KiB at a time (a call costs microseconds); each byte is handed out once. */
 const pool = new Uint8Array(4096)
@@ -86,7 +84,7 @@ for (let i = 0; i < B64.length; i++) INDEX[B64.charCodeAt(i)] = i
 export const fromBase64Url = (text: string, maxBytes: number): Bytes | undefined => {
   const n = text.length
   if (n % 4 === 1 || Math.floor((n * 3) / 4) > maxBytes) return undefined
-  return NodeBuffer === undefined ? decodePortable(text) : decodeNode(NodeBuffer, text)
+  return node === undefined ? decodePortable(text) : node.fromBase64Url(text)
 }
 
 /** The browsers' decoder of `fromBase64Url` (exported for the tests that hold both to one behaviour). */
@@ -110,19 +108,6 @@ export const decodePortable = (text: string): Bytes | undefined => {
   }
   // the bits left over must be zero, so each byte string has exactly one encoding
   if (bits > 0 && (value & ((1 << bits) - 1)) !== 0) return undefined
-  return out
-}
-
-const BASE64URL = /^[A-Za-z0-9_-]*$/
-
-/** Node's decoder of `fromBase64Url`: the same acceptance, checked before it decodes (it would skip bad characters). */
-export const decodeNode = (buffer: NonNullable<typeof NodeBuffer>, text: string): Bytes | undefined => {
-  if (text.length % 4 === 1 || !BASE64URL.test(text)) return undefined
-  const unused = ((text.length % 4) * 6) % 8
-  if (unused > 0 && (INDEX[text.charCodeAt(text.length - 1)]! & ((1 << unused) - 1)) !== 0) return undefined
-  const decoded = buffer.from(text, "base64url")
-  const out = new Uint8Array(decoded.length)
-  out.set(decoded)
   return out
 }
 
@@ -168,8 +153,8 @@ export interface Ephemeral {
 /**
  * What the envelopes are computed with. Two backends compute exactly the same bytes:
  * WebCrypto (browsers), and `node:crypto`'s synchronous calls where the runtime has them
- * (reached through `process.getBuiltinModule`, as `internal/cryptoBackend.ts` does, so the
- * browser bundle holds no Node built-in): about 5x cheaper per envelope than WebCrypto's
+ * (`nodePrimitives.ts`, reached through `process.getBuiltinModule`, and left out of browser
+ * bundles by package.json's `browser` field): about 5x cheaper per envelope than WebCrypto's
  * promise and thread-pool round trips. Private keys are the backend's own: a non-extractable
  * WebCrypto `CryptoKey`, or a Node `KeyObject` (Node deprecates converting non-extractable
  * CryptoKeys to KeyObjects, DEP0204, so the Node backend makes its own).
@@ -262,80 +247,5 @@ export const makeWebPrimitives = (): Primitives => {
   }
 }
 
-/** The synchronous `node:crypto` backend. */
-export const makeNodePrimitives = ({ crypto: node }: NodeModules): Primitives => {
-  type NodeSecret = ReturnType<typeof node.createSecretKey>
-  const bytes = (b: Uint8Array): Bytes => {
-    const out = new Uint8Array(b.length)
-    out.set(b)
-    return out
-  }
-  const generate = Effect.try({
-    try: () => {
-      const pair = node.generateKeyPairSync("x25519")
-      // the raw key is the last 32 bytes of its 44-byte SPKI encoding
-      return { privateKey: pair.privateKey, publicKey: bytes(pair.publicKey.export({ format: "der", type: "spki" }).subarray(12)) }
-    },
-    catch: unavailable("X25519 key generation")
-  })
-  const shared = (privateKey: unknown, publicKey: Bytes): Effect.Effect<SharedSecret, CryptoError> =>
-    Effect.try({
-      try: () => {
-        const peer = node.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: toBase64Url(publicKey) }, format: "jwk" })
-        if (!(privateKey instanceof node.KeyObject)) throw new TypeError("not a node:crypto key")
-        // OpenSSL refuses a small-order key (an all-zero secret): that throws here. A KeyObject
-        // rather than bytes: node:crypto checks a byte key slowly (HKDF costs half with this)
-        return { secret: node.createSecretKey(node.diffieHellman({ privateKey, publicKey: peer })) }
-      },
-      catch: refused("key agreement failed")
-    })
-  const expand = (secret: SharedSecret, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError> =>
-    Effect.try({
-      try: () => new Uint8Array(node.hkdfSync("sha256", secret.secret as NodeSecret, salt, info, 32)),
-      catch: refused("key derivation failed")
-    })
-  // a KeyObject rather than bytes: createCipheriv takes a third of the time with one
-  const nodeKey = (key: Bytes | AeadKey) => (isAead(key) ? (key.aead as NodeSecret) : node.createSecretKey(key))
-  return {
-    backend: "node",
-    keyPair: generate,
-    ephemeral: generate,
-    agree: (privateKey, publicKey, salt, info) => Effect.flatMap(shared(privateKey, publicKey), (secret) => expand(secret, salt, info)),
-    shared,
-    expand,
-    aeadKey: (secret, salt, info) =>
-      Effect.try({
-        try: () => ({ aead: node.createSecretKey(new Uint8Array(node.hkdfSync("sha256", secret.secret as NodeSecret, salt, info, 32))) }),
-        catch: refused("key derivation failed")
-      }),
-    seal: (key, iv, plaintext, aad) =>
-      Effect.try({
-        try: () => {
-          const cipher = node.createCipheriv("aes-256-gcm", nodeKey(key), iv)
-          cipher.setAAD(aad)
-          const head = cipher.update(plaintext)
-          const tail = cipher.final()
-          return concat(head, tail, cipher.getAuthTag())
-        },
-        catch: unavailable("AES-GCM encryption")
-      }),
-    open: (key, iv, ciphertext, aad) =>
-      Effect.try({
-        try: () => {
-          if (ciphertext.length < 16) throw new Error("too short")
-          const decipher = node.createDecipheriv("aes-256-gcm", nodeKey(key), iv)
-          decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16))
-          decipher.setAAD(aad)
-          const head = decipher.update(ciphertext.subarray(0, ciphertext.length - 16))
-          return concat(head, decipher.final())
-        },
-        catch: refused("AES-GCM authentication failed")
-      })
-  }
-}
-
 /** The backend of this runtime. */
-export const primitives: Primitives = (() => {
-  const node = detectNode()
-  return node === undefined ? makeWebPrimitives() : makeNodePrimitives(node)
-})()
+export const primitives: Primitives = node?.primitives ?? makeWebPrimitives()

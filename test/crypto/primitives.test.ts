@@ -1,12 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { detectNode } from "../../src/internal/cryptoBackend.ts"
+import { decodeNode, makeNodePrimitives } from "../../src/crypto/nodePrimitives.ts"
+import { detectNode } from "../../src/internal/nodeCrypto.ts"
 import {
-  decodeNode,
   decodePortable,
   fromBase64Url,
-  makeNodePrimitives,
   makeWebPrimitives,
   primitives,
   randomBytes,
