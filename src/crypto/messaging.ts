@@ -128,7 +128,8 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
     options?: { readonly id?: string }
   ): Effect.fn.Return<string, SendError> {
     yield* checkSize(content)
-    yield* directory.resolvePeerKey(to)
+    // the directory only when the key is not held already (a lookup per message costs a span)
+    if ((yield* crypto.getPeerKey(to)) === undefined) yield* directory.resolvePeerKey(to)
     // no signature of its own: the router signs the frame, whose signature covers the envelope
     const envelope = yield* crypto.encryptRouted(content, to)
     return yield* router.send(to, envelope as unknown as Schema.Json, E2E_KIND, options)
