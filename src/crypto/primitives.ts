@@ -207,7 +207,7 @@ export const makeWebPrimitives = (): Primitives => {
       try: async () => {
         const peer = await subtle().importKey("raw", publicKey, { name: "X25519" }, true, [])
         const secret = await subtle().deriveBits({ name: "X25519", public: peer }, privateKey as WebKey, 256)
-        return { secret: await subtle().importKey("raw", secret, "HKDF", false, ["deriveBits"]) }
+        return { secret: await subtle().importKey("raw", secret, "HKDF", false, ["deriveBits", "deriveKey"]) }
       },
       catch: refused("key agreement failed")
     })

@@ -45,6 +45,16 @@ describe("crypto primitives", () => {
           yield* expectRefusal(receiver.open(received, iv, bad, aad), "decrypt-failed")
           yield* expectRefusal(receiver.open(received, iv, ct, utf8("other header")), "decrypt-failed")
           yield* expectRefusal(receiver.open(received, iv, ct.subarray(0, 10), aad), "decrypt-failed")
+          // the same key kept as a key object (aeadKey, from a kept agreement), on either side
+          const sentKey = yield* sender.aeadKey(yield* sender.shared(e.privateKey, recipient.publicKey), salt, info)
+          const receivedKey = yield* receiver.aeadKey(yield* receiver.shared(recipient.privateKey, e.publicKey), salt, info)
+          const ct2 = yield* sender.seal(sentKey, iv, utf8("hello"), aad)
+          assert.deepStrictEqual(ct2, ct, "the same bytes as under the raw key")
+          assert.deepStrictEqual(yield* receiver.open(receivedKey, iv, ct2, aad), utf8("hello"))
+          assert.deepStrictEqual(yield* receiver.open(received, iv, ct2, aad), utf8("hello"))
+          yield* expectRefusal(receiver.open(receivedKey, iv, bad, aad), "decrypt-failed")
+          // and expand (a key per message) from a kept agreement gives agree's key
+          assert.deepStrictEqual(yield* receiver.expand(yield* receiver.shared(recipient.privateKey, e.publicKey), salt, info), sent)
         }
         // a small-order public key (all zeros) is refused
         yield* expectRefusal(sender.agree(e.privateKey, new Uint8Array(32), salt, info), "decrypt-failed")
