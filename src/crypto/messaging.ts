@@ -122,7 +122,7 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
     })
 
   /** Seals `content` for `to` (its key resolved through the directory) and routes the envelope. */
-  const sendEncryptedMessage = Effect.fn("Mesh.sendEncryptedMessage")(function*(
+  const sendEncryptedMessage = Effect.fnUntraced(function*(
     to: PeerId,
     content: Schema.Json,
     options?: { readonly id?: string }
@@ -148,7 +148,7 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
       return { groupId: result.groupId, epoch: result.epoch, members: result.members, handedTo, missing: result.missing } satisfies GroupResult
     })
 
-  const sendEncryptedBroadcast = Effect.fn("Mesh.sendEncryptedBroadcast")(function*(
+  const sendEncryptedBroadcast = Effect.fnUntraced(function*(
     content: Schema.Json,
     groupId: string
   ): Effect.fn.Return<string, SendError> {
