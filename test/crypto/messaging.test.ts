@@ -80,7 +80,8 @@ describe("encrypted messaging over the mesh services", () => {
     Effect.gen(function*() {
       const { a, b, sent, messaging, delivered } = yield* setup
       const stale = () => a.crypto.encrypt("x", b.peerId)
-      const envelopes = [yield* stale(), yield* stale(), yield* stale()]
+      // the first a routed envelope (what sendEncryptedMessage sends), the others signed
+      const envelopes = [yield* a.crypto.encryptRouted("x", b.peerId), yield* stale(), yield* stale()]
       // three rotations: the key those envelopes were sealed to is no longer kept
       for (let i = 0; i < 3; i++) yield* b.crypto.generateKeyPair
       const current = yield* b.crypto.getAnnouncement
