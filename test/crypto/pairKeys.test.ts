@@ -56,6 +56,25 @@ describe("pair keys", () => {
       assert.deepStrictEqual(keys.size, { sealing: 0, opening: 0 })
     }))
 
+  it.effect("an ephemeral key seals at most maxUses envelopes; a secret's AES keys are made once per label, a few labels at most", () =>
+    Effect.gen(function*() {
+      const bob = yield* makePeer()
+      const keys = new PairKeys({ maxUses: 2 })
+      const first = yield* keys.sealing(bob.pair.publicKey, raw(bob.pair.publicKey), 0)
+      const second = yield* keys.sealing(bob.pair.publicKey, raw(bob.pair.publicKey), 0)
+      const third = yield* keys.sealing(bob.pair.publicKey, raw(bob.pair.publicKey), 0)
+      assert.strictEqual(second.held, first.held)
+      assert.notStrictEqual(third.held, first.held, "a new one after maxUses")
+      const salt = new Uint8Array(64)
+      const info = (label: string) => new TextEncoder().encode(label) as Uint8Array<ArrayBuffer>
+      const k1 = yield* first.held.aeadKey("a:b", salt, info("a:b"))
+      assert.strictEqual(yield* first.held.aeadKey("a:b", salt, info("a:b")), k1)
+      assert.notStrictEqual(yield* first.held.aeadKey("a:c", salt, info("a:c")), k1)
+      // made-up labels (a sender naming other peers under one ephemeral key) do not pile up
+      for (let i = 0; i < 20; i++) yield* first.held.aeadKey(`x:${i}`, salt, info(`x:${i}`))
+      assert.notStrictEqual(yield* first.held.aeadKey("a:b", salt, info("a:b")), k1, "dropped, made again")
+    }))
+
   it.effect("forgetRecipient: the next envelope to that key gets a new ephemeral key", () =>
     Effect.gen(function*() {
       const bob = yield* makePeer()
