@@ -2,24 +2,36 @@
  * End-to-end encrypted direct messages: a JSON envelope only the recipient can open and only
  * the sender can have made.
  *
- * Sealing (ephemeral-static, HPKE base mode in shape): the sender makes a fresh X25519 key
- * pair `e` per message; `k = HKDF-SHA256(ikm = X25519(e, R), salt = epk || R, info =
- * "peerpigeon/v1/dm:" + from + ":" + to + ":" + id)`; `ct = AES-256-GCM(k, iv, utf8(JSON(content)),
- * aad = header)`; then the sender's Ed25519 identity signs header + ct. Ephemeral rather than
- * static-static because then the sender needs no X25519 key of its own to send, the
- * recipient needs none of the sender's to open, every message has its own AES key (no nonce
- * bookkeeping across messages), and a leak of the sender's keys opens nothing it sent;
- * authenticity comes from the signature instead of the key agreement. What it does not give:
- * forward secrecy against a leak of the recipient's X25519 key (rotate it with
- * `generateKeyPair`; a ratchet is the later upgrade).
+ * Sealing (ephemeral-static, HPKE base mode in shape): the sender holds an X25519 key pair `e`
+ * for the recipient's key `R` (a fresh one without `pairKeys`; with it, one per recipient key
+ * for up to `ttlMs`, see `pairKeys.ts`); `k = HKDF-SHA256(ikm = X25519(e, R), salt = epk || R,
+ * info)`; `ct = AES-256-GCM(k, iv, utf8(JSON(content)), aad = header)` with a fresh random `iv`
+ * and a fresh random 16-byte `id` in the header. Two kinds:
  *
- * `from` and `to` are bound three times (HKDF info, AAD, signature), so an envelope re-signed
- * by someone else as their own ("surreptitious forwarding") fails to decrypt, and one sent to
- * another peer is refused before any crypto.
+ * - `"dm"` (`encrypt`): info `"peerpigeon/v1/dm:" + from + ":" + to + ":" + id` (a key per
+ *   envelope), and the sender's Ed25519 identity signs header + ct. An envelope to carry any way.
+ * - `"dm-routed"` (`encryptRouted`): info `"peerpigeon/v1/dm-routed:" + from + ":" + to` (a key
+ *   per ephemeral key and pair of peers, kept), no signature: it is the content of a routed
+ *   direct message, whose origin signature covers it whole, and opens only through
+ *   `decryptRouted` given that frame's verified origin.
+ *
+ * Ephemeral rather than static-static because then the sender needs no X25519 key of its own
+ * to send and the recipient needs none of the sender's to open; authenticity comes from a
+ * signature (the envelope's or the frame's), not from the key agreement, so a leak of the
+ * recipient's key does not let anyone forge senders. What it does not give: forward secrecy
+ * against a leak of the recipient's X25519 key (rotate it with `generateKeyPair`; a ratchet is
+ * the later upgrade), nor, for the `ttlMs` an ephemeral key is kept, against a leak of the
+ * sender's memory.
+ *
+ * `from` and `to` are bound in the HKDF info and the AAD (and the signature or the frame's), and
+ * the kind in both, so an envelope re-signed by someone else as their own ("surreptitious
+ * forwarding"), re-wrapped in another origin's frame or relabelled as the other kind fails to
+ * decrypt, and one sent to another peer is refused before any crypto.
  *
  * Opening checks, cheapest first: shape and bounds (untrusted input), recipient, expected
- * sender, age and skew, that `from` derives from `fromKey`, the signature, the replay cache,
- * then the AES-GCM tag. Every refusal is a `CryptoError` with its `reason`; nothing throws.
+ * sender (the frame's origin for a routed one), age and skew, that `from` derives from
+ * `fromKey`, the signature of a signed one, the replay cache, then the AES-GCM tag. Every
+ * refusal is a `CryptoError` with its `reason`; nothing throws.
  *
  * @since 2.0.0
  */
@@ -108,7 +120,7 @@ export interface Recipient {
   readonly pairKeys?: PairKeys
 }
 
-/** What sealing needs of the sender: its identity (a signer for `encrypt`), and optionally the secrets it keeps. */
+/** Sealing's options: the envelope limits, and the agreements the sender keeps between envelopes. */
 export interface SealOptions extends EnvelopeOptions {
   /** Secrets kept between envelopes (`pairKeys.ts`); without it, a fresh ephemeral key per envelope. */
   readonly pairKeys?: PairKeys
