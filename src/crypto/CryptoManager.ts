@@ -3,13 +3,16 @@
  * encryption key and signed announcement (`keys.ts`), the verified keys of other peers,
  * sealed direct messages (`envelope.ts`) and group keys (`group.ts`), and events.
  *
- * Built on the `Identity` service: the identity signs the announcement, every envelope and
- * every group message; the encryption key is separate from it (see `keys.ts`). A peer with a
+ * Built on the `Identity` service: the identity signs the announcement, every signed envelope
+ * and every group message (a routed envelope is signed by the frame that carries it, see
+ * `envelope.ts`); the encryption key is separate from it (see `keys.ts`). A peer with a
  * custom (unverified) id cannot use it: others could not tell its envelopes from forgeries.
  *
  * Bounded: peer keys (LRU, `peerKeysLimit`), groups (LRU, `groupsLimit`), members per group,
- * the replay cache, and the encryption keys kept after rotations (`previousKeys`, each for
- * `previousKeyGraceMs`, so envelopes sealed to a key just replaced still open).
+ * the replay cache, the encryption keys kept after rotations (`previousKeys`, each for
+ * `previousKeyGraceMs`, so envelopes sealed to a key just replaced still open), and the key
+ * agreements kept between envelopes (`pairKeys.ts`: `pairKeysLimit` each side, for
+ * `pairKeyTtlMs`; dropped at a rotation, and for a peer whose key changed).
  *
  * @since 2.0.0
  */
