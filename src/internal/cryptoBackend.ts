@@ -28,6 +28,9 @@ import { fromBase64Url, toBase64Url } from "./identityProof.ts"
 import { nodeCryptoBackend } from "./nodeCrypto.ts"
 import { sha256 as sha256Js } from "./sha256.ts"
 
+// where they were before the Node backend moved to its own module (the browser stub has them too)
+export { detectNode, type NodeModules } from "./nodeCrypto.ts"
+
 export type MaybePromise<A> = A | Promise<A>
 
 type WebKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
