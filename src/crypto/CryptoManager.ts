@@ -3,13 +3,16 @@
  * encryption key and signed announcement (`keys.ts`), the verified keys of other peers,
  * sealed direct messages (`envelope.ts`) and group keys (`group.ts`), and events.
  *
- * Built on the `Identity` service: the identity signs the announcement, every envelope and
- * every group message; the encryption key is separate from it (see `keys.ts`). A peer with a
+ * Built on the `Identity` service: the identity signs the announcement, every signed envelope
+ * and every group message (a routed envelope is signed by the frame that carries it, see
+ * `envelope.ts`); the encryption key is separate from it (see `keys.ts`). A peer with a
  * custom (unverified) id cannot use it: others could not tell its envelopes from forgeries.
  *
  * Bounded: peer keys (LRU, `peerKeysLimit`), groups (LRU, `groupsLimit`), members per group,
- * the replay cache, and the encryption keys kept after rotations (`previousKeys`, each for
- * `previousKeyGraceMs`, so envelopes sealed to a key just replaced still open).
+ * the replay cache, the encryption keys kept after rotations (`previousKeys`, each for
+ * `previousKeyGraceMs`, so envelopes sealed to a key just replaced still open), and the key
+ * agreements kept between envelopes (`pairKeys.ts`: `pairKeysLimit` each side, for
+ * `pairKeyTtlMs`; dropped at a rotation, and for a peer whose key changed).
  *
  * @since 2.0.0
  */
@@ -17,9 +20,20 @@ import { Clock, Context, Effect, Layer, PubSub, type Schema, type Scope, Semapho
 import { BoundedMap } from "../internal/boundedMap.ts"
 import { Identity, verifySignature } from "../services/Identity.ts"
 import { CryptoError } from "./CryptoError.ts"
-import { type Decrypted, decrypt, type Envelope, encrypt, envelopeDefaults, type EnvelopeOptions } from "./envelope.ts"
+import {
+  type Decrypted,
+  decrypt,
+  decryptRouted,
+  type Envelope,
+  encrypt,
+  encryptRouted,
+  envelopeDefaults,
+  type EnvelopeOptions,
+  type RoutedEnvelope
+} from "./envelope.ts"
 import { acceptHandoff, decryptGroup, encryptGroup, type GroupDecrypted, type GroupKey, type GroupMessage, handOut, makeGroupKey, rotate } from "./group.ts"
 import { announce, type EncryptionKeyPair, generateEncryptionKeyPair, type KeyAnnouncement, verifyAnnouncement } from "./keys.ts"
+import { PairKeys, pairKeysDefaults } from "./pairKeys.ts"
 import { utf8 } from "./primitives.ts"
 import { ReplayGuard } from "./replay.ts"
 import { open as openBox, type SealedBox } from "./sealedBox.ts"
@@ -42,6 +56,13 @@ export interface CryptoOptions extends EnvelopeOptions {
   readonly previousKeys?: number
   /** How long a replaced encryption key still opens envelopes, in ms. Default 7 days. */
   readonly previousKeyGraceMs?: number
+  /**
+   * Key agreements kept between envelopes (`pairKeys.ts`), on each side (sealing: one per
+   * recipient key; opening: one per ephemeral key seen). Default 1,024.
+   */
+  readonly pairKeysLimit?: number
+  /** How long one ephemeral key seals to one recipient key (and its secret is kept), in ms. Default 600,000 (10 minutes). */
+  readonly pairKeyTtlMs?: number
 }
 
 export const cryptoDefaults: Required<CryptoOptions> = {
@@ -52,7 +73,9 @@ export const cryptoDefaults: Required<CryptoOptions> = {
   maxGroupMembers: 256,
   replayCacheSize: 16_384,
   previousKeys: 2,
-  previousKeyGraceMs: 7 * 24 * 3600_000
+  previousKeyGraceMs: 7 * 24 * 3600_000,
+  pairKeysLimit: pairKeysDefaults.maxEntries,
+  pairKeyTtlMs: pairKeysDefaults.ttlMs
 }
 
 export const CryptoConfig = Context.Reference<CryptoOptions>("peerpigeon/CryptoConfig", { defaultValue: () => cryptoDefaults })
@@ -91,9 +114,20 @@ export class CryptoManager extends Context.Service<CryptoManager, {
   readonly current: Effect.Effect<KeyAnnouncement | undefined>
   /** Replaces the encryption key (the old one still opens envelopes for a grace period); the new announcement. */
   readonly generateKeyPair: Effect.Effect<KeyAnnouncement, CryptoError>
+  /** Seals `content` for `peerId` (its key held), signed: an envelope to carry any way. */
   encrypt(content: Schema.Json, peerId: string): Effect.Effect<Envelope, CryptoError>
-  /** Opens an envelope (object or JSON text) sent to this peer, by `expectedSender` when given. */
+  /** Opens a signed envelope (object or JSON text) sent to this peer, by `expectedSender` when given. */
   decrypt(envelope: unknown, expectedSender?: string): Effect.Effect<Decrypted, CryptoError>
+  /**
+   * Seals `content` for `peerId` without a signature of its own: only for the content of a
+   * direct message this peer signs as its origin (see `envelope.encryptRouted`).
+   */
+  encryptRouted(content: Schema.Json, peerId: string): Effect.Effect<RoutedEnvelope, CryptoError>
+  /**
+   * Opens the envelope of a received direct message whose origin signature verified, `origin`
+   * being that verified origin (never an id the message merely claims).
+   */
+  decryptRouted(envelope: unknown, origin: string): Effect.Effect<Decrypted, CryptoError>
   /** Ed25519 signature (base64url) by this peer's identity over `data` (UTF-8 when a string). */
   sign(data: string | Uint8Array): Effect.Effect<string>
   /** True when `signature` is `publicKey`'s (raw Ed25519, base64url) over `data`; never fails. */
@@ -138,6 +172,8 @@ const makeDisabled = Effect.gen(function*() {
     generateKeyPair: off,
     encrypt: () => off,
     decrypt: () => off,
+    encryptRouted: () => off,
+    decryptRouted: () => off,
     sign: (data) => identity.sign(typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     verify: (data, signature, publicKey) => verifySignature(publicKey, signature, typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     getPeerKey: () => Effect.succeed(undefined),
@@ -167,6 +203,8 @@ export const make = Effect.gen(function*() {
   const peerKeys = new BoundedMap<string, KeyAnnouncement>(config.peerKeysLimit)
   const groups = new BoundedMap<string, GroupKey>(config.groupsLimit)
   const replay = new ReplayGuard({ maxEntries: config.replayCacheSize, windowMs: config.maxAgeMs })
+  const pairKeys = new PairKeys({ maxEntries: config.pairKeysLimit, ttlMs: config.pairKeyTtlMs })
+  const sealOptions = { ...config, pairKeys }
   let current: { readonly pair: EncryptionKeyPair; readonly announcement: KeyAnnouncement } | undefined
   let previous: ReadonlyArray<EncryptionKeyPair & { readonly retiredAt: number }> = []
 
@@ -188,6 +226,8 @@ export const make = Effect.gen(function*() {
       previous = [{ ...current.pair, retiredAt: now }, ...previous].slice(0, config.previousKeys)
     }
     current = { pair, announcement }
+    // a rotation starts afresh: new ephemeral keys to every peer, and no secret of a key dropped
+    pairKeys.clear()
     yield* publish({ _tag: "KeyAnnounced", announcement })
     return announcement
   })
@@ -202,6 +242,7 @@ export const make = Effect.gen(function*() {
   const recipient = (pair: EncryptionKeyPair, now: number) => ({
     peerId: identity.peerId,
     replay,
+    pairKeys,
     keyFor: (kid: string) =>
       kid === pair.kid ? pair : previous.find((p) => p.kid === kid && now - p.retiredAt <= config.previousKeyGraceMs)
   })
@@ -212,6 +253,7 @@ export const make = Effect.gen(function*() {
     const known = peerKeys.touch(a.peerId)
     if (known !== undefined && known.ts >= a.ts) return known
     peerKeys.set(a.peerId, a)
+    if (known !== undefined && known.encryptionKey !== a.encryptionKey) pairKeys.forgetRecipient(known.encryptionKey)
     if (known?.encryptionKey !== a.encryptionKey) yield* publish({ _tag: "PeerKeyAdded", peerId: a.peerId })
     return a
   })
@@ -241,6 +283,15 @@ export const make = Effect.gen(function*() {
     return n
   }
 
+  /** The held key of `peerId` to seal to (initialising this peer's first), or `unknown-key`. */
+  const keyOf = (peerId: string) =>
+    Effect.andThen(ready, () => {
+      const key = peerKeys.touch(String(peerId).toLowerCase())
+      return key === undefined
+        ? reported(Effect.fail(new CryptoError({ reason: "unknown-key", message: `no encryption key known for ${peerId}` })))
+        : Effect.succeed(key)
+    })
+
   const lower = (peerIds: Iterable<string>) => new Set([...peerIds].map((id) => String(id).toLowerCase()))
 
   return CryptoManager.of({
@@ -250,22 +301,34 @@ export const make = Effect.gen(function*() {
     current: Effect.sync(() => current?.announcement),
     generateKeyPair: reported(Effect.andThen(init, serial(newKey))),
     encrypt: Effect.fn("CryptoManager.encrypt")(function*(content: Schema.Json, peerId: string) {
-      yield* ready
-      const key = peerKeys.touch(String(peerId).toLowerCase())
-      if (key === undefined) {
-        return yield* reported(Effect.fail(new CryptoError({ reason: "unknown-key", message: `no encryption key known for ${peerId}` })))
-      }
-      return yield* reported(encrypt(content, key.peerId, key.encryptionKey, identity, config))
+      const key = yield* keyOf(peerId)
+      return yield* reported(encrypt(content, key.peerId, key.encryptionKey, identity, sealOptions))
     }),
     decrypt: Effect.fn("CryptoManager.decrypt")(function*(envelope: unknown, expectedSender?: string) {
       const { pair } = yield* ready
       return yield* reported(decrypt(envelope, recipient(pair, yield* Clock.currentTimeMillis), expectedSender, config))
     }),
+    // untraced: once per direct message sent or received, and the caller's span covers it
+    // (a traced function costs a span and a stack capture, about 4 µs each)
+    encryptRouted: Effect.fnUntraced(function*(content: Schema.Json, peerId: string) {
+      const key = yield* keyOf(peerId)
+      return yield* reported(encryptRouted(content, key.peerId, key.encryptionKey, identity, sealOptions))
+    }),
+    decryptRouted: Effect.fnUntraced(function*(envelope: unknown, origin: string) {
+      const { pair } = yield* ready
+      return yield* reported(decryptRouted(envelope, recipient(pair, yield* Clock.currentTimeMillis), origin, config))
+    }),
     sign: (data) => identity.sign(typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     verify: (data, signature, publicKey) => verifySignature(publicKey, signature, typeof data === "string" ? utf8(data) : new Uint8Array(data)),
     getPeerKey: (peerId) => Effect.sync(() => peerKeys.touch(String(peerId).toLowerCase())),
     addPeerKey: (input) => reported(addPeerKey(input)),
-    removePeerKey: (peerId) => Effect.sync(() => peerKeys.delete(String(peerId).toLowerCase())),
+    removePeerKey: (peerId) =>
+      Effect.sync(() => {
+        const id = String(peerId).toLowerCase()
+        const known = peerKeys.get(id)
+        if (known !== undefined) pairKeys.forgetRecipient(known.encryptionKey)
+        return peerKeys.delete(id)
+      }),
     createGroup: (groupId, peerIds) =>
       // `ready` outside `serial`: initialising takes the same permit
       reported(Effect.andThen(ready, serial(Effect.gen(function*() {

@@ -4,6 +4,8 @@
  * - direct: the content sealed for the target (`envelope.ts`, its key from the key directory)
  *   travels as a routed direct message of kind `"e2e"` whose content is the envelope only;
  *   relays see the envelope's header (ids, keys, time) and the ciphertext, never the content.
+ *   The envelope is a routed one (no signature of its own): the origin's signature of the
+ *   frame covers it, and the target opens it only from a frame whose origin verified.
  * - groups: `createGroup`/`addToGroup`/`removeFromGroup` hand the group's new key to each
  *   member in an encrypted direct message of kind `"e2e-group-key"`; `sendEncryptedBroadcast`
  *   floods a group message (`group.ts`) by gossip, kind `"e2e-group"`, which only members
@@ -120,14 +122,16 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
     })
 
   /** Seals `content` for `to` (its key resolved through the directory) and routes the envelope. */
-  const sendEncryptedMessage = Effect.fn("Mesh.sendEncryptedMessage")(function*(
+  const sendEncryptedMessage = Effect.fnUntraced(function*(
     to: PeerId,
     content: Schema.Json,
     options?: { readonly id?: string }
   ): Effect.fn.Return<string, SendError> {
     yield* checkSize(content)
-    yield* directory.resolvePeerKey(to)
-    const envelope = yield* crypto.encrypt(content, to)
+    // the directory only when the key is not held already (a lookup per message costs a span)
+    if ((yield* crypto.getPeerKey(to)) === undefined) yield* directory.resolvePeerKey(to)
+    // no signature of its own: the router signs the frame, whose signature covers the envelope
+    const envelope = yield* crypto.encryptRouted(content, to)
     return yield* router.send(to, envelope as unknown as Schema.Json, E2E_KIND, options)
   })
 
@@ -144,7 +148,7 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
       return { groupId: result.groupId, epoch: result.epoch, members: result.members, handedTo, missing: result.missing } satisfies GroupResult
     })
 
-  const sendEncryptedBroadcast = Effect.fn("Mesh.sendEncryptedBroadcast")(function*(
+  const sendEncryptedBroadcast = Effect.fnUntraced(function*(
     content: Schema.Json,
     groupId: string
   ): Effect.fn.Return<string, SendError> {
@@ -162,7 +166,9 @@ export const makeEncryptedMessaging = (deps: EncryptedMessagingDeps) => {
    */
   const receive = (m: Delivered, direct: boolean): Effect.Effect<boolean> => {
     if (m.kind === E2E_KIND && direct) {
-      return crypto.decrypt(m.content, m.origin).pipe(
+      // a verified origin signed the frame (and so the envelope in it); an unverified one's
+      // envelope must carry its own signature (and its id derive from its key: it cannot)
+      return (m.verified ? crypto.decryptRouted(m.content, m.origin) : crypto.decrypt(m.content, m.origin)).pipe(
         Effect.flatMap((opened) =>
           PubSub.publish(events, {
             _tag: "MessageReceived",

@@ -11,9 +11,9 @@
  * @since 2.0.0
  */
 import { Effect } from "effect"
-import { detectNode, type NodeModules } from "../internal/cryptoBackend.ts"
-import { toBase64Url } from "../internal/identityProof.ts"
+import { toBase64Url as toBase64UrlJs } from "../internal/identityProof.ts"
 import { CryptoError } from "./CryptoError.ts"
+import { nodePrimitives } from "./nodePrimitives.ts"
 
 export type WebKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
 export type Bytes = Uint8Array<ArrayBuffer>
@@ -22,13 +22,30 @@ const subtle = () => globalThis.crypto.subtle
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
-export { toBase64Url }
+/** The Node backend (`nodePrimitives.ts`; `undefined` in browsers, whose bundles leave it out). */
+const node = nodePrimitives()
 
-/** `n` random bytes from the platform's CSPRNG. */
+/** base64url without padding (Node's encoder where there is one: native, several times the speed on a 1 KB ciphertext). */
+export const toBase64Url: (bytes: Uint8Array) => string = node?.toBase64Url ?? toBase64UrlJs
+
+/** CSPRNG output drawn 4 KiB at a time (a call costs microseconds); each byte is handed out once. */
+const pool = new Uint8Array(4096)
+let pooled = 0
+
+/** `n` random bytes from the platform's CSPRNG (a fresh array, never shared). */
 export const randomBytes = (n: number): Bytes => {
-  const out = new Uint8Array(n)
-  globalThis.crypto.getRandomValues(out)
-  return out
+  if (n > 256) {
+    const out = new Uint8Array(n)
+    globalThis.crypto.getRandomValues(out)
+    return out
+  }
+  if (pooled < n) {
+    globalThis.crypto.getRandomValues(pool)
+    pooled = pool.length
+  }
+  // from the end of what is left, so the bytes handed out are never handed out again
+  pooled -= n
+  return pool.slice(pooled, pooled + n)
 }
 
 export const utf8 = (text: string): Bytes => encoder.encode(text)
@@ -67,6 +84,13 @@ for (let i = 0; i < B64.length; i++) INDEX[B64.charCodeAt(i)] = i
 export const fromBase64Url = (text: string, maxBytes: number): Bytes | undefined => {
   const n = text.length
   if (n % 4 === 1 || Math.floor((n * 3) / 4) > maxBytes) return undefined
+  return node === undefined ? decodePortable(text) : node.fromBase64Url(text)
+}
+
+/** The browsers' decoder of `fromBase64Url` (exported for the tests that hold both to one behaviour). */
+export const decodePortable = (text: string): Bytes | undefined => {
+  const n = text.length
+  if (n % 4 === 1) return undefined
   const out = new Uint8Array(Math.floor((n * 3) / 4))
   let value = 0
   let bits = 0
@@ -108,6 +132,18 @@ export const generateX25519 = (extractable = false): Effect.Effect<X25519Pair, C
     catch: unavailable("X25519 key generation")
   })
 
+/** An X25519 shared secret, in the backend's own form (never exported). */
+export interface SharedSecret {
+  readonly secret: unknown
+}
+
+/** An AES-256-GCM key in the backend's own form (a `KeyObject`, a non-extractable `CryptoKey`). */
+export interface AeadKey {
+  readonly aead: unknown
+}
+
+const isAead = (key: Bytes | AeadKey): key is AeadKey => !(key instanceof Uint8Array)
+
 /** An X25519 key pair: an opaque private key (the backend's own type) and the raw public key. */
 export interface Ephemeral {
   readonly privateKey: unknown
@@ -117,8 +153,8 @@ export interface Ephemeral {
 /**
  * What the envelopes are computed with. Two backends compute exactly the same bytes:
  * WebCrypto (browsers), and `node:crypto`'s synchronous calls where the runtime has them
- * (reached through `process.getBuiltinModule`, as `internal/cryptoBackend.ts` does, so the
- * browser bundle holds no Node built-in): about 5x cheaper per envelope than WebCrypto's
+ * (`nodePrimitives.ts`, reached through `process.getBuiltinModule`, and left out of browser
+ * bundles by package.json's `browser` field): about 5x cheaper per envelope than WebCrypto's
  * promise and thread-pool round trips. Private keys are the backend's own: a non-extractable
  * WebCrypto `CryptoKey`, or a Node `KeyObject` (Node deprecates converting non-extractable
  * CryptoKeys to KeyObjects, DEP0204, so the Node backend makes its own).
@@ -130,15 +166,26 @@ export interface Primitives {
   /** A key pair for one message. */
   readonly ephemeral: Effect.Effect<Ephemeral, CryptoError>
   /**
-   * The 32-byte AES-256-GCM key `HKDF-SHA256(ikm = X25519(privateKey, publicKey), salt, info)`.
+   * The 32-byte AES-256-GCM key `HKDF-SHA256(ikm = X25519(privateKey, publicKey), salt, info)`:
+   * `expand(shared(privateKey, publicKey), salt, info)`.
    * Fails with `decrypt-failed` when the agreement is refused (a small-order public key,
    * whose shared secret is all zeros).
    */
   agree(privateKey: unknown, publicKey: Bytes, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError>
-  /** AES-256-GCM: ciphertext followed by the 16-byte tag (WebCrypto's layout). */
-  seal(key: Bytes, iv: Bytes, plaintext: Bytes, aad: Bytes): Effect.Effect<Bytes, CryptoError>
+  /**
+   * `X25519(privateKey, publicKey)` as the backend's own opaque value (a `KeyObject` in Node,
+   * an HKDF `CryptoKey` in WebCrypto), for `expand` and `aeadKey`; `decrypt-failed` when the agreement is
+   * refused. Kept between messages by `pairKeys.ts`, so one agreement serves many.
+   */
+  shared(privateKey: unknown, publicKey: Bytes): Effect.Effect<SharedSecret, CryptoError>
+  /** The 32-byte key `HKDF-SHA256(ikm = secret, salt, info)`. */
+  expand(secret: SharedSecret, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError>
+  /** `HKDF-SHA256(ikm = secret, salt, info)` as an AES-256-GCM key of the backend's own (never exported), for many messages. */
+  aeadKey(secret: SharedSecret, salt: Bytes, info: Bytes): Effect.Effect<AeadKey, CryptoError>
+  /** AES-256-GCM under a raw key or an `aeadKey`: ciphertext followed by the 16-byte tag (WebCrypto's layout). */
+  seal(key: Bytes | AeadKey, iv: Bytes, plaintext: Bytes, aad: Bytes): Effect.Effect<Bytes, CryptoError>
   /** The plaintext, or `decrypt-failed` when the tag does not check (wrong key, ciphertext or associated data). */
-  open(key: Bytes, iv: Bytes, ciphertext: Bytes, aad: Bytes): Effect.Effect<Bytes, CryptoError>
+  open(key: Bytes | AeadKey, iv: Bytes, ciphertext: Bytes, aad: Bytes): Effect.Effect<Bytes, CryptoError>
 }
 
 const refused = (message: string) => () => new CryptoError({ reason: "decrypt-failed", message })
@@ -155,90 +202,50 @@ export const makeWebPrimitives = (): Primitives => {
     }
     return key
   }
+  const shared = (privateKey: unknown, publicKey: Bytes): Effect.Effect<SharedSecret, CryptoError> =>
+    Effect.tryPromise({
+      try: async () => {
+        const peer = await subtle().importKey("raw", publicKey, { name: "X25519" }, true, [])
+        const secret = await subtle().deriveBits({ name: "X25519", public: peer }, privateKey as WebKey, 256)
+        return { secret: await subtle().importKey("raw", secret, "HKDF", false, ["deriveBits", "deriveKey"]) }
+      },
+      catch: refused("key agreement failed")
+    })
+  const expand = (secret: SharedSecret, salt: Bytes, info: Bytes): Effect.Effect<Bytes, CryptoError> =>
+    Effect.tryPromise({
+      try: async () => new Uint8Array(await subtle().deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, secret.secret as WebKey, 256)),
+      catch: refused("key derivation failed")
+    })
+  const webKey = (key: Bytes | AeadKey) => (isAead(key) ? (key.aead as WebKey) : aesKey(key))
   return {
     backend: "webcrypto",
     keyPair: generateX25519(false),
     ephemeral: generateX25519(false),
-    agree: (privateKey, publicKey, salt, info) =>
+    agree: (privateKey, publicKey, salt, info) => Effect.flatMap(shared(privateKey, publicKey), (secret) => expand(secret, salt, info)),
+    shared,
+    expand,
+    aeadKey: (secret, salt, info) =>
       Effect.tryPromise({
-        try: async () => {
-          const peer = await subtle().importKey("raw", publicKey, { name: "X25519" }, true, [])
-          const secret = await subtle().deriveBits({ name: "X25519", public: peer }, privateKey as WebKey, 256)
-          const base = await subtle().importKey("raw", secret, "HKDF", false, ["deriveBits"])
-          return new Uint8Array(await subtle().deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, base, 256))
-        },
-        catch: refused("key agreement failed")
+        try: async () => ({
+          aead: await subtle().deriveKey({ name: "HKDF", hash: "SHA-256", salt, info }, secret.secret as WebKey, { name: "AES-GCM", length: 256 }, false, [
+            "encrypt",
+            "decrypt"
+          ])
+        }),
+        catch: refused("key derivation failed")
       }),
     seal: (key, iv, plaintext, aad) =>
       Effect.tryPromise({
-        try: async () => new Uint8Array(await subtle().encrypt({ name: "AES-GCM", iv, additionalData: aad }, await aesKey(key), plaintext)),
+        try: async () => new Uint8Array(await subtle().encrypt({ name: "AES-GCM", iv, additionalData: aad }, await webKey(key), plaintext)),
         catch: unavailable("AES-GCM encryption")
       }),
     open: (key, iv, ciphertext, aad) =>
       Effect.tryPromise({
-        try: async () => new Uint8Array(await subtle().decrypt({ name: "AES-GCM", iv, additionalData: aad }, await aesKey(key), ciphertext)),
-        catch: refused("AES-GCM authentication failed")
-      })
-  }
-}
-
-/** The synchronous `node:crypto` backend. */
-export const makeNodePrimitives = ({ crypto: node }: NodeModules): Primitives => {
-  const bytes = (b: Uint8Array): Bytes => {
-    const out = new Uint8Array(b.length)
-    out.set(b)
-    return out
-  }
-  const generate = Effect.try({
-    try: () => {
-      const pair = node.generateKeyPairSync("x25519")
-      // the raw key is the last 32 bytes of its 44-byte SPKI encoding
-      return { privateKey: pair.privateKey, publicKey: bytes(pair.publicKey.export({ format: "der", type: "spki" }).subarray(12)) }
-    },
-    catch: unavailable("X25519 key generation")
-  })
-  return {
-    backend: "node",
-    keyPair: generate,
-    ephemeral: generate,
-    agree: (privateKey, publicKey, salt, info) =>
-      Effect.try({
-        try: () => {
-          const peer = node.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: toBase64Url(publicKey) }, format: "jwk" })
-          if (!(privateKey instanceof node.KeyObject)) throw new TypeError("not a node:crypto key")
-          const secret = node.diffieHellman({ privateKey, publicKey: peer })
-          return new Uint8Array(node.hkdfSync("sha256", secret, salt, info, 32))
-        },
-        catch: refused("key agreement failed")
-      }),
-    seal: (key, iv, plaintext, aad) =>
-      Effect.try({
-        try: () => {
-          const cipher = node.createCipheriv("aes-256-gcm", key, iv)
-          cipher.setAAD(aad)
-          const head = cipher.update(plaintext)
-          const tail = cipher.final()
-          return concat(head, tail, cipher.getAuthTag())
-        },
-        catch: unavailable("AES-GCM encryption")
-      }),
-    open: (key, iv, ciphertext, aad) =>
-      Effect.try({
-        try: () => {
-          if (ciphertext.length < 16) throw new Error("too short")
-          const decipher = node.createDecipheriv("aes-256-gcm", key, iv)
-          decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16))
-          decipher.setAAD(aad)
-          const head = decipher.update(ciphertext.subarray(0, ciphertext.length - 16))
-          return concat(head, decipher.final())
-        },
+        try: async () => new Uint8Array(await subtle().decrypt({ name: "AES-GCM", iv, additionalData: aad }, await webKey(key), ciphertext)),
         catch: refused("AES-GCM authentication failed")
       })
   }
 }
 
 /** The backend of this runtime. */
-export const primitives: Primitives = (() => {
-  const node = detectNode()
-  return node === undefined ? makeWebPrimitives() : makeNodePrimitives(node)
-})()
+export const primitives: Primitives = node?.primitives ?? makeWebPrimitives()

@@ -9,7 +9,8 @@
  *   (`internal/sha256.ts`), as WebCrypto's is asynchronous only.
  *
  * `node:crypto` is reached through `process.getBuiltinModule` at run time, never imported, so
- * the browser bundle holds no Node built-in. Both backends sign and check exactly the same
+ * the browser bundle holds no Node built-in; and the Node backend lives in `nodeCrypto.ts`,
+ * which package.json's `browser` field maps to a stub, so browser bundles hold none of its code. Both backends sign and check exactly the same
  * bytes and encodings (raw 32-byte public keys and 64-byte signatures, base64url without
  * padding, decoded strictly by `fromBase64Url`), so they interoperate.
  *
@@ -21,15 +22,16 @@
  *
  * @since 2.0.0
  */
-import type * as NodeBuffer from "node:buffer"
-import type * as NodeCrypto from "node:crypto"
 import { toHex } from "../schema/PeerId.ts"
+import { cachedIn, randomPool, rawKey, rawSignature } from "./cryptoShared.ts"
 import { fromBase64Url, toBase64Url } from "./identityProof.ts"
+import { nodeCryptoBackend } from "./nodeCrypto.ts"
 import { sha256 as sha256Js } from "./sha256.ts"
 
-export type MaybePromise<A> = A | Promise<A>
+// where they were before the Node backend moved to its own module (the browser stub has them too)
+export { detectNode, type NodeModules } from "./nodeCrypto.ts"
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/
+export type MaybePromise<A> = A | Promise<A>
 
 type WebKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
 
@@ -51,74 +53,6 @@ export interface CryptoBackend {
   readonly fromBase64Url: (text: string) => Uint8Array<ArrayBuffer> | undefined
   /** A fresh random nonce: 16 bytes, base64url (as `makeNonce`). */
   readonly nonce: () => string
-}
-
-/**
- * Random bytes drawn from the platform's CSPRNG a pool at a time (one call per 256 nonces
- * rather than one per nonce); each byte is handed out once.
- */
-const randomPool = (fill: (bytes: Uint8Array<ArrayBuffer>) => void, size = 4096) => {
-  const pool = new Uint8Array(size)
-  let used = size
-  return (n: number): Uint8Array => {
-    if (used + n > size) {
-      fill(pool)
-      used = 0
-    }
-    const out = pool.subarray(used, used + n)
-    used += n
-    return out
-  }
-}
-
-/** Entries a key cache holds before it starts over (a flood of fresh keys cannot grow it). */
-const CACHE_LIMIT = 10_000
-
-const remember = <V>(cache: Map<string, V>, key: string, value: V): V => {
-  if (cache.size >= CACHE_LIMIT) cache.clear()
-  cache.set(key, value)
-  return value
-}
-
-/** The cached value of `key`, computed (and remembered) on a miss. */
-const cachedIn = <V>(cache: Map<string, V>, key: string, compute: () => V): V => {
-  const cached = cache.get(key)
-  return cached !== undefined ? cached : remember(cache, key, compute())
-}
-
-/** The raw 32-byte key of `publicKey`, or `undefined`. */
-const rawKey = (publicKey: string): Uint8Array<ArrayBuffer> | undefined => {
-  const raw = fromBase64Url(publicKey)
-  return raw !== undefined && raw.length === 32 ? raw : undefined
-}
-
-/** The 64-byte signature of `signature`, or `undefined`. */
-const rawSignature = (signature: string): Uint8Array<ArrayBuffer> | undefined => {
-  if (signature.length < 86 || signature.length > 88) return undefined
-  const sig = fromBase64Url(signature)
-  return sig !== undefined && sig.length === 64 ? sig : undefined
-}
-
-/** The Node built-ins the Node backend uses. */
-export interface NodeModules {
-  readonly crypto: typeof NodeCrypto
-  readonly Buffer: typeof NodeBuffer.Buffer
-}
-
-/** `node:crypto` and `node:buffer` when the runtime offers them without an import (Node >= 22.3, Deno, Bun). */
-export const detectNode = (): NodeModules | undefined => {
-  const proc = (globalThis as { readonly process?: { readonly getBuiltinModule?: (id: string) => unknown } }).process
-  try {
-    const crypto = proc?.getBuiltinModule?.("node:crypto") as typeof NodeCrypto | undefined
-    const buffer = proc?.getBuiltinModule?.("node:buffer") as typeof NodeBuffer | undefined
-    return crypto !== undefined && typeof crypto.sign === "function" && typeof crypto.verify === "function" &&
-        typeof crypto.createPublicKey === "function" && typeof crypto.KeyObject?.from === "function" &&
-        typeof buffer?.Buffer?.from === "function"
-      ? { crypto, Buffer: buffer.Buffer }
-      : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** The WebCrypto backend (browsers). */
@@ -162,83 +96,5 @@ export const makeWebCrypto = (): CryptoBackend => {
   }
 }
 
-/** The synchronous `node:crypto` backend. */
-export const makeNodeCrypto = ({ Buffer, crypto: nodeCrypto }: NodeModules): CryptoBackend => {
-  const keys = new Map<string, NodeCrypto.KeyObject | null>()
-  const ids = new Map<string, string | null>()
-  /** Signatures that checked out, by signature, key and digest of the signed bytes. */
-  const verified = new Map<string, true>()
-  const digest = typeof nodeCrypto.hash === "function"
-    ? (bytes: Uint8Array) => nodeCrypto.hash("sha256", bytes, "base64")
-    : (bytes: Uint8Array) => nodeCrypto.createHash("sha256").update(bytes).digest("base64")
-  const importKey = (publicKey: string): NodeCrypto.KeyObject | null =>
-    cachedIn(keys, publicKey, () => {
-      const raw = rawKey(publicKey)
-      if (raw === undefined) return null
-      try {
-        return nodeCrypto.createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: toBase64Url(raw) }, format: "jwk" })
-      } catch {
-        return null
-      }
-    })
-  return {
-    backend: "node",
-    signer: (privateKey) => {
-      const key = nodeCrypto.KeyObject.from(privateKey)
-      return (bytes) => nodeCrypto.sign(null, bytes, key).toString("base64url")
-    },
-    verify: (publicKey, signature, bytes) => {
-      // a signature this process already checked, over the same bytes, need not be checked
-      // again: a broadcast reaches every peer of a simulation, or of an app running several
-      // meshes, in one process (the digest of the bytes costs ~1% of a verification)
-      const memo = `${signature}.${publicKey}.${digest(bytes)}`
-      if (verified.has(memo)) return true
-      const sig = rawSignature(signature)
-      if (sig === undefined) return false
-      const key = importKey(publicKey)
-      if (key === null) return false
-      try {
-        const ok = nodeCrypto.verify(null, bytes, key, sig)
-        if (ok) remember(verified, memo, true)
-        return ok
-      } catch {
-        return false
-      }
-    },
-
-    peerIdOf: (publicKey) =>
-      cachedIn(ids, publicKey, () => {
-        const raw = rawKey(publicKey)
-        return raw === undefined ? null : toHex(nodeCrypto.createHash("sha256").update(raw).digest().subarray(0, 20))
-      }) ?? undefined,
-    sha256: typeof nodeCrypto.hash === "function"
-      // the one-shot `hash` (Node >= 21.7) costs about half of a `createHash` object
-      ? (parts) => nodeCrypto.hash("sha256", parts.length === 1 ? parts[0]! : Buffer.concat(parts), "buffer")
-      : (parts) => {
-        const hash = nodeCrypto.createHash("sha256")
-        for (const part of parts) hash.update(part)
-        return hash.digest()
-      },
-    toBase64Url: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url"),
-    fromBase64Url: (text) => {
-      // the same acceptance as `fromBase64Url`: the base64url alphabet, "=" padding at the end
-      // only, no length of the form 4k+1, at most 4096 characters
-      const s = text.replace(/=+$/, "")
-      if (s.length % 4 === 1 || s.length > 4096 || !BASE64URL.test(s)) return undefined
-      const decoded = Buffer.from(s, "base64url")
-      const out = new Uint8Array(decoded.length)
-      out.set(decoded)
-      return out
-    },
-    nonce: (() => {
-      const random = randomPool((bytes) => nodeCrypto.randomFillSync(bytes))
-      return () => Buffer.from(random(16)).toString("base64url")
-    })()
-  }
-}
-
 /** The backend of this runtime. */
-export const cryptoBackend: CryptoBackend = (() => {
-  const node = detectNode()
-  return node === undefined ? makeWebCrypto() : makeNodeCrypto(node)
-})()
+export const cryptoBackend: CryptoBackend = nodeCryptoBackend() ?? makeWebCrypto()

@@ -131,6 +131,45 @@ describe("CryptoManager", () => {
       yield* expectRefusal(b.crypto.decrypt(yield* sealedTo(second.encryptionKey)), "unknown-key")
     }))
 
+  it.effect("key agreements kept between envelopes: reused within the ttl, started afresh by a rotation on either side, never opening for a dropped key", () =>
+    Effect.gen(function*() {
+      const { a, b } = yield* pair({ pairKeyTtlMs: 10_000, previousKeys: 1 })
+      const e1 = yield* a.crypto.encrypt("one", b.peerId)
+      const e2 = yield* a.crypto.encrypt("two", b.peerId)
+      assert.strictEqual(e2.epk, e1.epk, "one ephemeral key per recipient key")
+      assert.strictEqual((yield* b.crypto.decrypt(e1, a.peerId)).content, "one")
+      assert.strictEqual((yield* b.crypto.decrypt(e2, a.peerId)).content, "two")
+      // routed envelopes: the same agreement; only decryptRouted (a verified frame's origin) opens them
+      const r1 = yield* a.crypto.encryptRouted("routed", b.peerId)
+      assert.strictEqual(r1.epk, e1.epk)
+      yield* expectRefusal(b.crypto.decrypt(r1, a.peerId), "bad-signature")
+      yield* expectRefusal(b.crypto.decryptRouted(r1, b.peerId), "wrong-sender")
+      const r2 = yield* a.crypto.encryptRouted("routed", b.peerId)
+      assert.strictEqual((yield* b.crypto.decryptRouted(r2, a.peerId)).content, "routed")
+      // past the ttl: a new ephemeral key
+      yield* TestClock.adjust(10_000)
+      const e3 = yield* a.crypto.encrypt("three", b.peerId)
+      assert.notStrictEqual(e3.epk, e1.epk)
+      // the sender's own rotation: a new one at once
+      yield* a.crypto.generateKeyPair
+      const e4 = yield* a.crypto.encrypt("four", b.peerId)
+      assert.notStrictEqual(e4.epk, e3.epk)
+      assert.strictEqual((yield* b.crypto.decrypt(e4, a.peerId)).content, "four")
+      // the recipient rotates twice (previousKeys: 1): its first key is dropped, though it had
+      // opened envelopes of this very ephemeral key; a, still on that key, is refused
+      yield* b.crypto.generateKeyPair
+      yield* b.crypto.generateKeyPair
+      const stale = yield* a.crypto.encrypt("to a dropped key", b.peerId)
+      assert.strictEqual(stale.epk, e4.epk)
+      yield* expectRefusal(b.crypto.decrypt(stale, a.peerId), "unknown-key")
+      // once a learns b's current key: a new ephemeral key for it
+      yield* a.crypto.addPeerKey(yield* b.crypto.getAnnouncement)
+      const fresh = yield* a.crypto.encrypt("five", b.peerId)
+      assert.notStrictEqual(fresh.epk, e4.epk)
+      assert.strictEqual(fresh.kid, (yield* b.crypto.getAnnouncement).encryptionKey.slice(0, 11))
+      assert.strictEqual((yield* b.crypto.decrypt(fresh, a.peerId)).content, "five")
+    }))
+
   it.effect("a custom (unverified) id cannot use crypto", () =>
     Effect.gen(function*() {
       const { crypto } = yield* manager({}, "cd".repeat(20))

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { decrypt, encrypt, type Envelope, MAX_ENVELOPE_CHARS } from "../../src/crypto/envelope.ts"
+import { decrypt, decryptRouted, encrypt, encryptRouted, type Envelope, MAX_ENVELOPE_CHARS } from "../../src/crypto/envelope.ts"
 import { toBase64Url } from "../../src/crypto/primitives.ts"
 import { expectRefusal, flipChar, makePeer, resign } from "./support.ts"
 
@@ -171,5 +171,80 @@ describe("envelope", () => {
       yield* expectRefusal(seal(deep), "invalid-content")
       yield* expectRefusal(encrypt(1, "nope", bob.pair.publicKey, alice.identity), "malformed")
       yield* expectRefusal(encrypt(1, bob.identity.peerId, "short", alice.identity), "malformed")
+    }))
+})
+
+/**
+ * Routed envelopes: no signature of their own (the verified frame carrying them is signed by
+ * its origin), so they open only through `decryptRouted` with that origin, and every other
+ * check (recipient, sender, time, replay, AES-GCM) still applies.
+ */
+describe("routed envelope", () => {
+  const routedSetup = Effect.gen(function*() {
+    const alice = yield* makePeer()
+    const bob = yield* makePeer()
+    const carol = yield* makePeer()
+    const seal = (c: unknown = content) => encryptRouted(c as never, bob.identity.peerId, bob.pair.publicKey, alice.identity)
+    return { alice, bob, carol, seal, routed: yield* seal() }
+  })
+
+  it.effect("round trip from the frame's verified origin; no signature, the content not in the clear", () =>
+    Effect.gen(function*() {
+      const { alice, bob, routed } = yield* routedSetup
+      assert.strictEqual(routed.t, "dm-routed")
+      assert.notProperty(routed, "sig")
+      assert.notInclude(JSON.stringify(routed), "hello")
+      const opened = yield* decryptRouted(JSON.stringify(routed), bob.recipient, alice.identity.peerId)
+      assert.deepStrictEqual(opened.content, content)
+    }))
+
+  it.effect("decrypt (a standalone envelope) refuses it: nothing vouches for its sender", () =>
+    Effect.gen(function*() {
+      const { alice, bob, routed } = yield* routedSetup
+      yield* expectRefusal(decrypt(routed, bob.recipient), "bad-signature")
+      yield* expectRefusal(decrypt(routed, bob.recipient, alice.identity.peerId), "bad-signature")
+    }))
+
+  it.effect("another frame origin than its sender: refused; relabelled as that origin's: fails to open", () =>
+    Effect.gen(function*() {
+      const { bob, carol, routed } = yield* routedSetup
+      yield* expectRefusal(decryptRouted(routed, bob.recipient, carol.identity.peerId), "wrong-sender")
+      const relabelled = { ...routed, from: carol.identity.peerId, fromKey: carol.identity.publicKey }
+      yield* expectRefusal(decryptRouted(relabelled, bob.recipient, carol.identity.peerId), "decrypt-failed")
+      // a sender id that does not derive from the key it names
+      yield* expectRefusal(decryptRouted({ ...routed, from: carol.identity.peerId }, bob.recipient, carol.identity.peerId), "bad-sender-key")
+    }))
+
+  it.effect("kinds cannot be swapped: a signed envelope stripped of its signature, or a routed one signed, fails to open", () =>
+    Effect.gen(function*() {
+      const { alice, bob, seal } = yield* routedSetup
+      const signed = yield* encrypt(content, bob.identity.peerId, bob.pair.publicKey, alice.identity)
+      const { sig: _sig, ...unsigned } = signed
+      yield* expectRefusal(decryptRouted({ ...unsigned, t: "dm-routed" }, bob.recipient, alice.identity.peerId), "decrypt-failed")
+      const routed = yield* seal()
+      yield* expectRefusal(decrypt(yield* resign({ ...routed, t: "dm", sig: "" }, alice.identity), bob.recipient), "decrypt-failed")
+      // a signed envelope in a verified frame opens as before (peers that sign every envelope);
+      // a fresh one: the attempt above used up its id
+      const another = yield* encrypt(content, bob.identity.peerId, bob.pair.publicKey, alice.identity)
+      assert.deepStrictEqual((yield* decryptRouted(another, bob.recipient, alice.identity.peerId)).content, content)
+    }))
+
+  it.effect("wrong recipient, tampering, replay and age are refused as for signed envelopes", () =>
+    Effect.gen(function*() {
+      const { alice, bob, carol, routed, seal } = yield* routedSetup
+      const origin = alice.identity.peerId
+      yield* expectRefusal(decryptRouted(routed, carol.recipient, origin), "wrong-recipient")
+      yield* expectRefusal(decryptRouted({ ...routed, to: carol.identity.peerId, kid: carol.pair.kid }, carol.recipient, origin), "decrypt-failed")
+      for (const field of ["ct", "iv", "epk", "id"] as const) {
+        const fresh = yield* seal()
+        yield* expectRefusal(decryptRouted({ ...fresh, [field]: flipChar(fresh[field], 2) }, bob.recipient, origin), "decrypt-failed")
+      }
+      const later = yield* seal()
+      yield* expectRefusal(decryptRouted({ ...later, ts: later.ts + 1 }, bob.recipient, origin), "decrypt-failed")
+      yield* decryptRouted(routed, bob.recipient, origin)
+      yield* expectRefusal(decryptRouted(routed, bob.recipient, origin), "replay")
+      const old = yield* seal()
+      yield* TestClock.adjust(300_001)
+      yield* expectRefusal(decryptRouted(old, bob.recipient, origin), "stale")
     }))
 })

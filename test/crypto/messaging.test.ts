@@ -66,7 +66,7 @@ const setup = Effect.gen(function*() {
     timestamp: 0,
     verified: true
   })
-  return { a, b, c, sent, messaging, delivered }
+  return { a, b, c, sent, messaging, delivered, events }
 })
 
 describe("encrypted messaging over the mesh services", () => {
@@ -80,7 +80,8 @@ describe("encrypted messaging over the mesh services", () => {
     Effect.gen(function*() {
       const { a, b, sent, messaging, delivered } = yield* setup
       const stale = () => a.crypto.encrypt("x", b.peerId)
-      const envelopes = [yield* stale(), yield* stale(), yield* stale()]
+      // the first a routed envelope (what sendEncryptedMessage sends), the others signed
+      const envelopes = [yield* a.crypto.encryptRouted("x", b.peerId), yield* stale(), yield* stale()]
       // three rotations: the key those envelopes were sealed to is no longer kept
       for (let i = 0; i < 3; i++) yield* b.crypto.generateKeyPair
       const current = yield* b.crypto.getAnnouncement
@@ -94,6 +95,24 @@ describe("encrypted messaging over the mesh services", () => {
       // a refused envelope of another kind (wrong sender) sends nothing
       yield* messaging.receive(delivered(b.peerId, E2E_KIND, yield* a.crypto.encrypt("y", b.peerId)), true)
       assert.strictEqual(sent.length, 2)
+    }))
+
+  it.effect("a routed envelope (no signature of its own) is delivered only from a verified frame of its sender", () =>
+    Effect.gen(function*() {
+      const { a, b, c, messaging, delivered, events } = yield* setup
+      const received = yield* PubSub.subscribe(events)
+      const routed = yield* a.crypto.encryptRouted({ n: 1 }, b.peerId)
+      // an unverified frame (a custom-id origin) vouches for nothing: refused
+      yield* messaging.receive({ ...delivered(a.peerId, E2E_KIND, routed), verified: false }, true)
+      // a verified frame of another origin: refused
+      yield* messaging.receive(delivered(c.peerId, E2E_KIND, routed), true)
+      assert.deepStrictEqual(yield* PubSub.takeUpTo(received, 100), [])
+      yield* messaging.receive(delivered(a.peerId, E2E_KIND, routed), true)
+      const got = yield* PubSub.takeUpTo(received, 100)
+      assert.deepStrictEqual(got.map((e) => e._tag === "MessageReceived" && [e.from, e.content, e.encrypted]), [[a.peerId, { n: 1 }, true]])
+      // and a second copy is a replay
+      yield* messaging.receive(delivered(a.peerId, E2E_KIND, routed), true)
+      assert.deepStrictEqual(yield* PubSub.takeUpTo(received, 100), [])
     }))
 
   it.effect("a key message counts only from its own peer; a group hand-off only when its sender is the frame's origin", () =>

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { detectNode } from "../../src/internal/cryptoBackend.ts"
+import { decodeNode, makeNodePrimitives } from "../../src/crypto/nodePrimitives.ts"
+import { detectNode } from "../../src/internal/nodeCrypto.ts"
 import {
+  decodePortable,
   fromBase64Url,
-  makeNodePrimitives,
   makeWebPrimitives,
   primitives,
   randomBytes,
@@ -44,6 +45,16 @@ describe("crypto primitives", () => {
           yield* expectRefusal(receiver.open(received, iv, bad, aad), "decrypt-failed")
           yield* expectRefusal(receiver.open(received, iv, ct, utf8("other header")), "decrypt-failed")
           yield* expectRefusal(receiver.open(received, iv, ct.subarray(0, 10), aad), "decrypt-failed")
+          // the same key kept as a key object (aeadKey, from a kept agreement), on either side
+          const sentKey = yield* sender.aeadKey(yield* sender.shared(e.privateKey, recipient.publicKey), salt, info)
+          const receivedKey = yield* receiver.aeadKey(yield* receiver.shared(recipient.privateKey, e.publicKey), salt, info)
+          const ct2 = yield* sender.seal(sentKey, iv, utf8("hello"), aad)
+          assert.deepStrictEqual(ct2, ct, "the same bytes as under the raw key")
+          assert.deepStrictEqual(yield* receiver.open(receivedKey, iv, ct2, aad), utf8("hello"))
+          assert.deepStrictEqual(yield* receiver.open(received, iv, ct2, aad), utf8("hello"))
+          yield* expectRefusal(receiver.open(receivedKey, iv, bad, aad), "decrypt-failed")
+          // and expand (a key per message) from a kept agreement gives agree's key
+          assert.deepStrictEqual(yield* receiver.expand(yield* receiver.shared(recipient.privateKey, e.publicKey), salt, info), sent)
         }
         // a small-order public key (all zeros) is refused
         yield* expectRefusal(sender.agree(e.privateKey, new Uint8Array(32), salt, info), "decrypt-failed")
@@ -62,5 +73,17 @@ describe("crypto primitives", () => {
       assert.isUndefined(fromBase64Url(bad, 100), bad)
     }
     assert.deepStrictEqual(fromBase64Url("AA", 1), new Uint8Array([0]))
+  })
+
+  it("base64url: the browsers' decoder and Node's accept and decode exactly the same texts", () => {
+    const same = (text: string) => {
+      const portable = decodePortable(text)
+      const node = decodeNode(Buffer, text)
+      assert.deepStrictEqual(node === undefined ? undefined : [...node], portable === undefined ? undefined : [...portable], text)
+    }
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => same(toBase64Url(bytes))))
+    // any text over the alphabet and a few others (padding, +, /, space, non-ASCII)
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom(..."AQgwBC_-9z=+/ \u00e9".split("")), maxLength: 12 }), same))
+    for (const bad of ["A", "AB=", "A+", "A/", "AB!", "AB\u00e9A", "AB", "AAB", "A A", "AA=="]) same(bad)
   })
 })

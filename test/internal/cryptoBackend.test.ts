@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "vitest"
-import { type CryptoBackend, detectNode, makeNodeCrypto, makeWebCrypto } from "../../src/internal/cryptoBackend.ts"
+import { type CryptoBackend, makeWebCrypto } from "../../src/internal/cryptoBackend.ts"
+import { detectNode, makeNodeCrypto } from "../../src/internal/nodeCrypto.ts"
 import { fromBase64Url, peerIdFromPublicKey, toBase64Url } from "../../src/internal/identityProof.ts"
 import { prng } from "../support/random.ts"
 

@@ -1,8 +1,9 @@
 /**
  * End-to-end encrypted direct messages on a memory network: the key of a non-neighbour comes
  * from the key directory, the relay carries only the envelope (no plaintext in any frame it
- * receives), the target gets `encrypted: true` and the content; a relay replaying the
- * envelope as its own is refused; failures are typed.
+ * receives: a routed envelope, unsigned, inside the origin's signed frame), the target gets
+ * `encrypted: true` and the content; a relay replaying the envelope as its own is refused;
+ * failures are typed.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, PubSub, type Schema } from "effect"
@@ -54,6 +55,12 @@ describe("encrypted direct messages", () => {
 
       const carried = frames.filter((f) => f.includes(`"kind":"${E2E_KIND}"`))
       assert.isAtLeast(carried.length, 2, "the relay carried the envelopes")
+      // routed envelopes: no signature of their own, the frame's origin signature covers them
+      for (const f of carried) {
+        const env = (JSON.parse(f) as { content: { t?: unknown; sig?: unknown } }).content
+        assert.strictEqual(env.t, "dm-routed")
+        assert.isUndefined(env.sig)
+      }
       assert.isFalse(frames.some((f) => f.includes(secret) || f.includes("second secret")), "no plaintext at the relay")
       assert.isFalse(received(relay!).some((m) => m.messageId === id))
 

@@ -26,6 +26,8 @@ describe("key directory", () => {
       const [a, b] = yield* startNodes(network, 2, { enableWebDHT: false })
       yield* waitFor("a and b linked", Effect.map(connectedOf(a!), (p) => p.includes(b!.peerId)))
       yield* waitFor("a holds b's key", Effect.map(crypto(a!, (c) => c.getPeerKey(b!.peerId)), (k) => k !== undefined))
+      // each side takes the other's key from its own handshake: b's may come a moment later
+      yield* waitFor("b holds a's key", Effect.map(crypto(b!, (c) => c.getPeerKey(a!.peerId)), (k) => k !== undefined))
       const held = yield* crypto(a!, (c) => c.getPeerKey(b!.peerId))
       assert.deepStrictEqual(held, yield* crypto(b!, (c) => c.getAnnouncement))
       assert.deepStrictEqual(yield* crypto(b!, (c) => c.getPeerKey(a!.peerId)), yield* crypto(a!, (c) => c.getAnnouncement))
