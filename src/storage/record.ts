@@ -22,7 +22,7 @@ import { SealedBox } from "../crypto/sealedBox.ts"
 
 /** DHT keys of storage records start with this. */
 export const RECORD_PREFIX = "pp/st/"
-/** DHT keys of value chunks start with this: `pp/chunk/<owner>/<sha256 hex>`. */
+/** DHT keys of value chunks start with this: `pp/chunk/<writer>/<sha256 hex>` (the peer that wrote the version, owner or granted writer). */
 export const CHUNK_PREFIX = "pp/chunk/"
 
 /** Longest storage key, in characters. */

@@ -12,7 +12,7 @@
  * lets write, of the current epoch, and decrypts: a reader (or a relay) cannot inject edits.
  *
  * A writer answers only a peer the access list lets read (any peer for public records), at
- * most `RATE.burst` requests at once and `RATE.perSecond` per second per asking peer, and
+ * most `RATE.perSecond` requests a second per asking peer (bursts of `RATE.burst`), and
  * only when the answer fits in `MAX_ANSWER_BYTES` (else the asking peer keeps what the DHT's
  * snapshot gives it). State vectors over `MAX_SV_BYTES` are not read.
  *
