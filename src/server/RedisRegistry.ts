@@ -10,7 +10,7 @@
  *
  * @since 2.0.0
  */
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import {
   type ClusterCounts,
@@ -83,17 +83,40 @@ export const makeRedisRegistry = (
   }
 
   /**
+   * Releases in flight, by id. An id's next admission waits for its release: otherwise a
+   * release sent first could still run in Redis after the admission of the connection that
+   * replaced it (its script is loaded on first use, a round trip of its own) and delete that
+   * connection's ownership, whose announce would then be refused.
+   */
+  const releasing = new Map<PeerId, Deferred.Deferred<void>>()
+  const releaseDone = (peerId: PeerId): Effect.Effect<void> => {
+    const done = releasing.get(peerId)
+    return done === undefined ? Effect.void : Deferred.await(done)
+  }
+  const releaseInRedis = (peerId: PeerId) =>
+    Effect.suspend(() => {
+      const done = Deferred.makeUnsafe<void>()
+      releasing.set(peerId, done)
+      return ops.run("release", evaluate(S.release)(peerId, me())).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          if (releasing.get(peerId) === done) releasing.delete(peerId)
+          Deferred.doneUnsafe(done, Effect.void)
+        }))
+      )
+    })
+
+  /**
    * Runs `admit`/`claim`; an id held by a dead server is swept first, then tried once more.
    * A call that timed out may still run in Redis later (it was sent): a release is queued
    * behind it on the same connection, so the id is not left owned by this server with no
    * connection to release it.
    */
   const register = <A extends ReadonlyArray<unknown>>(operation: string, peerId: PeerId, call: () => Effect.Effect<A, Redis.RedisError>) =>
-    Effect.flatMap(ops.run(operation, call()), (result) =>
+    Effect.flatMap(Effect.andThen(releaseDone(peerId), ops.run(operation, call())), (result) =>
       result[0] === 2 ? Effect.andThen(ops.sweepNow, ops.run(operation, call())) : Effect.succeed(result)).pipe(
         Effect.tapError(() =>
           Effect.forkDetach(Effect.ignore(Effect.suspend(() =>
-            locals.has(peerId) ? Effect.void : ops.run("release", evaluate(S.release)(peerId, me())))
+            locals.has(peerId) ? Effect.void : releaseInRedis(peerId))
           )))
       )
 
@@ -102,7 +125,7 @@ export const makeRedisRegistry = (
       if (locals.get(entry.peerId) !== entry) return Effect.void
       locals.delete(entry.peerId)
       if (state.stopped) return Effect.void
-      return ops.run("release", evaluate(S.release)(entry.peerId, me())).pipe(
+      return releaseInRedis(entry.peerId).pipe(
         Effect.catchTag("RegistryUnavailable", (e) => Effect.logWarning(`release of ${entry.peerId} not recorded; the sweep repairs it`, e)),
         Effect.asVoid
       )

@@ -6,7 +6,8 @@
  * server); `heal()` lets everything through again; `cut()` destroys every connection.
  * `stallReads(i)` makes the i-th connection (in the order they were made) a slow reader: the
  * proxy stops reading what the server sends on it, so the server's output buffer for that
- * client grows (a stalled subscriber); `resumeReads(i)` reads again.
+ * client grows (a stalled subscriber); `resumeReads(i)` reads again. `delay(ms)` holds every
+ * chunk `ms` before passing it on, each direction in order (a slower network).
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net"
 
@@ -19,6 +20,7 @@ export interface TcpProxy {
   readonly cut: () => void
   readonly stallReads: (index: number) => void
   readonly resumeReads: (index: number) => void
+  readonly delay: (ms: number) => void
   readonly close: () => Promise<void>
 }
 
@@ -34,13 +36,19 @@ export const startTcpProxy = async (target: { readonly path: string } | { readon
   const pairs = new Set<Pair>()
   const made: Array<Pair> = []
   let holding = false
+  let delayMs = 0
+  /** Writes `d` to `to` now, or `delayMs` later (timers of one delay fire in order). */
+  const pass = (to: Socket, d: Buffer) => {
+    if (delayMs <= 0) to.write(d)
+    else setTimeout(() => to.destroyed || to.write(d), delayMs)
+  }
 
   const open = (pair: Pair) => {
     const upstream = "path" in target ? createConnection(target.path) : createConnection(target.port, target.host)
     pair.upstream = upstream
     upstream.on("data", (d) => {
       if (holding) pair.toClient.push(d)
-      else pair.client.write(d)
+      else pass(pair.client, d)
     })
     upstream.on("error", () => pair.client.destroy())
     upstream.on("close", () => {
@@ -56,7 +64,7 @@ export const startTcpProxy = async (target: { readonly path: string } | { readon
     made.push(pair)
     client.on("data", (d) => {
       if (holding || pair.upstream === undefined) pair.toUpstream.push(d)
-      else pair.upstream.write(d)
+      else pass(pair.upstream, d)
     })
     client.on("error", () => pair.upstream?.destroy())
     client.on("close", () => {
@@ -99,6 +107,9 @@ export const startTcpProxy = async (target: { readonly path: string } | { readon
     },
     stallReads: (index) => made[index]?.upstream?.pause(),
     resumeReads: (index) => made[index]?.upstream?.resume(),
+    delay: (ms) => {
+      delayMs = ms
+    },
     close: async () => {
       for (const pair of pairs) {
         pair.client.destroy()
