@@ -63,6 +63,12 @@ export const RELINK_GAP_MS = 10_000
 export const RATE = { perSecond: 2, burst: 8 } as const
 /** Asking peers whose rate is tracked, at most. */
 export const MAX_RATED = 1024
+/**
+ * Requests answered by this peer in all, whoever asks: identities cost nothing to make, so
+ * many askers (or more than `MAX_RATED`, whose buckets are forgotten) cannot make it compute
+ * more diffs than this (a peer not answered falls back to the DHT's snapshot).
+ */
+export const TOTAL_RATE = { perSecond: 32, burst: 64 } as const
 
 const Epoch = Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 2 ** 32 }))
 const Nonce = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{16}$/))
@@ -146,6 +152,7 @@ export const makeStateSync = (deps: StateSyncDeps) => {
   /** When each writer was asked about each key (`key` newline `writer`), until it answers. */
   const awaiting = new BoundedMap<string, number>(MAX_PENDING * MAX_TARGETS)
   const rates = new BoundedMap<string, TokenBucket>(MAX_RATED)
+  let total: TokenBucket | undefined
 
   /**
    * Sends this peer's state vector of `key` to its writers (to `writer` alone when given: the
@@ -185,6 +192,9 @@ export const makeStateSync = (deps: StateSyncDeps) => {
       if (!bucket.take(now)) return
       const seen = known.get(req.key)
       if (seen === undefined || !mayAnswer(seen.record, req, self, d.origin)) return
+      // counted only for requests this peer would answer: refused ones cannot use it up
+      total ??= new TokenBucket(TOTAL_RATE, now)
+      if (!total.take(now)) return
       const update = docs.diff(req.key, payload)
       if (update === undefined || update.length > MAX_ANSWER_BYTES) return
       const head = { v: 1 as const, key: req.key, owner: req.owner, epoch: req.epoch, n: req.n }
