@@ -138,10 +138,7 @@ const program = Effect.gen(function*() {
   )
   const dht0 = options.enableWebDHT ? yield* dhtStats : undefined
   const idleCpu = process.cpuUsage()
-  const ops0 = { ...((globalThis as unknown as { __dhtOps?: Record<string, number> }).__dhtOps ?? {}) }
   yield* Effect.sleep(idleSeconds * 1000)
-  const ops1 = (globalThis as unknown as { __dhtOps?: Record<string, number> }).__dhtOps ?? {}
-  log(`DBG ops ${Object.keys(ops1).map((k) => `${k} ${((ops1[k]! - (ops0[k] ?? 0)) / n / idleSeconds).toFixed(3)}`).join(", ")}`)
   if (dht0 !== undefined) {
     const dht1 = yield* dhtStats
     const per = (k: keyof typeof dht1) => ((dht1[k] - dht0[k]) / n / idleSeconds).toFixed(3)
