@@ -48,6 +48,10 @@ const opTimeoutMs = arg("opTimeout", 20_000)
 const random = prng(arg("seed", 11))
 const useBenchClock = arg("clock", 1) === 1
 const pick = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)]!
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1000
+}
 
 /** The magic replication interval: odd enough that no other sleep has this length. */
 const SLOW_REPLICATE = 3_600_007
@@ -193,17 +197,29 @@ const program = Effect.gen(function*() {
   report("put_rounds_per_lookup", (s1.lookupHops - s0.lookupHops) / Math.max(1, s1.lookups - s0.lookups))
   log(`puts: ${putOk}/${puts}, p50 ${percentile(putMs, 50)?.toFixed(0)} ms`)
 
-  // ---- gets
+  // ---- gets (with the process's CPU time: one process runs every node, so it is the whole
+  // network's work for a get, background included; the idle share is measured just before)
+  const idleCpu0 = process.cpuUsage()
+  const idleT0 = performance.now()
+  yield* Effect.sleep(3000)
+  const idleShare = cpuMs(idleCpu0) / (performance.now() - idleT0)
   const getMs: Array<number> = []
   let getOk = 0
+  const getCpu0 = process.cpuUsage()
+  const getT0 = performance.now()
   for (let i = 0; i < gets && keys.length > 0; i++) {
     const entry = pick(keys)
     const r = yield* timed(use(pick(nodes), Dht.use((d) => d.get(entry.key))))
     getMs.push(r.ms)
     if (Exit.isSuccess(r.exit) && JSON.stringify(r.exit.value) === JSON.stringify(entry.value)) getOk++
   }
+  const getCpu = cpuMs(getCpu0)
+  const getWall = performance.now() - getT0
   const s2 = yield* sumStats(nodes)
   const lookups = Math.max(1, s2.lookups - s1.lookups)
+  report("idle_cpu_share", idleShare)
+  report("get_cpu_ms", getCpu / Math.max(1, getMs.length))
+  report("get_cpu_ms_above_idle", (getCpu - idleShare * getWall) / Math.max(1, getMs.length))
   report("get_ok", `${getOk}/${getMs.length}`)
   report("get_ratio", getMs.length === 0 ? null : getOk / getMs.length)
   report("get_p50_ms", percentile(getMs, 50))
@@ -261,18 +277,26 @@ const program = Effect.gen(function*() {
     log(`churn: ${count} stopped; repair window over, getting ${keys.length} keys`)
     const churnMs: Array<number> = []
     let churnOk = 0
+    let keptOk = 0
+    let kept = 0
     const failures: Record<string, number> = {}
     for (const entry of keys) {
       const r = yield* timed(use(pick(survivors), Dht.use((d) => d.get(entry.key))))
       churnMs.push(r.ms)
-      if (Exit.isSuccess(r.exit) && JSON.stringify(r.exit.value) === JSON.stringify(entry.value)) churnOk++
-      else {
+      const keptHolder = (holdersOf.get(entry.key) ?? []).some((id) => !doomedIds.has(id))
+      if (keptHolder) kept++
+      if (Exit.isSuccess(r.exit) && JSON.stringify(r.exit.value) === JSON.stringify(entry.value)) {
+        churnOk++
+        if (keptHolder) keptOk++
+      } else {
         const why = Exit.isSuccess(r.exit) ? "wrong value" : String((r.exit.cause as unknown as { toString(): string }).toString()).slice(0, 40)
         failures[why] = (failures[why] ?? 0) + 1
       }
     }
     report("churn_get_ok", `${churnOk}/${keys.length}`)
     report("churn_get_ratio", churnOk / keys.length)
+    report("churn_kept_get_ok", `${keptOk}/${kept}`)
+    report("churn_kept_get_ratio", kept === 0 ? null : keptOk / kept)
     report("churn_get_p50_ms", percentile(churnMs, 50))
     report("churn_get_p95_ms", percentile(churnMs, 95))
     if (Object.keys(failures).length > 0) report("churn_failures", JSON.stringify(failures))
