@@ -4,7 +4,8 @@
  *
  *   --n=100 --puts=50 --gets=100 --churn=0.3 --latency=5
  *
- * Phases: start N nodes; wait (bounded) for a connected mesh; `puts` puts then `gets` gets
+ * Phases: start N nodes; wait (bounded) for a connected mesh and for every node's key record
+ * (its first put, `pp/keys/<peerId>`) to be published; `puts` puts then `gets` gets
  * from random nodes, one at a time (latency, lookup rounds from the nodes' Dht stats);
  * then stop `churn` of the nodes at random, let the mesh heal, switch replication to a short
  * interval for a bounded window, and get every key from random survivors.
@@ -16,6 +17,7 @@
  * sleeps go to the real clock unchanged).
  */
 import { Clock, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { KeyDirectory } from "../src/crypto/KeyDirectory.ts"
 import { MemoryNetwork } from "../src/layers/MemoryNetwork.ts"
 import { makeMeshLayer } from "../src/layers/Mesh.ts"
 import type { PeerId } from "../src/schema/PeerId.ts"
@@ -45,6 +47,7 @@ const repairWindowMs = arg("repairWindow", 12_000)
 const formationTimeoutMs = arg("formationTimeout", 60_000)
 const startBudgetMs = arg("startBudget", 240_000)
 const opTimeoutMs = arg("opTimeout", 20_000)
+const publishTimeoutMs = arg("publishTimeout", 120_000)
 const random = prng(arg("seed", 11))
 const useBenchClock = arg("clock", 1) === 1
 const pick = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)]!
@@ -167,6 +170,16 @@ const program = Effect.gen(function*() {
   }
   report("formed_s", state.formed ? (Date.now() - tRun) / 1000 : `not formed (${state.parts.length} components)`)
   log(`mesh ${state.formed ? "formed" : "NOT formed"} with ${nodes.length} nodes`)
+  // every node's first put (its key record) done, so the figures are the DHT's, not startup's
+  const tPublish = Date.now()
+  let unpublished = nodes.length
+  while (Date.now() - tPublish < publishTimeoutMs) {
+    const published = yield* Effect.forEach(nodes, (node) => use(node, KeyDirectory.use((k) => k.published)))
+    unpublished = published.filter((p) => !p).length
+    if (unpublished === 0) break
+    yield* Effect.sleep(1000)
+  }
+  report("key_records_published_s", unpublished === 0 ? (Date.now() - tPublish) / 1000 : `${unpublished} not published in ${publishTimeoutMs / 1000} s`)
 
   // ---- puts
   const keys: Array<{ key: string; value: { i: number; token: string } }> = []

@@ -142,6 +142,7 @@ if (mem.length > 0) {
   console.log(table(mem, [
     ["nodes started", "nodes"],
     ["mesh formed at (s)", "formed_s"],
+    ["every key record published after (s)", "key_records_published_s"],
     ["log2 N", "log2_n"],
     ["lookup rounds per get (lookupHops / lookups)", "get_rounds_per_lookup"],
     ["lookup rounds per put", "put_rounds_per_lookup"],
