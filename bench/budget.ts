@@ -3,7 +3,7 @@
  * and the length of direct-message routes, on a MemoryNetwork with 5 ms links (issue 15).
  *
  * 1. Start N nodes (default options unless given: `--maxPeers`, `--presenceInterval`,
- *    `--dht=0|1`), wait until the link graph is connected and every node has its links.
+ *    `--dht=0|1`, `--dhtRefresh=S` and `--dhtRepublish=S` for the DHT's refresh and republish intervals), wait until the link graph is connected and every node has its links.
  * 2. Settle: with the DHT and crypto on, wait (at most `--settleTimeout` s) until every node's
  *    key record (`pp/keys/<peerId>`) is published, then `--settle` seconds (default 25: two
  *    maintenance passes) more, so the window is idle traffic, not the tail of startup.
@@ -46,7 +46,16 @@ const options: Partial<MeshOptions> = {
   ...(process.argv.some((a) => a.startsWith("--maxPeers=")) ? { maxPeers: arg("maxPeers", 3) } : {}),
   ...(process.argv.some((a) => a.startsWith("--minPeers=")) ? { minPeers: arg("minPeers", 2) } : {}),
   ...(process.argv.some((a) => a.startsWith("--presenceInterval=")) ? { presenceInterval: arg("presenceInterval", 5000) } : {}),
-  enableWebDHT: arg("dht", 1) === 1
+  enableWebDHT: arg("dht", 1) === 1,
+  // shorter maintenance intervals (seconds), to see the periodic terms of the README's formula in a short window
+  ...(process.argv.some((a) => a.startsWith("--dhtRefresh=") || a.startsWith("--dhtRepublish="))
+    ? {
+      dht: {
+        ...(process.argv.some((a) => a.startsWith("--dhtRefresh=")) ? { refreshInterval: arg("dhtRefresh", 600) * 1000 } : {}),
+        ...(process.argv.some((a) => a.startsWith("--dhtRepublish=")) ? { republishInterval: arg("dhtRepublish", 1800) * 1000 } : {})
+      }
+    }
+    : {})
 }
 
 const log = (s: string) => console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${s}`)
