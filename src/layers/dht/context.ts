@@ -111,13 +111,6 @@ export const makeContext = (services: Services) => {
     if (id !== self && !table.has(id)) addToTable(id, now)
   }
   /**
-   * A peer that left `FORGET_AFTER` RPCs in a row unanswered leaves the routing table (a
-   * departed peer would otherwise cost later lookups a timeout), and for `UNRESPONSIVE_MS`
-   * is not taken back from the mesh's lists, which may lag. Any answer or message from it
-   * clears its count and puts it back. Peers named in others' answers are only lookup
-   * candidates: they enter the table when they answer themselves, not on hearsay.
-   */
-  /**
    * Peers signaling announced and then said left (it tells a leaver's XOR-closest peers, and
    * those hold the records near it), unless linked: they leave the routing table at once,
    * which starts the churn repair of the records they held, and for `UNRESPONSIVE_MS` are not
@@ -126,6 +119,13 @@ export const makeContext = (services: Services) => {
    */
   let meshLive = new Set<PeerId>()
   const departed = new Map<PeerId, number>()
+  /**
+   * A peer that left `FORGET_AFTER` RPCs in a row unanswered leaves the routing table (a
+   * departed peer would otherwise cost later lookups a timeout), and for `UNRESPONSIVE_MS`
+   * is not taken back from the mesh's lists, which may lag. Any answer or message from it
+   * clears its count and puts it back. Peers named in others' answers are only lookup
+   * candidates: they enter the table when they answer themselves, not on hearsay.
+   */
   const failures = new Map<PeerId, number>()
   const unresponsive = new Map<PeerId, number>()
   const unanswered = (id: PeerId, now: number) => {
