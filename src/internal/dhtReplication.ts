@@ -3,26 +3,28 @@
  * (layers/dht/maintenance.ts) to every record a holder keeps as one of its key's closest peers.
  *
  * A holder's *view* of a record is the `replicationFactor` peers closest to its key that its
- * routing table knows, itself included when it is among them. A peer is *known* to hold the
- * record's version when it answered this holder's store of it or sent it to this holder (a
- * replication), during its current stay in the routing table: a peer that left the table and
- * came back is known to hold nothing.
+ * routing table knows, itself included when it is among them. What a holder knows of another
+ * peer and the record's version, during that peer's current stay in the routing table (a peer
+ * that left the table and came back is known to hold nothing): it *acked* (answered this
+ * holder's store of it), or it *sent* this holder a copy (a replication).
  *
- * - **Primary**: a holder in its view with no closer peer known to hold the record (within
- *   twice `refreshInterval`) is the record's primary. It stores the record on the peers of its
- *   view that are not known to hold it within `refreshInterval`. In a quiet network that is
- *   one refresh of `replicationFactor - 1` stores per record per `refreshInterval`; when the
- *   view changes (a peer joined closer, or a holder left the routing table) the newcomer gets
- *   its copy at the next pass, which is the churn repair.
- * - **Deferring**: a holder with a closer peer known to hold the record sends nothing (nor,
- *   for a pass, does a holder other than the closest that just got a new version from its
- *   publisher: the publisher stored it on the closest peers it found, and the primary's copy
- *   will tell it who the primary is); the
- *   primary's refresh keeps it knowing that. When the primary leaves (the table forgets it) or
- *   stays silent for twice `refreshInterval` (a hostile primary that keeps the record to itself),
- *   the next holder becomes primary.
+ * - **Primary**: a holder in its view with no closer peer that sent it a copy within twice
+ *   `refreshInterval`. It stores the record on the peers of its view that have not acked it
+ *   within `refreshInterval`: at the next pass after its view changed (a peer joined closer, a
+ *   holder left the routing table: the churn repair), and otherwise once per `refreshInterval`
+ *   (its copies keep telling the others who the primary is). In a quiet network that is
+ *   `replicationFactor - 1` stores per record per `refreshInterval`, and nothing else.
+ * - **Deferring**: a holder with a closer peer that sent it a copy within twice
+ *   `refreshInterval` leaves the record to that peer, except for a peer of its view it knows
+ *   nothing of after `GRACE_PASSES` (both in its table and holding the record here that long),
+ *   which it stores the record on once: so a primary that keeps sending copies but repairs
+ *   nothing (a hostile one) delays the repair by `GRACE_PASSES` passes, no more. Acks alone
+ *   never make a holder defer: a peer that answers `stored` and keeps nothing (a black hole)
+ *   stays a target of the primary's refresh and never becomes primary. For a pass or two after
+ *   a new version came from its publisher (who stored it on the closest peers its lookup found)
+ *   every holder but the closest waits for the primary's copy.
  * - **Handoff**: a holder no longer among the closest it knows sends the record once to the
- *   peers of its view not known to hold it, unless one of them is known to (it is then that
+ *   peers of its view it knows nothing of, unless one of them sent it a copy (then it is that
  *   peer's to keep).
  *
  * A peer that just entered the routing table counts only from the next pass on (`settled`), so
@@ -33,15 +35,22 @@
 
 export type Role = "primary" | "deferring" | "handoff"
 
+/** Passes a deferring holder waits before it stores a record on a peer of its view it knows nothing of. */
+export const GRACE_PASSES = 3
+
 export interface PlanInput<P extends string> {
   readonly self: P
   /** The record's closest peers as the routing table knows them, closest first; `self` included when among them. */
   readonly view: ReadonlyArray<P>
-  /** When `peer` was last known to hold the record's version (during its current stay in the routing table). */
-  readonly knownAt: (peer: P) => number | undefined
+  /** When `peer` last answered this holder's store of the record's version. */
+  readonly ackedAt: (peer: P) => number | undefined
+  /** When `peer` last sent this holder a copy of the record's version. */
+  readonly sentAt: (peer: P) => number | undefined
   /** False for a peer that entered the routing table since the previous pass. */
   readonly settled: (peer: P) => boolean
-  /** This version came from its publisher in this pass or the previous one (it stored it on the closest peers it found). */
+  /** True when `peer` has been in the routing table, and the record here, for `GRACE_PASSES` passes. */
+  readonly graceOver: (peer: P) => boolean
+  /** This version came from its publisher in this pass or the two before. */
   readonly justPublished?: boolean
   readonly now: number
   readonly refreshInterval: number
@@ -55,27 +64,29 @@ export interface Plan<P extends string> {
 
 export const planReplication = <P extends string>(input: PlanInput<P>): Plan<P> => {
   const { now, refreshInterval, self, view } = input
-  const knownWithin = (peer: P, window: number) => {
-    const at = input.knownAt(peer)
-    return at !== undefined && now - at < window
-  }
+  const within = (at: number | undefined, window: number) => at !== undefined && now - at < window
+  const unknown = (p: P) => input.ackedAt(p) === undefined && input.sentAt(p) === undefined
+  const others = view.filter((p) => p !== self)
   const at = view.indexOf(self)
-  if (at < 0) {
-    if (view.some((p) => knownWithin(p, 2 * refreshInterval))) return { role: "deferring", targets: [] }
-    return { role: "handoff", targets: view.filter((p) => input.knownAt(p) === undefined && input.settled(p)) }
+  const closer = at < 0 ? view : view.slice(0, at)
+  if (closer.some((p) => within(input.sentAt(p), 2 * refreshInterval))) {
+    return { role: "deferring", targets: others.filter((p) => unknown(p) && input.graceOver(p)) }
   }
+  if (at < 0) return { role: "handoff", targets: others.filter((p) => unknown(p) && input.settled(p)) }
   if (at > 0 && input.justPublished === true) return { role: "deferring", targets: [] }
-  if (view.slice(0, at).some((p) => knownWithin(p, 2 * refreshInterval))) return { role: "deferring", targets: [] }
-  return { role: "primary", targets: view.filter((p) => p !== self && !knownWithin(p, refreshInterval) && input.settled(p)) }
+  return { role: "primary", targets: others.filter((p) => !within(input.ackedAt(p), refreshInterval) && input.settled(p)) }
 }
 
 /**
- * Which peers are known to hold which version of each key, with when: at most `maxPeersPerKey`
- * peers per key (the oldest forgotten first) and `maxKeys` keys (the least recently noted
- * forgotten first), so peers sending stores cannot grow it without bound.
+ * What a holder knows of which peers hold which version of each key: when each acked it and
+ * when each sent a copy. At most `maxPeersPerKey` peers per key (the least recently noted
+ * forgotten first) and `maxKeys` keys (likewise), so peers sending stores cannot grow it
+ * without bound.
  */
+export type Knowledge = "acked" | "sent"
+
 export class HolderKnowledge<P extends string> {
-  readonly #byKey = new Map<string, { version: number; readonly peers: Map<P, number> }>()
+  readonly #byKey = new Map<string, { version: number; readonly peers: Map<P, { acked?: number; sent?: number }> }>()
   readonly maxPeersPerKey: number
   readonly maxKeys: number
 
@@ -88,8 +99,8 @@ export class HolderKnowledge<P extends string> {
     return this.#byKey.size
   }
 
-  /** `peer` holds `version` of `key` (or a newer one) as of `at`; notes of an older version than known are ignored. */
-  note(key: string, version: number, peer: P, at: number): void {
+  /** `peer` acked or sent `version` of `key` at `at`; notes of an older version than known are ignored. */
+  note(key: string, version: number, peer: P, how: Knowledge, at: number): void {
     let entry = this.#byKey.get(key)
     if (entry !== undefined && version < entry.version) return
     if (entry === undefined || version > entry.version) {
@@ -100,15 +111,16 @@ export class HolderKnowledge<P extends string> {
       this.#byKey.delete(key)
     }
     this.#byKey.set(key, entry)
+    const known = entry.peers.get(peer) ?? {}
     entry.peers.delete(peer)
-    entry.peers.set(peer, at)
+    entry.peers.set(peer, how === "acked" ? { ...known, acked: at } : { ...known, sent: at })
     while (entry.peers.size > this.maxPeersPerKey) entry.peers.delete(entry.peers.keys().next().value!)
   }
 
-  /** When `peer` was last known to hold `version` of `key`. */
-  knownAt(key: string, version: number, peer: P): number | undefined {
+  /** When `peer` last acked or sent `version` of `key`. */
+  knownAt(key: string, version: number, peer: P, how: Knowledge): number | undefined {
     const entry = this.#byKey.get(key)
-    return entry !== undefined && entry.version === version ? entry.peers.get(peer) : undefined
+    return entry !== undefined && entry.version === version ? entry.peers.get(peer)?.[how] : undefined
   }
 
   forget(key: string): void {

@@ -19,7 +19,7 @@ import type { MeshOptions } from "../../services/MeshConfig.ts"
 import type { PeerKeys } from "../../services/PeerKeys.ts"
 import type { Router } from "../../services/Router.ts"
 import { keyDirectoryAllows, recordBytes } from "../../internal/dhtRecords.ts"
-import { HolderKnowledge } from "../../internal/dhtReplication.ts"
+import { GRACE_PASSES, HolderKnowledge, type Knowledge } from "../../internal/dhtReplication.ts"
 import { validDirectoryValue } from "../../crypto/directoryRecord.ts"
 import { BUCKET_SIZE, FORGET_AFTER, NEAR_FACTOR, TABLE_REFRESH_MS, UNRESPONSIVE_MS } from "./constants.ts"
 import { RecordStore, WatchLeases } from "./store.ts"
@@ -92,18 +92,26 @@ export const makeContext = (services: Services) => {
   }
   /** The maintenance pass in which a new version of each key came from its publisher. */
   const publishedIn = new BoundedMap<string, number>(Math.min(16_384, Math.max(1, options.maxRecords)))
+  /** The maintenance pass in which each key's current version came here. */
+  const arrivedIn = new BoundedMap<string, number>(Math.min(16_384, Math.max(1, options.maxRecords)))
   /** Which peers hold which records, as far as this holder knows (maintenance.ts). */
   const holders = new HolderKnowledge<PeerId>(4 * options.replicationFactor * NEAR_FACTOR, Math.max(1, options.maxRecords))
-  /** When `peer` is known to have held `version` of `key` during its current stay in the table. */
-  const knownAt = (key: string, version: number, peer: PeerId): number | undefined => {
+  /** When `peer` acked or sent `version` of `key` during its current stay in the table. */
+  const knownAt = (key: string, version: number, peer: PeerId, how: Knowledge): number | undefined => {
     if (peer === self) return undefined
-    const at = holders.knownAt(key, version, peer)
+    const at = holders.knownAt(key, version, peer, how)
     const since = joined.get(peer)
     return at !== undefined && since !== undefined && at >= since.at ? at : undefined
   }
   const settled = (peer: PeerId) => {
     const since = joined.get(peer)
     return since !== undefined && since.pass < pass.count
+  }
+  /** `peer` has been in the table, and `key` here, for `GRACE_PASSES` passes. */
+  const graceOver = (key: string, peer: PeerId) => {
+    const since = joined.get(peer)
+    const arrived = arrivedIn.get(key) ?? Number.NEGATIVE_INFINITY
+    return since !== undefined && pass.count - Math.max(since.pass, arrived) >= GRACE_PASSES
   }
 
   /** A peer known from the mesh: into the routing table unless there. */
@@ -227,8 +235,10 @@ export const makeContext = (services: Services) => {
     leases,
     holders,
     publishedIn,
+    arrivedIn,
     knownAt,
     settled,
+    graceOver,
     pass,
     stats,
     heardFrom,

@@ -60,10 +60,13 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
       if (store.put(r, sizeOf(r), near, now) === "quota") return refuse("quota")
       // a new version from its publisher went to the closest peers its lookup found: the
       // holders other than the closest wait a pass for the primary's copy before acting
-      if (from === r.publisher && verdict === "accept") ctx.publishedIn.set(r.key, ctx.pass.count)
+      if (verdict === "accept") {
+        ctx.arrivedIn.set(r.key, ctx.pass.count)
+        if (from === r.publisher) ctx.publishedIn.set(r.key, ctx.pass.count)
+      }
     }
     // a holder replicating it has this version (its publisher need not hold it)
-    if (from !== self && from !== r.publisher) ctx.holders.note(r.key, r.version, from, now)
+    if (from !== self && from !== r.publisher) ctx.holders.note(r.key, r.version, from, "sent", now)
     if (verdict === "accept") {
       const notice = { op: "notify", record: r, oldValue: held === undefined || held.deleted ? null : held.value } satisfies DhtRpc
       for (const watcher of leases.watchers(r.key, now)) {

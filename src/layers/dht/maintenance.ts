@@ -13,7 +13,7 @@
  * @since 2.0.0
  */
 import { Clock, Effect, Schedule } from "effect"
-import { passSends, planReplication } from "../../internal/dhtReplication.ts"
+import { GRACE_PASSES, passSends, planReplication } from "../../internal/dhtReplication.ts"
 import { makeNonce } from "../../internal/identityProof.ts"
 import { supervised } from "../../internal/supervise.ts"
 import type { DhtRecord } from "../../schema/DhtMessages.ts"
@@ -46,7 +46,7 @@ export const startMaintenance = Effect.fnUntraced(function*(
   const storeCopy = (holder: PeerId, record: DhtRecord) =>
     Effect.gen(function*() {
       const answer = yield* net.rpc(holder, { op: "store", rid: makeNonce(), record })
-      if (answer?.op === "stored") ctx.holders.note(record.key, record.version, holder, yield* Clock.currentTimeMillis)
+      if (answer?.op === "stored") ctx.holders.note(record.key, record.version, holder, "acked", yield* Clock.currentTimeMillis)
     })
 
   const replicate = Effect.gen(function*() {
@@ -58,14 +58,17 @@ export const startMaintenance = Effect.fnUntraced(function*(
     yield* ctx.refreshTable
     for (const key of [...ctx.holders.keys()]) if (store.get(key, now) === undefined) ctx.holders.forget(key)
     for (const [key, pass] of [...ctx.publishedIn]) if (ctx.pass.count - pass > 2) ctx.publishedIn.delete(key)
+    for (const [key, pass] of [...ctx.arrivedIn]) if (ctx.pass.count - pass > GRACE_PASSES) ctx.arrivedIn.delete(key)
     const records = store.nearRecords(now).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     const targets: Array<ReadonlyArray<PeerId>> = []
     for (const r of records) {
       const plan = planReplication({
         self,
         view: ctx.view(yield* ctx.keyOf(r.key)),
-        knownAt: (peer) => ctx.knownAt(r.key, r.version, peer),
+        ackedAt: (peer) => ctx.knownAt(r.key, r.version, peer, "acked"),
+        sentAt: (peer) => ctx.knownAt(r.key, r.version, peer, "sent"),
         settled: ctx.settled,
+        graceOver: (peer) => ctx.graceOver(r.key, peer),
         justPublished: ctx.pass.count - (ctx.publishedIn.get(r.key) ?? Number.NEGATIVE_INFINITY) <= 2,
         now,
         refreshInterval: refreshEvery
