@@ -2,13 +2,13 @@
  * Maintenance, every `replicateInterval`: drop expired records and watch leases, bring the
  * routing table up to date with the mesh (departed peers leave it), then for every record
  * held as one of its key's closest peers apply the replication rule of
- * internal/dhtReplication.ts: only the record's primary (the closest holder, as this holder
- * knows them) stores it, and only on the peers of its view not known to hold it: at once
- * when the view changed (churn repair), else once per `refreshInterval`. The pass itself is
- * local (no lookup, no message) unless there is something to send; at most
- * `maxReplicatePerPass` stores a pass, the next pass going on where it stopped. Subscribers
- * renew their watches; publishers republish their own records every `republishInterval`
- * (default ttl / 2). Both loops are supervised.
+ * internal/dhtReplication.ts: the record's primary (no closer peer sent it a copy) stores it
+ * on the peers of its view that have not acked it, at once when the view changed (churn
+ * repair) and else once per `refreshInterval`; the others stay quiet but for a one-time copy
+ * to a peer they know nothing of. The pass itself is local (no lookup, no message) unless
+ * there is something to send; at most `maxReplicatePerPass` stores a pass, the next pass
+ * going on where it stopped. Subscribers renew their watches; publishers republish their own
+ * records every `republishInterval` (default ttl / 2). Both loops are supervised.
  *
  * @since 2.0.0
  */
