@@ -8,11 +8,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { KeyDirectory } from "../../src/crypto/KeyDirectory.ts"
+import { keyId } from "../../src/layers/Dht.ts"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
-import type { PeerId } from "../../src/schema/PeerId.ts"
+import { type PeerId, sortByDistance } from "../../src/schema/PeerId.ts"
 import { Dht } from "../../src/services/Dht.ts"
 import { Router } from "../../src/services/Router.ts"
 import { graph, isConnectedGraph, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
+import { startHostile } from "./hostile.ts"
 
 const REPLICATE = 200
 const REFRESH_PASSES = 10
@@ -140,5 +142,40 @@ describe("DHT replication", () => {
       assert.isAbove((yield* totals(alive)).replications, mark)
       const values = yield* Effect.forEach(alive, (n) => n.run(Dht.use((d) => d.get("k0"))), { concurrency: 4 })
       assert.deepStrictEqual(values, alive.map(() => 0))
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("a black hole closest to a key (it answers stored and keeps nothing) does not stop the repair", () =>
+    Effect.gen(function*() {
+      const network = new MemoryNetwork({ latencyMs: 1 })
+      const base = { maxPeers: 4, minPeers: 2, enableCrypto: false }
+      const honest = yield* startNodes(network, 12, { ...base, dht: { replicateInterval: REPLICATE, refreshInterval: 600_000, rpcTimeout: 1000 } })
+      const [evil] = yield* startNodes(network, 1, { ...base, enableWebDHT: false })
+      const all = [...honest, evil!]
+      yield* waitFor("formed", Effect.map(graph(all), (g) => isConnectedGraph(g) && [...g.values()].every((p) => p.length >= 1)), 60_000)
+      // acks every store, keeps nothing, answers every find with nothing
+      const hostile = yield* startHostile(evil!)
+      // a key the hostile peer is the closest peer to
+      let key = ""
+      for (let i = 0; key === ""; i++) {
+        const id = yield* keyId("global", `hole/${i}`)
+        if (sortByDistance(id, all.map((n) => n.peerId))[0] === hostile.peerId) key = `hole/${i}`
+      }
+      const publisher = honest[0]!
+      yield* publisher.run(Dht.use((d) => d.put(key, "kept")))
+      const holdersNow = publisher.run(Dht.use((d) => d.holders(key))).pipe(Effect.orElseSucceed((): ReadonlyArray<PeerId> => []))
+      let holders: ReadonlyArray<PeerId> = []
+      yield* waitFor("two honest holders", Effect.map(holdersNow, (h) => (holders = h).length >= 2), 30_000)
+      // an honest holder leaves: the other (primary, though the black hole acked its copy and is
+      // closer) stores the record on the next closest peer
+      const leaving = honest.find((n) => n !== publisher && holders.includes(n.peerId))!
+      yield* leaving.stop
+      const alive = honest.filter((n) => n !== leaving)
+      yield* waitFor(
+        "two honest holders again",
+        Effect.map(holdersNow, (h) => h.length >= 2 && !h.includes(leaving.peerId)),
+        30_000
+      )
+      const values = yield* Effect.forEach(alive, (n) => n.run(Dht.use((d) => d.get(key))), { concurrency: 4 })
+      assert.deepStrictEqual(values, alive.map(() => "kept"))
     }).pipe(Effect.scoped), 120_000)
 })
