@@ -129,7 +129,12 @@ const program = Effect.gen(function*() {
   // idle window
   const routerStats = Effect.map(
     Effect.forEach(nodes, (node) => Effect.provide(Router.use((r) => r.stats), node.context)),
-    (all) => ({ sent: all.reduce((a, x) => a + x.sent, 0), forwarded: all.reduce((a, x) => a + x.forwarded, 0) })
+    (all) => ({
+      sent: all.reduce((a, x) => a + x.sent, 0),
+      forwarded: all.reduce((a, x) => a + x.forwarded, 0),
+      flooded: all.reduce((a, x) => a + x.flooded, 0),
+      dropped: all.reduce((a, x) => a + x.dropped, 0)
+    })
   )
   const routed0 = yield* routerStats
   const sent0 = network.stats.sent
@@ -155,7 +160,11 @@ const program = Effect.gen(function*() {
   }
   const routed1 = yield* routerStats
   const routedSent = routed1.sent - routed0.sent
-  log(`routed messages while idle: ${(routedSent / n / idleSeconds).toFixed(3)} per node per second, ${((routedSent + routed1.forwarded - routed0.forwarded) / Math.max(1, routedSent)).toFixed(1)} link messages (hops) each`)
+  log(
+    `routed messages while idle: ${(routedSent / n / idleSeconds).toFixed(3)} per node per second, ${
+      ((routedSent + routed1.forwarded - routed0.forwarded) / Math.max(1, routedSent)).toFixed(1)
+    } link messages (hops) each; flooded ${routed1.flooded - routed0.flooded}, dropped ${routed1.dropped - routed0.dropped}`
+  )
   const idleRate = (network.stats.sent - sent0) / n / idleSeconds
   const idleCpuShare = cpuSeconds(idleCpu) / idleSeconds
   const byKind = [...network.stats.byKind].map(([k, v]) => [k, (v - (kinds0.get(k) ?? 0)) / n / idleSeconds] as const).filter(([, r]) => r > 0)
