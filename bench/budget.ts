@@ -3,8 +3,11 @@
  * and the length of direct-message routes, on a MemoryNetwork with 5 ms links (issue 15).
  *
  * 1. Start N nodes (default options unless given: `--maxPeers`, `--presenceInterval`,
- *    `--dht=0|1`), wait until the link graph is connected and every node has its links.
- * 2. Idle: for `--idle` seconds nobody sends anything; link messages sent per node per second
+ *    `--dht=0|1`, `--dhtRefresh=S` and `--dhtRepublish=S` for the DHT's refresh and republish intervals), wait until the link graph is connected and every node has its links.
+ * 2. Settle: with the DHT and crypto on, wait (at most `--settleTimeout` s) until every node's
+ *    key record (`pp/keys/<peerId>`) is published, then `--settle` seconds (default 25: two
+ *    maintenance passes) more, so the window is idle traffic, not the tail of startup.
+ *    Idle: for `--idle` seconds nobody sends anything; link messages sent per node per second
  *    (MemoryNetwork counts every message put on a link: presence, repair, DHT maintenance,
  *    forwarding), the mean and the busiest node.
  * 3. Routes: `--pairs` direct messages between random pairs, one at a time; delivery, hops at
@@ -17,6 +20,7 @@
  * whose CPU is saturated sends less than it would (the issue's N = 300 figure was held down so).
  */
 import { Context, Effect, Exit, Layer, PubSub, Scope } from "effect"
+import { KeyDirectory } from "../src/crypto/KeyDirectory.ts"
 import { MemoryNetwork } from "../src/layers/MemoryNetwork.ts"
 import { makeMeshLayer } from "../src/layers/Mesh.ts"
 import type { PeerId } from "../src/schema/PeerId.ts"
@@ -25,6 +29,7 @@ import { Dht } from "../src/services/Dht.ts"
 import { Discovery } from "../src/services/Discovery.ts"
 import { beaconInterval, estimateNetworkSize, landmarkShare, rankOf } from "../src/internal/landmarks.ts"
 import { Mesh } from "../src/services/Mesh.ts"
+import { Router } from "../src/services/Router.ts"
 import type { MeshOptions } from "../src/services/MeshConfig.ts"
 import { MeshEvents } from "../src/services/MeshEvents.ts"
 import { arg, components, mean, percentile, prng } from "./mesh-common.ts"
@@ -41,7 +46,16 @@ const options: Partial<MeshOptions> = {
   ...(process.argv.some((a) => a.startsWith("--maxPeers=")) ? { maxPeers: arg("maxPeers", 3) } : {}),
   ...(process.argv.some((a) => a.startsWith("--minPeers=")) ? { minPeers: arg("minPeers", 2) } : {}),
   ...(process.argv.some((a) => a.startsWith("--presenceInterval=")) ? { presenceInterval: arg("presenceInterval", 5000) } : {}),
-  enableWebDHT: arg("dht", 1) === 1
+  enableWebDHT: arg("dht", 1) === 1,
+  // shorter maintenance intervals (seconds), to see the periodic terms of the README's formula in a short window
+  ...(process.argv.some((a) => a.startsWith("--dhtRefresh=") || a.startsWith("--dhtRepublish="))
+    ? {
+      dht: {
+        ...(process.argv.some((a) => a.startsWith("--dhtRefresh=")) ? { refreshInterval: arg("dhtRefresh", 600) * 1000 } : {}),
+        ...(process.argv.some((a) => a.startsWith("--dhtRepublish=")) ? { republishInterval: arg("dhtRepublish", 1800) * 1000 } : {})
+      }
+    }
+    : {})
 }
 
 const log = (s: string) => console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${s}`)
@@ -99,7 +113,30 @@ const program = Effect.gen(function*() {
   if (dump !== undefined) (yield* Effect.promise(() => import("node:fs"))).writeFileSync(dump, JSON.stringify(Object.fromEntries(graph)))
   log(`formed: ${parts.length} component(s) after ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
+  // settle: the key records published (each node's first put), then a few passes more
+  const settleFrom = performance.now()
+  const settleBy = settleFrom + arg("settleTimeout", 120) * 1000
+  let unpublished = 0
+  while (options.enableWebDHT && performance.now() < settleBy) {
+    const published = yield* Effect.forEach(nodes, (node) => Effect.provide(KeyDirectory.use((k) => k.published), node.context))
+    unpublished = published.filter((p) => !p).length
+    if (unpublished === 0) break
+    yield* Effect.sleep(1000)
+  }
+  yield* Effect.sleep(arg("settle", 25) * 1000)
+  log(`settled ${((performance.now() - settleFrom) / 1000).toFixed(1)} s after formation (${unpublished} key records not published)`)
+
   // idle window
+  const routerStats = Effect.map(
+    Effect.forEach(nodes, (node) => Effect.provide(Router.use((r) => r.stats), node.context)),
+    (all) => ({
+      sent: all.reduce((a, x) => a + x.sent, 0),
+      forwarded: all.reduce((a, x) => a + x.forwarded, 0),
+      flooded: all.reduce((a, x) => a + x.flooded, 0),
+      dropped: all.reduce((a, x) => a + x.dropped, 0)
+    })
+  )
+  const routed0 = yield* routerStats
   const sent0 = network.stats.sent
   const kinds0 = new Map(network.stats.byKind)
   const dhtStats = Effect.map(
@@ -107,6 +144,7 @@ const program = Effect.gen(function*() {
     (all) => ({
       lookups: all.reduce((a, x) => a + x.lookups, 0),
       rpcs: all.reduce((a, x) => a + x.rpcsSent, 0),
+      timeouts: all.reduce((a, x) => a + x.rpcTimeouts, 0),
       replications: all.reduce((a, x) => a + x.replications, 0),
       skipped: all.reduce((a, x) => a + (x.replicationsSkipped ?? 0), 0),
       records: all.reduce((a, x) => a + x.records, 0)
@@ -118,8 +156,15 @@ const program = Effect.gen(function*() {
   if (dht0 !== undefined) {
     const dht1 = yield* dhtStats
     const per = (k: keyof typeof dht1) => ((dht1[k] - dht0[k]) / n / idleSeconds).toFixed(3)
-    log(`DHT per node per second while idle: lookups ${per("lookups")}, RPCs sent ${per("rpcs")}, replications ${per("replications")} (skipped ${per("skipped")}); records held ${dht1.records}`)
+    log(`DHT per node per second while idle: lookups ${per("lookups")}, RPCs sent ${per("rpcs")} (timeouts ${per("timeouts")}), replications ${per("replications")} (skipped ${per("skipped")}); records held ${dht1.records}`)
   }
+  const routed1 = yield* routerStats
+  const routedSent = routed1.sent - routed0.sent
+  log(
+    `routed messages while idle: ${(routedSent / n / idleSeconds).toFixed(3)} per node per second, ${
+      ((routedSent + routed1.forwarded - routed0.forwarded) / Math.max(1, routedSent)).toFixed(1)
+    } link messages (hops) each; flooded ${routed1.flooded - routed0.flooded}, dropped ${routed1.dropped - routed0.dropped}`
+  )
   const idleRate = (network.stats.sent - sent0) / n / idleSeconds
   const idleCpuShare = cpuSeconds(idleCpu) / idleSeconds
   const byKind = [...network.stats.byKind].map(([k, v]) => [k, (v - (kinds0.get(k) ?? 0)) / n / idleSeconds] as const).filter(([, r]) => r > 0)

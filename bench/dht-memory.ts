@@ -4,7 +4,8 @@
  *
  *   --n=100 --puts=50 --gets=100 --churn=0.3 --latency=5
  *
- * Phases: start N nodes; wait (bounded) for a connected mesh; `puts` puts then `gets` gets
+ * Phases: start N nodes; wait (bounded) for a connected mesh and for every node's key record
+ * (its first put, `pp/keys/<peerId>`) to be published; `puts` puts then `gets` gets
  * from random nodes, one at a time (latency, lookup rounds from the nodes' Dht stats);
  * then stop `churn` of the nodes at random, let the mesh heal, switch replication to a short
  * interval for a bounded window, and get every key from random survivors.
@@ -16,6 +17,7 @@
  * sleeps go to the real clock unchanged).
  */
 import { Clock, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { KeyDirectory } from "../src/crypto/KeyDirectory.ts"
 import { MemoryNetwork } from "../src/layers/MemoryNetwork.ts"
 import { makeMeshLayer } from "../src/layers/Mesh.ts"
 import type { PeerId } from "../src/schema/PeerId.ts"
@@ -45,9 +47,14 @@ const repairWindowMs = arg("repairWindow", 12_000)
 const formationTimeoutMs = arg("formationTimeout", 60_000)
 const startBudgetMs = arg("startBudget", 240_000)
 const opTimeoutMs = arg("opTimeout", 20_000)
+const publishTimeoutMs = arg("publishTimeout", 120_000)
 const random = prng(arg("seed", 11))
 const useBenchClock = arg("clock", 1) === 1
 const pick = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)]!
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1000
+}
 
 /** The magic replication interval: odd enough that no other sleep has this length. */
 const SLOW_REPLICATE = 3_600_007
@@ -163,6 +170,16 @@ const program = Effect.gen(function*() {
   }
   report("formed_s", state.formed ? (Date.now() - tRun) / 1000 : `not formed (${state.parts.length} components)`)
   log(`mesh ${state.formed ? "formed" : "NOT formed"} with ${nodes.length} nodes`)
+  // every node's first put (its key record) done, so the figures are the DHT's, not startup's
+  const tPublish = Date.now()
+  let unpublished = nodes.length
+  while (Date.now() - tPublish < publishTimeoutMs) {
+    const published = yield* Effect.forEach(nodes, (node) => use(node, KeyDirectory.use((k) => k.published)))
+    unpublished = published.filter((p) => !p).length
+    if (unpublished === 0) break
+    yield* Effect.sleep(1000)
+  }
+  report("key_records_published_s", unpublished === 0 ? (Date.now() - tPublish) / 1000 : `${unpublished} not published in ${publishTimeoutMs / 1000} s`)
 
   // ---- puts
   const keys: Array<{ key: string; value: { i: number; token: string } }> = []
@@ -193,17 +210,29 @@ const program = Effect.gen(function*() {
   report("put_rounds_per_lookup", (s1.lookupHops - s0.lookupHops) / Math.max(1, s1.lookups - s0.lookups))
   log(`puts: ${putOk}/${puts}, p50 ${percentile(putMs, 50)?.toFixed(0)} ms`)
 
-  // ---- gets
+  // ---- gets (with the process's CPU time: one process runs every node, so it is the whole
+  // network's work for a get, background included; the idle share is measured just before)
+  const idleCpu0 = process.cpuUsage()
+  const idleT0 = performance.now()
+  yield* Effect.sleep(3000)
+  const idleShare = cpuMs(idleCpu0) / (performance.now() - idleT0)
   const getMs: Array<number> = []
   let getOk = 0
+  const getCpu0 = process.cpuUsage()
+  const getT0 = performance.now()
   for (let i = 0; i < gets && keys.length > 0; i++) {
     const entry = pick(keys)
     const r = yield* timed(use(pick(nodes), Dht.use((d) => d.get(entry.key))))
     getMs.push(r.ms)
     if (Exit.isSuccess(r.exit) && JSON.stringify(r.exit.value) === JSON.stringify(entry.value)) getOk++
   }
+  const getCpu = cpuMs(getCpu0)
+  const getWall = performance.now() - getT0
   const s2 = yield* sumStats(nodes)
   const lookups = Math.max(1, s2.lookups - s1.lookups)
+  report("idle_cpu_share", idleShare)
+  report("get_cpu_ms", getCpu / Math.max(1, getMs.length))
+  report("get_cpu_ms_above_idle", (getCpu - idleShare * getWall) / Math.max(1, getMs.length))
   report("get_ok", `${getOk}/${getMs.length}`)
   report("get_ratio", getMs.length === 0 ? null : getOk / getMs.length)
   report("get_p50_ms", percentile(getMs, 50))
@@ -261,18 +290,26 @@ const program = Effect.gen(function*() {
     log(`churn: ${count} stopped; repair window over, getting ${keys.length} keys`)
     const churnMs: Array<number> = []
     let churnOk = 0
+    let keptOk = 0
+    let kept = 0
     const failures: Record<string, number> = {}
     for (const entry of keys) {
       const r = yield* timed(use(pick(survivors), Dht.use((d) => d.get(entry.key))))
       churnMs.push(r.ms)
-      if (Exit.isSuccess(r.exit) && JSON.stringify(r.exit.value) === JSON.stringify(entry.value)) churnOk++
-      else {
+      const keptHolder = (holdersOf.get(entry.key) ?? []).some((id) => !doomedIds.has(id))
+      if (keptHolder) kept++
+      if (Exit.isSuccess(r.exit) && JSON.stringify(r.exit.value) === JSON.stringify(entry.value)) {
+        churnOk++
+        if (keptHolder) keptOk++
+      } else {
         const why = Exit.isSuccess(r.exit) ? "wrong value" : String((r.exit.cause as unknown as { toString(): string }).toString()).slice(0, 40)
         failures[why] = (failures[why] ?? 0) + 1
       }
     }
     report("churn_get_ok", `${churnOk}/${keys.length}`)
     report("churn_get_ratio", churnOk / keys.length)
+    report("churn_kept_get_ok", `${keptOk}/${kept}`)
+    report("churn_kept_get_ratio", kept === 0 ? null : keptOk / kept)
     report("churn_get_p50_ms", percentile(churnMs, 50))
     report("churn_get_p95_ms", percentile(churnMs, 95))
     if (Object.keys(failures).length > 0) report("churn_failures", JSON.stringify(failures))

@@ -75,6 +75,7 @@ const dht: Record<string, Rule> = {
   ttl: atLeast(1, MS),
   republishInterval: optional(atLeast(1, MS)),
   replicateInterval: atLeast(10, MS),
+  refreshInterval: optional(atLeast(10, MS)),
   maxValueSize: integer(1, 64 * 1024 * 1024),
   maxTtl: atLeast(1, MS),
   maxVersionStep: integer(1, 2 ** 32),

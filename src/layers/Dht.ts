@@ -47,7 +47,8 @@ const emptyStats: DhtStats = {
   rpcsSent: 0,
   rpcTimeouts: 0,
   replications: 0,
-  replicationsSkipped: 0
+  replicationsSkipped: 0,
+  passes: 0
 }
 
 /** A Dht that refuses every call: for `enableWebDHT: false`. */
@@ -125,7 +126,8 @@ export const layer = Layer.effect(
         records: store.size,
         cachedRecords: store.cached,
         storedBytes: store.bytes,
-        watchers: ctx.leases.size
+        watchers: ctx.leases.size,
+        passes: ctx.pass.count
       }))
     })
   }).pipe(Effect.annotateLogs("module", "Dht"))

@@ -83,8 +83,10 @@ export interface DhtStats {
   readonly rpcsSent: number
   readonly rpcTimeouts: number
   readonly replications: number
-  /** Replication passes skipped for a record whose closest peers had not changed. */
+  /** Records a maintenance pass checked and found nothing to send for (not the primary, or its closest peers known to hold it). */
   readonly replicationsSkipped: number
+  /** Maintenance passes run (one every `replicateInterval`). */
+  readonly passes: number
 }
 
 export class Dht extends Context.Service<Dht, {
@@ -115,8 +117,17 @@ export interface DhtOptions {
   readonly ttl: number
   /** How often publishers republish their records. Default ttl / 2. */
   readonly republishInterval: number | undefined
-  /** How often holders re-replicate their records and drop expired ones (churn repair). Default 10000 ms. */
+  /**
+   * How often holders check their records against their routing table (local: a record's
+   * primary holder stores it on a new closest peer at the next check, the churn repair) and
+   * drop expired ones. Default 10000 ms.
+   */
   readonly replicateInterval: number
+  /**
+   * How often a record's primary holder stores it again on the other closest peers when
+   * nothing changed (for holders that lost it without leaving). Default 60 x replicateInterval (10 min).
+   */
+  readonly refreshInterval: number | undefined
   /** Largest value, in bytes of JSON. Default 64 KiB. */
   readonly maxValueSize: number
   /** Longest lifetime a holder keeps a record without a republish: later expiries are cut to now + maxTtl. Default 86400000 ms (24 h). */
@@ -148,7 +159,7 @@ export interface DhtOptions {
   readonly inboxCapacity: number
   /** RPCs of this peer awaiting an answer; more are not sent (they count as unanswered). Default 1024. */
   readonly maxPendingRpcs: number
-  /** Records one replication pass re-replicates (the next pass goes on where it stopped). Default 64. */
+  /** Stores one maintenance pass sends (the next pass goes on where it stopped). Default 64. */
   readonly maxReplicatePerPass: number
 }
 
@@ -160,6 +171,7 @@ export const dhtDefaults: DhtOptions = {
   ttl: 3_600_000,
   republishInterval: undefined,
   replicateInterval: 10_000,
+  refreshInterval: undefined,
   maxValueSize: 64 * 1024,
   maxTtl: 86_400_000,
   maxVersionStep: 1000,

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { MemoryNetwork } from "../../src/layers/MemoryNetwork.ts"
+import { KeyDirectory } from "../../src/crypto/KeyDirectory.ts"
 import { Connections } from "../../src/services/Connections.ts"
 import { Dht, type DhtChange } from "../../src/services/Dht.ts"
 import { graph, isConnectedGraph, startNodes, type TestNode, waitFor, withinBounds } from "../support/memoryMesh.ts"
@@ -10,6 +11,25 @@ const dhtOptions = { maxPeers: 4, minPeers: 2, presenceInterval: 1000, dht: { re
 const formed = (nodes: ReadonlyArray<TestNode>) =>
   waitFor("mesh formed", Effect.map(graph(nodes), (g) => withinBounds(g, 2, 4) && isConnectedGraph(g)), 30_000)
 
+/**
+ * The states a test waits for before it reads: every node's key record published (each node's
+ * first put, whose lookups and stores share the network with the test's), and a key on
+ * `replicationFactor` holders. Reading before then made a read's correctness depend on RPC
+ * answers racing `rpcTimeout` on a loaded machine.
+ */
+const published = (nodes: ReadonlyArray<TestNode>) =>
+  waitFor(
+    "every key record published",
+    Effect.map(Effect.forEach(nodes, (n) => n.run(KeyDirectory.use((k) => k.published))), (all) => all.every(Boolean)),
+    60_000
+  )
+const onHolders = (node: TestNode, key: string, count = 3) =>
+  waitFor(
+    `${key} on ${count} holders`,
+    dht(node, (d) => d.holders(key)).pipe(Effect.map((h) => h.length >= count), Effect.orElseSucceed(() => false)),
+    30_000
+  )
+
 const dht = <A, E>(node: TestNode, f: (d: Dht["Service"]) => Effect.Effect<A, E>) => node.run(Dht.use(f))
 
 describe("WebDHT on a memory network of 32 nodes", () => {
@@ -17,8 +37,10 @@ describe("WebDHT on a memory network of 32 nodes", () => {
     Effect.gen(function*() {
       const nodes = yield* startNodes(new MemoryNetwork({ latencyMs: 1 }), 32, dhtOptions)
       yield* formed(nodes)
+      yield* published(nodes)
       const version = yield* dht(nodes[0]!, (d) => d.put("color", { name: "blue" }))
       assert.strictEqual(version, 1)
+      yield* onHolders(nodes[0]!, "color")
       const values = yield* Effect.forEach(nodes, (node) => dht(node, (d) => d.get("color")), { concurrency: 6 })
       assert.deepStrictEqual(values, nodes.map(() => ({ name: "blue" })))
 
@@ -33,6 +55,7 @@ describe("WebDHT on a memory network of 32 nodes", () => {
       assert.strictEqual(yield* dht(nodes[0]!, (d) => d.update("color", { name: "teal" })), 2)
       assert.deepStrictEqual(yield* dht(nodes[17]!, (d) => d.get("color")), { name: "teal" })
       yield* dht(nodes[1]!, (d) => d.put("board", ["a"], { writable: true }))
+      yield* onHolders(nodes[1]!, "board")
       assert.strictEqual(yield* dht(nodes[2]!, (d) => d.update("board", ["a", "b"])), 2)
       assert.deepStrictEqual(yield* dht(nodes[30]!, (d) => d.get("board")), ["a", "b"])
 
@@ -46,12 +69,14 @@ describe("WebDHT on a memory network of 32 nodes", () => {
 
       // delete: gone everywhere
       yield* dht(nodes[0]!, (d) => d.delete("color"))
+      yield* onHolders(nodes[0]!, "color")
       const gone = yield* Effect.flip(dht(nodes[20]!, (d) => d.get("color")))
       assert.strictEqual(gone._tag, "NotFound")
       // a holder of the deletion, too, says NotFound (it once took its own copy for no answer)
       const holders = yield* dht(nodes[0]!, (d) => d.holders("color"))
-      const holder = nodes.find((n) => n.peerId === holders[0])!
-      assert.strictEqual((yield* Effect.flip(dht(holder, (d) => d.get("color"))))._tag, "NotFound")
+      const holder = nodes.find((n) => n.peerId === holders[0])
+      assert.isDefined(holder)
+      assert.strictEqual((yield* Effect.flip(dht(holder!, (d) => d.get("color"))))._tag, "NotFound")
     }).pipe(Effect.scoped), 90_000)
 
   it.live("the value survives the loss of 30% of the nodes, all but one of its holders among them", () =>

@@ -2,7 +2,6 @@
 import { describe, expect, it } from "vitest"
 import type { RecordHeader } from "../../src/internal/dhtRecords.ts"
 import { RecordStore, type StoreLimits, WatchLeases } from "../../src/layers/dht/store.ts"
-import { passSlice } from "../../src/layers/dht/maintenance.ts"
 
 const limits: StoreLimits = {
   maxRecords: 10,
@@ -106,18 +105,5 @@ describe("WatchLeases", () => {
     // once the leases run out, a new watch finds room
     expect(leases.watch("k9", "s", 200)).toBe(true)
     expect(leases.size).toBe(1)
-  })
-})
-
-describe("replication passes", () => {
-  it("take at most the budget, going on where the last pass stopped", () => {
-    const items = [1, 2, 3, 4, 5]
-    const first = passSlice(items, 0, 2)
-    expect(first).toEqual({ slice: [1, 2], next: 2 })
-    const second = passSlice(items, first.next, 2)
-    expect(second).toEqual({ slice: [3, 4], next: 4 })
-    expect(passSlice(items, second.next, 2)).toEqual({ slice: [5, 1], next: 1 })
-    expect(passSlice(items, 3, 10)).toEqual({ slice: [4, 5, 1, 2, 3], next: 3 })
-    expect(passSlice([], 3, 10)).toEqual({ slice: [], next: 0 })
   })
 })

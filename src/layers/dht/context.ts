@@ -5,8 +5,8 @@
  *
  * @since 2.0.0
  */
-import { BoundedMap } from "../../internal/boundedMap.ts"
 import { Clock, Effect, type Schema } from "effect"
+import { BoundedMap } from "../../internal/boundedMap.ts"
 import { deeperThan, MAX_CONTENT_DEPTH } from "../../internal/jsonLimits.ts"
 import { RoutingTable } from "../../internal/kbucket.ts"
 import type { DhtRecord } from "../../schema/DhtMessages.ts"
@@ -19,6 +19,7 @@ import type { MeshOptions } from "../../services/MeshConfig.ts"
 import type { PeerKeys } from "../../services/PeerKeys.ts"
 import type { Router } from "../../services/Router.ts"
 import { keyDirectoryAllows, recordBytes } from "../../internal/dhtRecords.ts"
+import { GRACE_PASSES, HolderKnowledge, type Knowledge } from "../../internal/dhtReplication.ts"
 import { validDirectoryValue } from "../../crypto/directoryRecord.ts"
 import { BUCKET_SIZE, FORGET_AFTER, NEAR_FACTOR, TABLE_REFRESH_MS, UNRESPONSIVE_MS } from "./constants.ts"
 import { RecordStore, WatchLeases } from "./store.ts"
@@ -67,8 +68,6 @@ export const makeContext = (services: Services) => {
     farCacheSize: options.farCacheSize,
     maxTtl: options.maxTtl
   })
-  /** When each held key was last stored here by someone (a publish, or another holder's replication). */
-  const storedAt = new BoundedMap<string, number>(Math.max(1, options.maxRecords))
   const leases = new WatchLeases<PeerId>({
     lease: options.watchLease ?? 3 * options.replicateInterval,
     maxPerPeer: options.maxWatchesPerPeer,
@@ -76,10 +75,58 @@ export const makeContext = (services: Services) => {
   })
   const stats: Counters = { lookups: 0, lookupHops: 0, rpcsSent: 0, rpcTimeouts: 0, replications: 0, replicationsSkipped: 0, refusedStores: 0, droppedRpcs: 0 }
 
-  /** A peer known from the mesh: into the routing table unless there. */
-  const know = (id: PeerId) => {
-    if (id !== self && !table.has(id)) table.add(id)
+  /**
+   * When each peer of the routing table entered it, and in which maintenance pass: what is
+   * known of a peer holding a record counts only from its current stay on (a peer that left
+   * and came back may have lost everything), and a peer counts for replication only from the
+   * pass after it entered (internal/dhtReplication.ts).
+   */
+  const joined = new Map<PeerId, { readonly at: number; readonly pass: number }>()
+  const pass = { count: 0 }
+  const addToTable = (id: PeerId, now: number) => {
+    if (table.add(id).added) joined.set(id, { at: now, pass: pass.count })
   }
+  const removeFromTable = (id: PeerId) => {
+    table.remove(id)
+    joined.delete(id)
+  }
+  /** The maintenance pass in which a new version of each key came from its publisher. */
+  const publishedIn = new BoundedMap<string, number>(Math.min(16_384, Math.max(1, options.maxRecords)))
+  /** The maintenance pass in which each key's current version came here. */
+  const arrivedIn = new BoundedMap<string, number>(Math.min(16_384, Math.max(1, options.maxRecords)))
+  /** Which peers hold which records, as far as this holder knows (maintenance.ts). */
+  const holders = new HolderKnowledge<PeerId>(4 * options.replicationFactor * NEAR_FACTOR, Math.max(1, options.maxRecords))
+  /** When `peer` acked or sent `version` of `key` during its current stay in the table. */
+  const knownAt = (key: string, version: number, peer: PeerId, how: Knowledge): number | undefined => {
+    if (peer === self) return undefined
+    const at = holders.knownAt(key, version, peer, how)
+    const since = joined.get(peer)
+    return at !== undefined && since !== undefined && at >= since.at ? at : undefined
+  }
+  const settled = (peer: PeerId) => {
+    const since = joined.get(peer)
+    return since !== undefined && since.pass < pass.count
+  }
+  /** `peer` has been in the table, and `key` here, for `GRACE_PASSES` passes. */
+  const graceOver = (key: string, peer: PeerId) => {
+    const since = joined.get(peer)
+    const arrived = arrivedIn.get(key) ?? Number.NEGATIVE_INFINITY
+    return since !== undefined && pass.count - Math.max(since.pass, arrived) >= GRACE_PASSES
+  }
+
+  /** A peer known from the mesh: into the routing table unless there. */
+  const know = (id: PeerId, now: number) => {
+    if (id !== self && !table.has(id)) addToTable(id, now)
+  }
+  /**
+   * Peers signaling announced and then said left (it tells a leaver's XOR-closest peers, and
+   * those hold the records near it), unless linked: they leave the routing table at once,
+   * which starts the churn repair of the records they held, and for `UNRESPONSIVE_MS` are not
+   * taken back from the presence list, which lags. A link or an announcement takes them back
+   * at once; so does an answer of theirs.
+   */
+  let meshLive = new Set<PeerId>()
+  const departed = new Map<PeerId, number>()
   /**
    * A peer that left `FORGET_AFTER` RPCs in a row unanswered leaves the routing table (a
    * departed peer would otherwise cost later lookups a timeout), and for `UNRESPONSIVE_MS`
@@ -93,14 +140,15 @@ export const makeContext = (services: Services) => {
     const count = (failures.get(id) ?? 0) + 1
     failures.set(id, count)
     if (count < FORGET_AFTER) return
-    table.remove(id)
+    removeFromTable(id)
     unresponsive.set(id, now + UNRESPONSIVE_MS)
   }
   /** A peer heard from (an answer, or a signed request): into the table, or to its bucket's recent end. */
-  const heardFrom = (id: PeerId) => {
+  const heardFrom = (id: PeerId, now: number) => {
     failures.delete(id)
     unresponsive.delete(id)
-    if (id !== self && !table.touch(id)) table.add(id)
+    departed.delete(id)
+    if (id !== self && !table.touch(id)) addToTable(id, now)
   }
   const learnFromMesh = (id: PeerId, now: number) => {
     const until = unresponsive.get(id)
@@ -108,17 +156,37 @@ export const makeContext = (services: Services) => {
       if (until > now) return
       unresponsive.delete(id)
     }
-    know(id)
+    know(id, now)
   }
-  /** Peers known from the mesh (links, discovery, presence) go into the routing table. */
+  /** Peers known from the mesh (links, discovery, presence) go into the routing table; departed ones leave it. */
   let refreshedAt = Number.NEGATIVE_INFINITY
   const refreshTable = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     refreshedAt = now
+    const linked = yield* connections.connected
+    const announced = yield* discovery.discovered
+    const live = new Set<PeerId>(announced.map((d) => d.peerId))
+    for (const id of meshLive) {
+      if (live.has(id) || linked.includes(id)) continue
+      departed.set(id, now + UNRESPONSIVE_MS)
+      removeFromTable(id)
+    }
+    meshLive = live
     // linked peers are there: they stay in the table even after missed RPCs (a busy moment)
-    for (const id of yield* connections.connected) know(id)
-    for (const d of yield* discovery.discovered) learnFromMesh(d.peerId, now)
-    for (const id of (yield* discovery.reachable).keys()) learnFromMesh(id, now)
+    for (const id of linked) {
+      departed.delete(id)
+      know(id, now)
+    }
+    for (const d of announced) {
+      departed.delete(d.peerId)
+      learnFromMesh(d.peerId, now)
+    }
+    for (const id of (yield* discovery.reachable).keys()) {
+      const until = departed.get(id)
+      if (until !== undefined && until > now) continue
+      departed.delete(id)
+      learnFromMesh(id, now)
+    }
   })
   /** `refreshTable`, at most once per `TABLE_REFRESH_MS`. */
   const refreshIfStale = (now: number) => (now - refreshedAt >= TABLE_REFRESH_MS ? refreshTable : Effect.void)
@@ -126,6 +194,7 @@ export const makeContext = (services: Services) => {
   const sweepPeers = (now: number) => {
     for (const [id, until] of unresponsive) if (until <= now) unresponsive.delete(id)
     for (const id of failures.keys()) if (!table.has(id) && !unresponsive.has(id)) failures.delete(id)
+    for (const [id, until] of departed) if (until <= now) departed.delete(id)
   }
 
   /**
@@ -142,6 +211,16 @@ export const makeContext = (services: Services) => {
     return mesh.allowUnverifiedPeers && keys.pin(r.publisher, r.publisherKey)
   })
 
+  /** Key ids of the keys held and asked for, so a maintenance pass hashes nothing it hashed before. */
+  const ids = new BoundedMap<string, PeerId>(Math.min(16_384, Math.max(1, options.maxRecords)))
+  const keyOf = (key: string): Effect.Effect<PeerId> => {
+    const known = ids.get(key)
+    return known !== undefined ? Effect.succeed(known) : Effect.tap(keyId(mesh.networkName, key), (id) => Effect.sync(() => ids.set(key, id)))
+  }
+
+  /** The `replicationFactor` peers closest to `id` this peer knows, itself included, closest first. */
+  const view = (id: PeerId): Array<PeerId> => sortByDistance(id, [...table.closest(id, options.replicationFactor), self]).slice(0, options.replicationFactor)
+
   /** True when this peer is among the `replicationFactor * NEAR_FACTOR` closest it knows to `id`. */
   const isNear = (id: PeerId) => {
     const n = options.replicationFactor * NEAR_FACTOR
@@ -154,7 +233,13 @@ export const makeContext = (services: Services) => {
     table,
     store,
     leases,
-    storedAt,
+    holders,
+    publishedIn,
+    arrivedIn,
+    knownAt,
+    settled,
+    graceOver,
+    pass,
     stats,
     heardFrom,
     unanswered,
@@ -163,7 +248,8 @@ export const makeContext = (services: Services) => {
     sweepPeers,
     validRecord,
     isNear,
-    keyOf: (key: string) => keyId(mesh.networkName, key)
+    view,
+    keyOf
   }
 }
 

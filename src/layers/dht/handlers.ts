@@ -39,7 +39,7 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
     return { op: "found", rid: message.rid, nodes, ...(record ? { record } : {}) } satisfies DhtRpc
   })
 
-  const put = Effect.fnUntraced(function*(message: Extract<Request, { op: "store" }>, now: number) {
+  const put = Effect.fnUntraced(function*(from: PeerId, message: Extract<Request, { op: "store" }>, now: number) {
     const r = message.record
     const refuse = (reason: NonNullable<Stored["reason"]>): Stored => {
       stats.refusedStores++
@@ -58,8 +58,15 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
     if (verdict === "accept" || verdict === "refresh") {
       const near = ctx.isNear(yield* ctx.keyOf(r.key))
       if (store.put(r, sizeOf(r), near, now) === "quota") return refuse("quota")
-      ctx.storedAt.set(r.key, now)
+      // a new version from its publisher went to the closest peers its lookup found: the
+      // holders other than the closest wait a pass for the primary's copy before acting
+      if (verdict === "accept") {
+        ctx.arrivedIn.set(r.key, ctx.pass.count)
+        if (from === r.publisher) ctx.publishedIn.set(r.key, ctx.pass.count)
+      }
     }
+    // a holder replicating it has this version (its publisher need not hold it)
+    if (from !== self && from !== r.publisher) ctx.holders.note(r.key, r.version, from, "sent", now)
     if (verdict === "accept") {
       const notice = { op: "notify", record: r, oldValue: held === undefined || held.deleted ? null : held.value } satisfies DhtRpc
       for (const watcher of leases.watchers(r.key, now)) {
@@ -76,7 +83,7 @@ export const makeHandler = (ctx: DhtContext, deps: HandlerDeps): Handler => {
       case "find":
         return yield* find(message, now)
       case "store":
-        return yield* put(message, now)
+        return yield* put(from, message, now)
       case "watch": {
         if (!message.on) {
           leases.unwatch(message.key, from)

@@ -1,36 +1,34 @@
 /**
- * Maintenance: holders re-replicate to the current closest peers every `replicateInterval`
- * (at most `maxReplicatePerPass` records a pass, going on where the last pass stopped) and
- * drop expired records and watch leases. A record whose closest peers, as this holder's
- * routing table knows them, are the same as at its last replication is skipped, for up to
- * `QUIET_PASSES` passes: churn changes that set (departed peers leave the table), so repair
- * stays prompt, while a quiet network no longer pays a lookup per record per pass. A record
- * stored here within the last interval (by its publisher or another holder's replication) is
- * skipped too: of the holders of a record, the first whose pass comes replicates it; subscribers renew their watches; publishers
- * republish every `republishInterval`. Both loops are supervised.
+ * Maintenance, every `replicateInterval`: drop expired records and watch leases, bring the
+ * routing table up to date with the mesh (departed peers leave it), then for every record
+ * held as one of its key's closest peers apply the replication rule of
+ * internal/dhtReplication.ts: the record's primary (no closer peer sent it a copy) stores it
+ * on the peers of its view that have not acked it, at once when the view changed (churn
+ * repair) and else once per `refreshInterval`; the others stay quiet but for a one-time copy
+ * to a peer they know nothing of. The pass itself is local (no lookup, no message) unless
+ * there is something to send; at most `maxReplicatePerPass` stores a pass, the next pass
+ * going on where it stopped. Subscribers renew their watches; publishers republish their own
+ * records every `republishInterval` (default ttl / 2). Both loops are supervised.
  *
  * @since 2.0.0
  */
 import { Clock, Effect, Schedule } from "effect"
+import { GRACE_PASSES, passSends, planReplication } from "../../internal/dhtReplication.ts"
 import { makeNonce } from "../../internal/identityProof.ts"
 import { supervised } from "../../internal/supervise.ts"
+import type { DhtRecord } from "../../schema/DhtMessages.ts"
+import type { PeerId } from "../../schema/PeerId.ts"
 import type { DhtContext } from "./context.ts"
 import type { Lookup } from "./lookup.ts"
 import type { Network } from "./network.ts"
 import type { Subscriptions } from "./subscriptions.ts"
 import type { Writes } from "./writes.ts"
 
-/** Passes a record with the same closest peers may be skipped before it is replicated anyway. */
-export const QUIET_PASSES = 6
+/** Stores of one pass in flight at once. */
+const PASS_CONCURRENCY = 8
 
-/** The records of a pass: up to `budget` from `cursor` on, wrapping around. */
-export const passSlice = <A>(items: ReadonlyArray<A>, cursor: number, budget: number): { readonly slice: ReadonlyArray<A>; readonly next: number } => {
-  if (items.length === 0 || budget <= 0) return { slice: [], next: 0 }
-  const start = cursor % items.length
-  const n = Math.min(budget, items.length)
-  const slice = Array.from({ length: n }, (_, i) => items[(start + i) % items.length]!)
-  return { slice, next: (start + n) % items.length }
-}
+/** The default `refreshInterval`, in passes: 60 x 10 s. */
+export const REFRESH_PASSES = 60
 
 export const startMaintenance = Effect.fnUntraced(function*(
   ctx: DhtContext,
@@ -41,39 +39,47 @@ export const startMaintenance = Effect.fnUntraced(function*(
 ) {
   const { options, self, stats, store } = ctx
   const republishEvery = options.republishInterval ?? Math.max(1, Math.floor(options.ttl / 2))
+  const refreshEvery = options.refreshInterval ?? REFRESH_PASSES * options.replicateInterval
   let cursor = 0
-  /** Per record key: the closest peers the table knew at its last replication, and when. */
-  const replicated = new Map<string, { readonly near: string; readonly at: number }>()
+
+  /** Stores `record` on `holder`; any answer (taken, newer held, refused) means it need not be asked again before the next refresh. */
+  const storeCopy = (holder: PeerId, record: DhtRecord) =>
+    Effect.gen(function*() {
+      const answer = yield* net.rpc(holder, { op: "store", rid: makeNonce(), record })
+      if (answer?.op === "stored") ctx.holders.note(record.key, record.version, holder, "acked", yield* Clock.currentTimeMillis)
+    })
 
   const replicate = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
+    ctx.pass.count++
     store.sweep(now)
     ctx.leases.sweep(now)
     ctx.sweepPeers(now)
+    yield* ctx.refreshTable
+    for (const key of [...ctx.holders.keys()]) if (store.get(key, now) === undefined) ctx.holders.forget(key)
+    for (const [key, pass] of [...ctx.publishedIn]) if (ctx.pass.count - pass > 2) ctx.publishedIn.delete(key)
+    for (const [key, pass] of [...ctx.arrivedIn]) if (ctx.pass.count - pass > GRACE_PASSES) ctx.arrivedIn.delete(key)
     const records = store.nearRecords(now).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    const pass = passSlice(records, cursor, options.maxReplicatePerPass)
-    cursor = pass.next
-    for (const key of replicated.keys()) if (store.get(key, now) === undefined) replicated.delete(key)
-    for (const r of pass.slice) {
-      const id = yield* ctx.keyOf(r.key)
-      const near = ctx.table.closest(id, options.replicationFactor + 1).join(",")
-      const last = replicated.get(r.key)
-      // another holder (or the publisher) stored it here within the interval: it is being
-      // replicated, and this holder's copies would only repeat that
-      const storedHere = ctx.storedAt.get(r.key)
-      const quiet = last !== undefined && last.near === near && now - last.at < QUIET_PASSES * options.replicateInterval
-      if (quiet || (storedHere !== undefined && now - storedHere < options.replicateInterval)) {
-        stats.replicationsSkipped++
-        continue
-      }
-      replicated.set(r.key, { near, at: now })
-      const { closest } = yield* lookup(id)
-      for (const holder of closest.slice(0, options.replicationFactor)) {
-        if (holder === self) continue
-        stats.replications++
-        yield* net.rpc(holder, { op: "store", rid: makeNonce(), record: r })
-      }
+    const targets: Array<ReadonlyArray<PeerId>> = []
+    for (const r of records) {
+      const plan = planReplication({
+        self,
+        view: ctx.view(yield* ctx.keyOf(r.key)),
+        ackedAt: (peer) => ctx.knownAt(r.key, r.version, peer, "acked"),
+        sentAt: (peer) => ctx.knownAt(r.key, r.version, peer, "sent"),
+        settled: ctx.settled,
+        graceOver: (peer) => ctx.graceOver(r.key, peer),
+        justPublished: ctx.pass.count - (ctx.publishedIn.get(r.key) ?? Number.NEGATIVE_INFINITY) <= 2,
+        now,
+        refreshInterval: refreshEvery
+      })
+      if (plan.targets.length === 0) stats.replicationsSkipped++
+      targets.push(plan.targets)
     }
+    const { next, sends } = passSends(targets, cursor, options.maxReplicatePerPass)
+    cursor = next
+    stats.replications += sends.length
+    yield* Effect.forEach(sends, ([index, holder]) => storeCopy(holder, records[index]!), { concurrency: PASS_CONCURRENCY, discard: true })
     for (const [key, sub] of subs.mine) {
       yield* subs.watchAtHolders(lookup, net, key, true).pipe(Effect.ignore)
       yield* subs.flush(sub, now, false)

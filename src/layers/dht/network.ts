@@ -104,11 +104,12 @@ export const makeNetwork = (ctx: DhtContext) => {
       if (answer === undefined) stats.rpcTimeouts++
     }
     pending.delete(rid)
+    const ended = yield* Clock.currentTimeMillis
     if (answer === undefined) {
-      ctx.unanswered(to, yield* Clock.currentTimeMillis)
+      ctx.unanswered(to, ended)
     } else {
-      ctx.heardFrom(to)
-      const rtt = (yield* Clock.currentTimeMillis) - started
+      ctx.heardFrom(to, ended)
+      const rtt = ended - started
       smoothedRtt = smoothedRtt === undefined ? rtt : 0.875 * smoothedRtt + 0.125 * rtt
     }
     return answer
@@ -126,7 +127,7 @@ export const makeNetwork = (ctx: DhtContext) => {
         const message = decodeContent(m.content)
         if (message === undefined) continue
         // a signed message from its origin: that peer exists (answers are checked against the peer asked)
-        if (m.verified || ctx.mesh.allowUnverifiedPeers) ctx.heardFrom(m.origin)
+        if (m.verified || ctx.mesh.allowUnverifiedPeers) ctx.heardFrom(m.origin, yield* Clock.currentTimeMillis)
         if (isAnswer(message)) {
           yield* settle(m.origin, message)
         } else if (!(yield* Queue.offer(jobs, { from: m.origin, request: message }))) {
