@@ -12,6 +12,7 @@
  */
 import { Effect } from "effect"
 import { detectNode, type NodeModules } from "../internal/nodeCrypto.ts"
+import { concat } from "./bytes.ts"
 import { CryptoError } from "./CryptoError.ts"
 import type { AeadKey, Bytes, Primitives, SharedSecret } from "./primitives.ts"
 
@@ -23,17 +24,6 @@ export interface NodeBackend {
   readonly fromBase64Url: (text: string) => Bytes | undefined
 }
 
-const concat = (...parts: ReadonlyArray<Uint8Array>): Bytes => {
-  let size = 0
-  for (const part of parts) size += part.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
-}
 
 const unavailable = (what: string) => (cause: unknown) =>
   new CryptoError({ reason: "crypto-unavailable", message: `${what} failed: ${String(cause)}` })

@@ -12,11 +12,13 @@
  */
 import { Effect } from "effect"
 import { toBase64Url as toBase64UrlJs } from "../internal/identityProof.ts"
+import { type Bytes, concat } from "./bytes.ts"
 import { CryptoError } from "./CryptoError.ts"
 import { nodePrimitives } from "./nodePrimitives.ts"
 
 export type WebKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
-export type Bytes = Uint8Array<ArrayBuffer>
+export type { Bytes }
+export { concat }
 
 const subtle = () => globalThis.crypto.subtle
 const encoder = new TextEncoder()
@@ -59,17 +61,6 @@ export const fromUtf8 = (bytes: Uint8Array): string | undefined => {
   }
 }
 
-export const concat = (...parts: ReadonlyArray<Uint8Array>): Bytes => {
-  let size = 0
-  for (const part of parts) size += part.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
-}
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 const INDEX = new Int8Array(128).fill(-1)
